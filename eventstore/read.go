@@ -1,0 +1,226 @@
+package eventstore
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// eventColumns are the columns scanEvent reads, from table alias e.
+const eventColumns = `e.event_id, e.tx_id, e.seq, e.stream_id, e.stream_type, e.version, e.type, e.schema_version,
+	e.data::text, e.metadata::text, e.actor, COALESCE(e.correlation_id, ''), COALESCE(e.causation_id, ''),
+	COALESCE(e.decision_id, ''), COALESCE(e.request_id, ''), e.occurred_at, e.recorded_at, e.prev_hash, e.hash`
+
+// scanEvent scans the eventColumns of one row into e, and any further columns
+// into extra.
+func scanEvent(rows pgx.Rows, e *RecordedEvent, extra ...any) error {
+	var data, meta string
+	dest := append([]any{
+		&e.ID, &e.Position.tx, &e.Position.seq, &e.StreamID, &e.StreamType, &e.Version, &e.Type, &e.SchemaVersion,
+		&data, &meta, &e.Metadata.Actor, &e.Metadata.CorrelationID, &e.Metadata.CausationID,
+		&e.Metadata.DecisionID, &e.Metadata.RequestID, &e.OccurredAt, &e.RecordedAt, &e.PrevHash, &e.Hash,
+	}, extra...)
+	if err := rows.Scan(dest...); err != nil {
+		return fmt.Errorf("eventstore: scan event: %w", err)
+	}
+	e.Data, e.Metadata.Extra = []byte(data), []byte(meta)
+	e.OccurredAt, e.RecordedAt = e.OccurredAt.UTC(), e.RecordedAt.UTC()
+	return nil
+}
+
+// ReadStreamOptions bounds a ReadStream.
+type ReadStreamOptions struct {
+	// FromVersion is the first version to return; 0 means 1.
+	FromVersion int64
+	// ToVersion is the last version to return; 0 means no bound.
+	ToVersion int64
+	// RecordedUntil, when not zero, returns only events recorded at or before
+	// it: the stream as it stood then.
+	RecordedUntil time.Time
+	// Limit caps the number of events; 0 means no cap.
+	Limit int
+}
+
+// ReadStream returns the events of one stream in version order, upcast to
+// their current schema versions. A stream with no events returns none.
+func (s *Store) ReadStream(ctx context.Context, streamID string, opts ReadStreamOptions) ([]RecordedEvent, error) {
+	q := &query{}
+	q.where("e.stream_id = %s", streamID)
+	if opts.FromVersion > 1 {
+		q.where("e.version >= %s", opts.FromVersion)
+	}
+	if opts.ToVersion > 0 {
+		q.where("e.version <= %s", opts.ToVersion)
+	}
+	if !opts.RecordedUntil.IsZero() {
+		q.where("e.recorded_at <= %s", opts.RecordedUntil)
+	}
+	sql := "SELECT " + eventColumns + " FROM events e WHERE " + q.conditions() + " ORDER BY e.version"
+	if opts.Limit > 0 {
+		sql += " LIMIT " + q.arg(opts.Limit)
+	}
+	return s.queryEvents(ctx, sql, q.args...)
+}
+
+// StreamVersion returns the current version of a stream: the number of its
+// events, 0 when it has none.
+func (s *Store) StreamVersion(ctx context.Context, streamID string) (int64, error) {
+	var v int64
+	err := s.pool.QueryRow(ctx, `SELECT COALESCE((SELECT version FROM streams WHERE stream_id = $1), 0)`, streamID).Scan(&v)
+	if err != nil {
+		return 0, fmt.Errorf("eventstore: stream version: %w", err)
+	}
+	return v, nil
+}
+
+// Filter selects events of the global log. Its fields combine with AND; zero
+// fields select everything.
+type Filter struct {
+	StreamID      string
+	StreamType    string
+	Types         []string // any of these event types
+	CorrelationID string
+	CausationID   string
+	DecisionID    string
+	Since         time.Time // recorded at or after
+	Until         time.Time // recorded before
+}
+
+// ReadAll returns up to limit events of the global log after position after,
+// in log order, upcast to their current schema versions. The order is the same
+// on every read; see Position.
+func (s *Store) ReadAll(ctx context.Context, after Position, limit int, f Filter) ([]RecordedEvent, error) {
+	events, _, err := s.readAll(ctx, after, limit, f)
+	return events, err
+}
+
+// readAll is ReadAll that also returns how far it looked: when fewer than
+// limit events came back, every matching event up to horizon was returned, so
+// a reader may continue after horizon.
+func (s *Store) readAll(ctx context.Context, after Position, limit int, f Filter) ([]RecordedEvent, Position, error) {
+	if limit <= 0 {
+		return nil, after, invalidf("limit must be positive")
+	}
+	q := &query{}
+	q.where("(e.tx_id, e.seq) > (%s, %s)", after.tx, after.seq)
+	q.where("e.tx_id < h.xmin")
+	if f.StreamID != "" {
+		q.where("e.stream_id = %s", f.StreamID)
+	}
+	if f.StreamType != "" {
+		q.where("e.stream_type = %s", f.StreamType)
+	}
+	if len(f.Types) > 0 {
+		q.where("e.type = ANY(%s)", f.Types)
+	}
+	if f.CorrelationID != "" {
+		q.where("e.correlation_id = %s", f.CorrelationID)
+	}
+	if f.CausationID != "" {
+		q.where("e.causation_id = %s", f.CausationID)
+	}
+	if f.DecisionID != "" {
+		q.where("e.decision_id = %s", f.DecisionID)
+	}
+	if !f.Since.IsZero() {
+		q.where("e.recorded_at >= %s", f.Since)
+	}
+	if !f.Until.IsZero() {
+		q.where("e.recorded_at < %s", f.Until)
+	}
+	// The horizon comes from the statement's own snapshot, so it agrees with
+	// the rows the statement sees. The left join keeps it when no row matches.
+	sql := `WITH h AS (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin)
+		SELECT page.*, h.xmin FROM h LEFT JOIN LATERAL (
+			SELECT ` + eventColumns + ` FROM events e WHERE ` + q.conditions() + `
+			ORDER BY e.tx_id, e.seq LIMIT ` + q.arg(limit) + `) page ON true`
+	rows, err := s.pool.Query(ctx, sql, q.args...)
+	if err != nil {
+		return nil, after, fmt.Errorf("eventstore: read all: %w", err)
+	}
+	defer rows.Close()
+	events := make([]RecordedEvent, 0, min(limit, 1024))
+	var xmin int64
+	for rows.Next() {
+		if rows.RawValues()[0] == nil { // no event matched: only the horizon
+			dest := make([]any, len(rows.FieldDescriptions()))
+			dest[len(dest)-1] = &xmin
+			if err := rows.Scan(dest...); err != nil {
+				return nil, after, fmt.Errorf("eventstore: read all: %w", err)
+			}
+			continue
+		}
+		var e RecordedEvent
+		if err := scanEvent(rows, &e, &xmin); err != nil {
+			return nil, after, err
+		}
+		if err := s.cfg.Upcasters.upcast(&e); err != nil {
+			return nil, after, err
+		}
+		events = append(events, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, after, fmt.Errorf("eventstore: read all: %w", err)
+	}
+	reached := after
+	if len(events) > 0 {
+		reached = events[len(events)-1].Position
+	}
+	if len(events) < limit {
+		if h := horizonPosition(xmin); h.Compare(reached) > 0 {
+			reached = h
+		}
+	}
+	return events, reached, nil
+}
+
+// queryEvents runs a query for eventColumns and upcasts what it returns.
+func (s *Store) queryEvents(ctx context.Context, sql string, args ...any) ([]RecordedEvent, error) {
+	rows, err := s.pool.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, fmt.Errorf("eventstore: read: %w", err)
+	}
+	defer rows.Close()
+	var events []RecordedEvent
+	for rows.Next() {
+		var e RecordedEvent
+		if err := scanEvent(rows, &e); err != nil {
+			return nil, err
+		}
+		if err := s.cfg.Upcasters.upcast(&e); err != nil {
+			return nil, err
+		}
+		events = append(events, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("eventstore: read: %w", err)
+	}
+	return events, nil
+}
+
+// query builds a WHERE clause with numbered parameters.
+type query struct {
+	conds []string
+	args  []any
+}
+
+// arg adds a parameter and returns its placeholder.
+func (q *query) arg(v any) string {
+	q.args = append(q.args, v)
+	return fmt.Sprintf("$%d", len(q.args))
+}
+
+// where adds a condition; each %s in format becomes a placeholder for the
+// next value.
+func (q *query) where(format string, values ...any) {
+	ph := make([]any, len(values))
+	for i, v := range values {
+		ph[i] = q.arg(v)
+	}
+	q.conds = append(q.conds, fmt.Sprintf(format, ph...))
+}
+
+func (q *query) conditions() string { return strings.Join(q.conds, " AND ") }

@@ -1,0 +1,175 @@
+package eventstore
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// notifyChannel is the PostgreSQL channel on which stores tell each other
+// that they committed events. The payload is the committing transaction's id.
+const notifyChannel = "riskreg_events"
+
+// subscribeBatch is the most events a subscriber hands to its handler at once.
+const subscribeBatch = 500
+
+// Subscribe calls handle with every event of the global log after position
+// after that matches f, in log order, in batches: first the events already
+// stored, then each new one as it is committed. It never skips or repeats an
+// event, also at the seam between the two. It returns nil when ctx ends and
+// the handler's error, wrapped, when the handler fails; read errors are
+// retried.
+//
+// Subscribers are woken at once by appends of this Store and, through
+// LISTEN/NOTIFY, of other processes; Config.PollInterval is the fallback.
+func (s *Store) Subscribe(ctx context.Context, after Position, f Filter, handle func(context.Context, []RecordedEvent) error) error {
+	s.listenOnce()
+	cursor := after
+	var retry time.Duration // quick re-read while a committed event is still behind the horizon
+	failures := 0
+	for {
+		wake := s.appended.wait()
+		events, reached, err := s.readAll(ctx, cursor, subscribeBatch, f)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			failures++
+			s.log.Warn("eventstore: subscription read failed, retrying", "err", err, "failures", failures)
+			if !sleep(ctx, backoff(failures)) {
+				return nil
+			}
+			continue
+		}
+		failures = 0
+		if len(events) > 0 {
+			if err := handle(ctx, events); err != nil {
+				return fmt.Errorf("eventstore: subscriber: %w", err)
+			}
+		}
+		cursor = reached
+		if len(events) == subscribeBatch {
+			continue
+		}
+		wait := s.cfg.PollInterval
+		if cursor.tx < s.committed.Load() {
+			// An event committed by a transaction this reader cannot see
+			// yet: an older transaction is still open. Look again soon.
+			retry = min(max(2*retry, time.Millisecond), s.cfg.PollInterval)
+			wait = retry
+		} else {
+			retry = 0
+		}
+		timer := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return nil
+		case <-wake:
+		case <-s.quit:
+			timer.Stop()
+			return ErrClosed
+		case <-timer.C:
+		}
+		timer.Stop()
+	}
+}
+
+// committedTx records that transaction tx committed events, and wakes
+// subscribers.
+func (s *Store) committedTx(tx int64) {
+	for {
+		cur := s.committed.Load()
+		if tx <= cur || s.committed.CompareAndSwap(cur, tx) {
+			break
+		}
+	}
+	s.appended.broadcast()
+}
+
+// notifyLoop tells other processes about commits, outside the append
+// transactions and coalesced: NOTIFY takes a database-wide lock at commit,
+// so one NOTIFY stands for every commit made while the previous one was sent.
+func (s *Store) notifyLoop() {
+	for {
+		select {
+		case <-s.quit:
+			return
+		case <-s.notify:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_, err := s.pool.Exec(ctx, "SELECT pg_notify($1, $2)", notifyChannel, strconv.FormatInt(s.committed.Load(), 10))
+		cancel()
+		if err != nil {
+			s.log.Warn("eventstore: notify failed; other processes fall back to polling", "err", err)
+		}
+	}
+}
+
+// listenOnce starts, on the first subscription, the goroutine that LISTENs
+// for other processes' commits.
+func (s *Store) listenOnce() {
+	s.listenMu.Do(func() { s.wg.Go(s.listenLoop) })
+}
+
+func (s *Store) listenLoop() {
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		<-s.quit
+		cancel()
+	}()
+	defer cancel()
+	for failures := 0; ctx.Err() == nil; failures++ {
+		err := s.listen(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		s.log.Warn("eventstore: listening for commits failed; polling until it is back", "err", err)
+		if !sleep(ctx, backoff(failures+1)) {
+			return
+		}
+	}
+}
+
+// listen holds one connection that LISTENs until ctx ends or it fails.
+func (s *Store) listen(ctx context.Context) error {
+	conn, err := pgx.ConnectConfig(ctx, s.pool.Config().ConnConfig.Copy())
+	if err != nil {
+		return fmt.Errorf("connect: %w", err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(ctx, "LISTEN "+notifyChannel); err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	// Commits made while no LISTEN was active were missed: wake everyone.
+	s.appended.broadcast()
+	for {
+		n, err := conn.WaitForNotification(ctx)
+		if err != nil {
+			return fmt.Errorf("wait for notification: %w", err)
+		}
+		tx, _ := strconv.ParseInt(n.Payload, 10, 64)
+		s.committedTx(tx)
+	}
+}
+
+// backoff is the wait before the nth retry: exponential from 50ms, capped at 5s.
+func backoff(n int) time.Duration {
+	d := 50 * time.Millisecond << min(n-1, 7)
+	return min(d, 5*time.Second)
+}
+
+// sleep waits d or until ctx ends, reporting whether the whole wait passed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}

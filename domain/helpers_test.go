@@ -15,6 +15,12 @@ var t0 = time.Date(2026, 11, 27, 9, 0, 0, 123456789, time.UTC)
 // ptr returns a pointer to v.
 func ptr[T any](v T) *T { return &v }
 
+// modified returns a copy of v changed by f.
+func modified[T any](v T, f func(*T)) T {
+	f(&v)
+	return v
+}
+
 // date parses s or panics; for test tables.
 func date(s string) Date {
 	d, err := ParseDate(s)
@@ -270,4 +276,50 @@ func stateOfResponse(s *StrategicResponse) responseState {
 	}
 	st.DueDate, st.HasDueDate = s.DueDate()
 	return st
+}
+
+// commandCase is a given-events / when-command / then-events-or-error case
+// for an aggregate A whose status type is S.
+type commandCase[A any, S ~string] struct {
+	name       string
+	given      []Event
+	when       func(A) ([]Event, error)
+	want       []Event
+	wantErr    error
+	wantStatus S // after applying want; "" to skip the check
+}
+
+// aggregate is what runCases needs of a Risk or a StrategicResponse.
+type aggregate[S ~string] interface {
+	applier
+	Version() int
+	Status() S
+}
+
+// runCases runs command cases: it folds the given events with load, runs
+// the command, checks the events or the error, checks that the command did
+// not change the aggregate (as seen through state), then applies the new
+// events and checks the version and the status.
+func runCases[A aggregate[S], S ~string, St any](t *testing.T, tests []commandCase[A, S],
+	load func(testing.TB, []Event) A, state func(A) St) {
+	t.Helper()
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			a := load(t, tc.given)
+			before := state(a)
+			got, err := tc.when(a)
+			if after := state(a); !reflect.DeepEqual(after, before) {
+				t.Fatalf("command changed the aggregate: %+v -> %+v", before, after)
+			}
+			assertError(t, err, tc.wantErr)
+			assertEvents(t, got, tc.want)
+			applyAll(t, a, got)
+			if a.Version() != len(tc.given)+len(got) {
+				t.Errorf("Version() = %d, want %d", a.Version(), len(tc.given)+len(got))
+			}
+			if tc.wantStatus != "" && a.Status() != tc.wantStatus {
+				t.Errorf("Status() = %s, want %s", a.Status(), tc.wantStatus)
+			}
+		})
+	}
 }

@@ -16,16 +16,8 @@ func details() RiskDetails {
 }
 
 func TestRegisterRisk(t *testing.T) {
-	with := func(f func(*RiskDetails)) RiskDetails {
-		d := details()
-		f(&d)
-		return d
-	}
-	registeredWith := func(f func(*RiskRegistered)) []Event {
-		e := registered
-		f(&e)
-		return []Event{e}
-	}
+	with := func(f func(*RiskDetails)) RiskDetails { return modified(details(), f) }
+	registeredWith := func(f func(*RiskRegistered)) []Event { return []Event{modified(registered, f)} }
 	tests := []struct {
 		name      string
 		id, ref   string
@@ -107,39 +99,13 @@ func TestRegisterRisk(t *testing.T) {
 	}
 }
 
-// riskCase is a given-events / when-command / then-events-or-error case.
-type riskCase struct {
-	name       string
-	given      []Event
-	when       func(*Risk) ([]Event, error)
-	want       []Event
-	wantErr    error
-	wantStatus RiskStatus // after applying want; "" to skip the check
-}
+// riskCase is a command case for a Risk.
+type riskCase = commandCase[*Risk, RiskStatus]
 
-// runRiskCases runs risk cases. It also checks that a command never changes
-// the risk, and that the produced events apply.
+// runRiskCases runs risk cases with runCases.
 func runRiskCases(t *testing.T, tests []riskCase) {
 	t.Helper()
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			r := mustRisk(t, tc.given)
-			before := stateOfRisk(r)
-			got, err := tc.when(r)
-			if after := stateOfRisk(r); !reflect.DeepEqual(after, before) {
-				t.Fatalf("command changed the risk: %+v -> %+v", before, after)
-			}
-			assertError(t, err, tc.wantErr)
-			assertEvents(t, got, tc.want)
-			applyAll(t, r, got)
-			if r.Version() != len(tc.given)+len(got) {
-				t.Errorf("Version() = %d, want %d", r.Version(), len(tc.given)+len(got))
-			}
-			if tc.wantStatus != "" && r.Status() != tc.wantStatus {
-				t.Errorf("Status() = %s, want %s", r.Status(), tc.wantStatus)
-			}
-		})
-	}
+	runCases(t, tests, mustRisk, stateOfRisk)
 }
 
 // terminalRisk is the reason for refusing action on a terminal risk.

@@ -51,8 +51,8 @@ func findBinDir(ctx context.Context, preferVersion string, s binSearch) (string,
 			looked = append(looked, dir)
 		}
 	}
-	if len(looked) == 0 {
-		looked = []string{s.pgConfig + " --bindir", s.glob}
+	if len(versioned) == 0 {
+		looked = append(looked, s.glob)
 	}
 	return "", fmt.Errorf("%w (looked in %s): install them, e.g. `apt-get install postgresql` on Debian or Ubuntu",
 		ErrNoBinaries, strings.Join(looked, ", "))

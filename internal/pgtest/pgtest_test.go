@@ -66,20 +66,26 @@ func TestDatabasesAreIsolated(t *testing.T) {
 
 func TestDatabaseDroppedAtCleanup(t *testing.T) {
 	var name string
-	t.Run("uses a database", func(t *testing.T) {
+	ok := t.Run("uses a database", func(t *testing.T) {
 		conn := connect(t, pgtest.NewDatabase(t))
 		if err := conn.QueryRow(t.Context(), "SELECT current_database()").Scan(&name); err != nil {
 			t.Fatal(err)
 		}
 		// The connection is still open when the database is dropped.
 	})
+	if !ok {
+		return
+	}
+	if name == "" {
+		t.Skip("the subtest made no database; it says why")
+	}
 	var exists bool
 	err := connect(t, pgtest.URL()).QueryRow(t.Context(),
 		"SELECT EXISTS (SELECT FROM pg_database WHERE datname = $1)", name).Scan(&exists)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if name == "" || exists {
+	if exists {
 		t.Errorf("database %q still exists after its test ended", name)
 	}
 }

@@ -1,0 +1,62 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/riskreg/riskreg/internal/pgembed"
+)
+
+// embeddedStopTimeout bounds the embedded PostgreSQL's fast shutdown.
+const embeddedStopTimeout = time.Minute
+
+// dbFlags says which database a subcommand uses: the one --database-url names
+// or, without one, the embedded PostgreSQL in --data-dir.
+type dbFlags struct {
+	url     string
+	dataDir string
+}
+
+func (f *dbFlags) register(fs *flag.FlagSet, getenv func(string) string) {
+	fs.StringVar(&f.url, "database-url", getenv("DATABASE_URL"),
+		"PostgreSQL `URL`, e.g. postgres://user@host:5432/riskreg?sslmode=disable (env DATABASE_URL); "+
+			"empty: run the embedded PostgreSQL in --data-dir")
+	fs.StringVar(&f.dataDir, "data-dir", envOr(getenv, "RISKREG_DATA_DIR", "./riskreg-data"),
+		"`directory` of the embedded PostgreSQL's data, kept across runs (env RISKREG_DATA_DIR)")
+}
+
+// withDatabase calls fn with the URL of the database that f names, starting
+// the embedded PostgreSQL first and stopping it afterwards when f names none.
+func withDatabase(ctx context.Context, f dbFlags, logger *slog.Logger, fn func(databaseURL string) error) error {
+	url, release, err := f.open(ctx, logger)
+	if err != nil {
+		return err
+	}
+	err = fn(url)
+	// ctx may be done (a signal asked riskreg to stop); the database must
+	// still be shut down properly.
+	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), embeddedStopTimeout)
+	defer cancel()
+	return errors.Join(err, release(stopCtx))
+}
+
+// open returns the database URL to use and what releases it.
+func (f dbFlags) open(ctx context.Context, logger *slog.Logger) (string, func(context.Context) error, error) {
+	if f.url != "" {
+		return f.url, func(context.Context) error { return nil }, nil
+	}
+	cluster, err := pgembed.Start(ctx, pgembed.Config{
+		DataDir: f.dataDir,
+		Durable: true,
+		Logger:  logger,
+	})
+	if err != nil {
+		return "", nil, fmt.Errorf("no --database-url (or DATABASE_URL) given, and the embedded PostgreSQL in %s cannot start: %w",
+			f.dataDir, err)
+	}
+	return cluster.URL("postgres"), cluster.Stop, nil
+}

@@ -1,0 +1,84 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/riskreg/riskreg/migrations"
+)
+
+// runServe runs "riskreg serve": it applies pending migrations and serves
+// HTTP until ctx ends, then shuts down gracefully.
+func runServe(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer, logger *slog.Logger) error {
+	fs := newFlagSet("serve [flags]", stderr)
+	var db dbFlags
+	db.register(fs, getenv)
+	addr := fs.String("addr", envOr(getenv, "RISKREG_ADDR", "127.0.0.1:8080"),
+		"`host:port` to serve HTTP on; port 0 picks a free one (env RISKREG_ADDR)")
+	shutdownTimeout := fs.Duration("shutdown-timeout", 20*time.Second,
+		"how long to let requests in flight finish on SIGTERM or SIGINT")
+	positional, err := parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(positional) > 0 {
+		return usageErrorf(fs, "serve takes no arguments, got %q", positional)
+	}
+
+	return withDatabase(ctx, db, logger, func(url string) error {
+		if err := migrations.Up(ctx, url); err != nil {
+			return err
+		}
+		latest, err := migrations.Latest()
+		if err != nil {
+			return err
+		}
+		pool, err := pgxpool.New(ctx, url)
+		if err != nil {
+			return fmt.Errorf("open database pool: %w", err)
+		}
+		defer pool.Close()
+		return serveHTTP(ctx, *addr, newHandler(pool, latest, logger), *shutdownTimeout, logger)
+	})
+}
+
+// serveHTTP serves h on addr until ctx ends, then lets requests in flight
+// finish for up to shutdownTimeout.
+func serveHTTP(ctx context.Context, addr string, h http.Handler, shutdownTimeout time.Duration, logger *slog.Logger) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	logger.Info("listening", "addr", ln.Addr().String())
+
+	select {
+	case err := <-served:
+		return fmt.Errorf("serve HTTP: %w", err)
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shut down HTTP server: %w", err)
+	}
+	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve HTTP: %w", err)
+	}
+	return nil
+}

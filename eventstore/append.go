@@ -196,8 +196,11 @@ func (s *Store) writeLoop() {
 func (s *Store) commit(batch []*appendRequest) {
 	ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
 	defer cancel()
+	// Retries of stored events are rare, so the first attempt does not look
+	// for them: the unique event id makes it fail, and the next attempt looks.
+	lookup := false
 	for attempt := 1; ; attempt++ {
-		deferred, tx, err := s.commitOnce(ctx, batch)
+		deferred, tx, err := s.commitOnce(ctx, batch, lookup)
 		if err == nil {
 			s.committedTx(tx)
 			select {
@@ -208,6 +211,10 @@ func (s *Store) commit(batch []*appendRequest) {
 				return
 			}
 			batch, attempt = deferred, 0
+			continue
+		}
+		if !lookup && isEventIDConflict(err) {
+			lookup, attempt = true, 0
 			continue
 		}
 		if len(batch) > 1 {
@@ -226,6 +233,12 @@ func (s *Store) commit(batch []*appendRequest) {
 		batch[0].answer(AppendResult{}, classify(err))
 		return
 	}
+}
+
+// isEventIDConflict reports whether err says an event id is stored already.
+func isEventIDConflict(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "23505" && pgErr.ConstraintName == "events_event_id_key"
 }
 
 // retryable reports whether an append that failed with err may succeed when
@@ -271,7 +284,7 @@ type streamHead struct {
 // settles and returns the requests it had to put off: those that reuse an
 // event id another request of the same batch claims, to be committed after
 // it (one of them is then a retry of the other).
-func (s *Store) commitOnce(ctx context.Context, batch []*appendRequest) (deferred []*appendRequest, tx int64, err error) {
+func (s *Store) commitOnce(ctx context.Context, batch []*appendRequest, lookup bool) (deferred []*appendRequest, tx int64, err error) {
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return nil, 0, err
@@ -286,7 +299,7 @@ func (s *Store) commitOnce(ctx context.Context, batch []*appendRequest) (deferre
 		}
 	}()
 
-	heads, existing, canonical, err := s.readBatchState(ctx, conn, batch)
+	heads, existing, canonical, err := s.readBatchState(ctx, conn, batch, lookup)
 	inTx = true // BEGIN was sent; from here every exit rolls back or commits
 	if err != nil {
 		return nil, 0, err
@@ -352,7 +365,7 @@ type canonicalJSON struct{ data, extra string }
 // heads of the batch's existing streams (in stream id order, so writers never
 // deadlock on them), finds which of its event ids are stored already, and has
 // PostgreSQL put every event's JSON in canonical jsonb form for hashing.
-func (s *Store) readBatchState(ctx context.Context, conn *pgxpool.Conn, batch []*appendRequest) (
+func (s *Store) readBatchState(ctx context.Context, conn *pgxpool.Conn, batch []*appendRequest, lookup bool) (
 	heads map[string]*streamHead, existing map[uuid.UUID]existingEvent, canonical []canonicalJSON, err error,
 ) {
 	var streamIDs, evStreams, evTypes, datas, extras []string
@@ -378,10 +391,12 @@ func (s *Store) readBatchState(ctx context.Context, conn *pgxpool.Conn, batch []
 	b.Queue("BEGIN")
 	b.Queue(`SELECT stream_id, stream_type, version, last_hash FROM streams
 		WHERE stream_id = ANY($1) ORDER BY stream_id FOR UPDATE`, streamIDs)
-	b.Queue(`SELECT `+eventColumns+`,
+	if lookup {
+		b.Queue(`SELECT `+eventColumns+`,
 			(e.stream_id = u.stream_id AND e.type = u.type AND e.schema_version = u.schema_version AND e.data = u.data::jsonb)
 		FROM unnest($1::uuid[], $2::text[], $3::text[], $4::int[], $5::text[]) AS u(id, stream_id, type, schema_version, data)
 		JOIN events e ON e.event_id = u.id`, ids, evStreams, evTypes, schemas, datas)
+	}
 	b.Queue(`SELECT d::jsonb::text, m::jsonb::text
 		FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS u(d, m, i) ORDER BY i`, datas, extras)
 	br := conn.SendBatch(ctx, b)
@@ -407,17 +422,19 @@ func (s *Store) readBatchState(ctx context.Context, conn *pgxpool.Conn, batch []
 	}
 
 	existing = make(map[uuid.UUID]existingEvent)
-	rows, _ = br.Query()
-	for rows.Next() {
-		var x existingEvent
-		if err := scanEvent(rows, &x.rec, &x.same); err != nil {
-			rows.Close()
+	if lookup {
+		rows, _ = br.Query()
+		for rows.Next() {
+			var x existingEvent
+			if err := scanEvent(rows, &x.rec, &x.same); err != nil {
+				rows.Close()
+				return nil, nil, nil, err
+			}
+			existing[x.rec.ID] = x
+		}
+		if err := rows.Err(); err != nil {
 			return nil, nil, nil, err
 		}
-		existing[x.rec.ID] = x
-	}
-	if err := rows.Err(); err != nil {
-		return nil, nil, nil, err
 	}
 
 	canonical = make([]canonicalJSON, 0, len(datas))

@@ -17,7 +17,8 @@ type Config struct {
 	MaxEventSize int
 	// Writers is the number of goroutines that commit appends. Concurrent
 	// appends are gathered into one transaction per writer (group commit),
-	// with every stream's expected version still checked exactly. Default 2.
+	// with every stream's expected version still checked exactly. One writer
+	// makes the largest batches, which measured fastest. Default 1.
 	Writers int
 	// MaxBatchEvents caps the events one group-commit transaction carries.
 	// Default 1000.
@@ -53,7 +54,7 @@ func (c *Config) setDefaults() {
 		c.MaxEventSize = 1 << 20
 	}
 	if c.Writers == 0 {
-		c.Writers = 2
+		c.Writers = 1
 	}
 	if c.MaxBatchEvents == 0 {
 		c.MaxBatchEvents = 1000

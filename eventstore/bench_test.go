@@ -1,0 +1,222 @@
+package eventstore_test
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/riskreg/riskreg/eventstore"
+	"github.com/riskreg/riskreg/internal/pgtest"
+)
+
+// Benchmarks run each workload next to a raw PostgreSQL baseline in the same
+// iteration and report both rates and their ratio, so that the ratio holds on
+// a noisy, shared machine. See docs/benchmarks.md for the command and results.
+
+var benchEvents = flag.Int("bench-events", 1_000_000, "events in the log for BenchmarkReadAll")
+
+// benchPool opens a pool of size conns on a fresh database.
+func benchPool(b *testing.B, conns int32) *pgxpool.Pool {
+	b.Helper()
+	cfg, err := pgxpool.ParseConfig(pgtest.NewDatabase(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg.MaxConns = conns
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(pool.Close)
+	// The baseline: a bare table of the events' row shape, with no index,
+	// constraint or trigger. It lives only in this throwaway database.
+	_, err = pool.Exec(context.Background(), `CREATE TABLE bench_plain (LIKE events INCLUDING DEFAULTS INCLUDING IDENTITY)`)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return pool
+}
+
+const plainInsert = `INSERT INTO bench_plain (event_id, stream_id, stream_type, version, type, schema_version, data, metadata,
+	actor, correlation_id, occurred_at, prev_hash, hash) VALUES ($1, $2, 'risk', 1, 'RiskRegistered', 1, $3, '{}', 'bench', $4, $5, $6, $7)`
+
+var benchData = json.RawMessage(`{"title": "Supply chain disruption", "description": "Loss of a key supplier delays customs systems", "category": "Operational", "source": "Audit Plan 2021", "owner": "Director of Finance"}`)
+
+// parallel runs op n times from workers goroutines and returns the rate per
+// second of units (op returns how many units it did).
+func parallel(b *testing.B, workers, n int, op func(ctx context.Context, i int) (int, error)) float64 {
+	b.Helper()
+	ctx := context.Background()
+	var next, units atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range workers {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
+				u, err := op(ctx, i)
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				units.Add(int64(u))
+			}
+		})
+	}
+	wg.Wait()
+	return float64(units.Load()) / time.Since(start).Seconds()
+}
+
+// BenchmarkAppendSingle compares single-event appends to distinct streams
+// from 32 concurrent callers with plain single-row INSERTs of the same row
+// shape from 32 connections.
+func BenchmarkAppendSingle(b *testing.B) {
+	const callers, ops = 32, 8000
+	pool := benchPool(b, callers+4)
+	s, err := eventstore.New(pool, eventstore.Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	hash := make([]byte, 32)
+	var plain, store []float64
+	for b.Loop() {
+		plain = append(plain, parallel(b, callers, ops, func(ctx context.Context, i int) (int, error) {
+			_, err := pool.Exec(ctx, plainInsert, uuid.New(), uuid.NewString(), string(benchData), "corr", time.Now(), hash, hash)
+			return 1, err
+		}))
+		store = append(store, parallel(b, callers, ops, func(ctx context.Context, i int) (int, error) {
+			_, err := s.Append(ctx, eventstore.StreamAppend{StreamID: uuid.NewString(), StreamType: "risk", Expected: eventstore.NoStream,
+				Events: []eventstore.Event{{Type: "RiskRegistered", Data: benchData, Metadata: eventstore.Metadata{Actor: "bench", CorrelationID: "corr"}}}})
+			return 1, err
+		}))
+	}
+	report(b, plain, store, "insert")
+}
+
+// BenchmarkAppendBatch compares appends of 100 events per call (4 callers)
+// with 100-row INSERTs into the bare table.
+func BenchmarkAppendBatch(b *testing.B) {
+	const callers, ops, size = 4, 200, 100
+	pool := benchPool(b, callers+4)
+	s, err := eventstore.New(pool, eventstore.Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	hash := make([]byte, 32)
+	var plain, store []float64
+	for b.Loop() {
+		plain = append(plain, parallel(b, callers, ops, func(ctx context.Context, i int) (int, error) {
+			_, err := pool.Exec(ctx, `INSERT INTO bench_plain (event_id, stream_id, stream_type, version, type, schema_version, data, metadata,
+				actor, occurred_at, prev_hash, hash)
+				SELECT gen_random_uuid(), $1, 'risk', v, 'RiskAssessed', 1, $2, '{}', 'bench', now(), $3, $3 FROM generate_series(1, $4) v`,
+				uuid.NewString(), string(benchData), hash, size)
+			return size, err
+		}))
+		store = append(store, parallel(b, callers, ops, func(ctx context.Context, i int) (int, error) {
+			events := make([]eventstore.Event, size)
+			for j := range events {
+				events[j] = eventstore.Event{Type: "RiskAssessed", Data: benchData, Metadata: eventstore.Metadata{Actor: "bench"}}
+			}
+			_, err := s.Append(ctx, eventstore.StreamAppend{StreamID: uuid.NewString(), StreamType: "risk", Expected: eventstore.NoStream, Events: events})
+			return size, err
+		}))
+	}
+	report(b, plain, store, "insert")
+}
+
+// BenchmarkReadAll compares paging through the whole log with ReadAll,
+// decoding every event, with a raw COPY of the same rows to nowhere.
+func BenchmarkReadAll(b *testing.B) {
+	pool := benchPool(b, 4)
+	ctx := context.Background()
+	// Fill the log directly: the rows need not chain, only be read.
+	for done := 0; done < *benchEvents; done += 100_000 {
+		n := min(100_000, *benchEvents-done)
+		_, err := pool.Exec(ctx, `INSERT INTO events (event_id, stream_id, stream_type, version, type, schema_version, data, actor,
+				correlation_id, occurred_at, prev_hash, hash)
+			SELECT gen_random_uuid(), 'risk-' || ((i / 10) + $1), 'risk', (i % 10) + 1, 'RiskAssessed', 1, $2::jsonb, 'bench',
+				'corr-' || i, now(), '\x00', sha256(i::text::bytea)
+			FROM generate_series(0, $3 - 1) i`, done/10, string(benchData), n)
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	if _, err := pool.Exec(ctx, "VACUUM ANALYZE events"); err != nil {
+		b.Fatal(err)
+	}
+	s, err := eventstore.New(pool, eventstore.Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+
+	var copyRates, readRates []float64
+	for b.Loop() {
+		start := time.Now()
+		conn, err := pool.Acquire(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		tag, err := conn.Conn().PgConn().CopyTo(ctx, io.Discard, `COPY (SELECT event_id, tx_id, seq, stream_id, stream_type, version, type,
+			schema_version, data, metadata, actor, correlation_id, causation_id, decision_id, request_id, occurred_at, recorded_at,
+			prev_hash, hash FROM events ORDER BY tx_id, seq) TO STDOUT`)
+		conn.Release()
+		if err != nil {
+			b.Fatal(err)
+		}
+		copyRates = append(copyRates, float64(tag.RowsAffected())/time.Since(start).Seconds())
+
+		start = time.Now()
+		var after eventstore.Position
+		n := 0
+		for {
+			events, err := s.ReadAll(ctx, after, 5000, eventstore.Filter{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			n += len(events)
+			if len(events) < 5000 {
+				break
+			}
+			after = events[len(events)-1].Position
+		}
+		if n != *benchEvents {
+			b.Fatalf("read %d events, want %d", n, *benchEvents)
+		}
+		readRates = append(readRates, float64(n)/time.Since(start).Seconds())
+	}
+	report(b, copyRates, readRates, "copy")
+}
+
+// report records the mean rates of the baseline and the store and their
+// ratio.
+func report(b *testing.B, baseline, store []float64, baselineName string) {
+	b.Helper()
+	mean := func(xs []float64) float64 {
+		var sum float64
+		for _, x := range xs {
+			sum += x
+		}
+		return sum / float64(len(xs))
+	}
+	bl, st := mean(baseline), mean(store)
+	b.ReportMetric(bl, baselineName+"-events/s")
+	b.ReportMetric(st, "store-events/s")
+	b.ReportMetric(st/bl, "ratio")
+	b.ReportMetric(0, "ns/op")
+	b.Log(fmt.Sprintf("%s %.0f events/s, store %.0f events/s, ratio %.2f", baselineName, bl, st, st/bl))
+}

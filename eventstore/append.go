@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -59,15 +60,20 @@ func (s *Store) Append(ctx context.Context, streams ...StreamAppend) (AppendResu
 }
 
 type appendRequest struct {
-	streams []StreamAppend // validated copies, ids and times filled in
-	events  int
-	done    chan appendOutcome // buffered: a writer never waits on a caller
+	streams   []StreamAppend // validated copies, ids and times filled in
+	canonical [][]canonicalEvent
+	events    int
+	done      chan appendOutcome // buffered: a writer never waits on a caller
 }
 
 type appendOutcome struct {
 	res AppendResult
 	err error
 }
+
+// canonicalEvent is the canonical JSON of an event's data and metadata, which
+// its hash covers.
+type canonicalEvent struct{ data, extra []byte }
 
 func (r *appendRequest) answer(res AppendResult, err error) {
 	r.done <- appendOutcome{res: res, err: err}
@@ -80,7 +86,11 @@ func (s *Store) prepare(streams []StreamAppend) (*appendRequest, error) {
 		return nil, invalidf("an append needs at least one stream")
 	}
 	now := time.Now()
-	req := &appendRequest{streams: make([]StreamAppend, len(streams)), done: make(chan appendOutcome, 1)}
+	req := &appendRequest{
+		streams:   make([]StreamAppend, len(streams)),
+		canonical: make([][]canonicalEvent, len(streams)),
+		done:      make(chan appendOutcome, 1),
+	}
 	seenStreams := make(map[string]bool, len(streams))
 	seenIDs := make(map[uuid.UUID]bool)
 	for i, sa := range streams {
@@ -100,10 +110,13 @@ func (s *Store) prepare(streams []StreamAppend) (*appendRequest, error) {
 		}
 		seenStreams[sa.StreamID] = true
 		events := make([]Event, len(sa.Events))
+		req.canonical[i] = make([]canonicalEvent, len(sa.Events))
 		for j, e := range sa.Events {
-			if err := s.prepareEvent(&e, now); err != nil {
+			c, err := s.prepareEvent(&e, now)
+			if err != nil {
 				return nil, fmt.Errorf("stream %q event %d: %w", sa.StreamID, j, err)
 			}
+			req.canonical[i][j] = c
 			if seenIDs[e.ID] {
 				return nil, invalidf("event id %s appears twice in one append", e.ID)
 			}
@@ -117,31 +130,31 @@ func (s *Store) prepare(streams []StreamAppend) (*appendRequest, error) {
 	return req, nil
 }
 
-func (s *Store) prepareEvent(e *Event, now time.Time) error {
+func (s *Store) prepareEvent(e *Event, now time.Time) (canonicalEvent, error) {
 	switch {
 	case e.Type == "":
-		return invalidf("empty event type")
+		return canonicalEvent{}, invalidf("empty event type")
 	case len(e.Type) > maxTypeName:
-		return invalidf("event type longer than %d bytes", maxTypeName)
+		return canonicalEvent{}, invalidf("event type longer than %d bytes", maxTypeName)
 	case e.SchemaVersion < 0:
-		return invalidf("negative schema version")
+		return canonicalEvent{}, invalidf("negative schema version")
 	case len(e.Data)+len(e.Metadata.Extra) > s.cfg.MaxEventSize:
-		return invalidf("event of %d bytes is over the limit of %d", len(e.Data)+len(e.Metadata.Extra), s.cfg.MaxEventSize)
+		return canonicalEvent{}, invalidf("event of %d bytes is over the limit of %d", len(e.Data)+len(e.Metadata.Extra), s.cfg.MaxEventSize)
 	}
 	if err := checkJSON(e.Data); err != nil {
-		return fmt.Errorf("data: %w", err)
+		return canonicalEvent{}, fmt.Errorf("data: %w", err)
 	}
 	if e.Metadata.Extra == nil {
 		e.Metadata.Extra = json.RawMessage("{}")
 	} else if err := checkJSON(e.Metadata.Extra); err != nil {
-		return fmt.Errorf("metadata: %w", err)
+		return canonicalEvent{}, fmt.Errorf("metadata: %w", err)
 	} else if t := bytes.TrimLeft(e.Metadata.Extra, " \t\r\n"); t[0] != '{' {
-		return invalidf("metadata must be a JSON object")
+		return canonicalEvent{}, invalidf("metadata must be a JSON object")
 	}
 	if e.ID == uuid.Nil {
 		id, err := uuid.NewV7()
 		if err != nil {
-			return fmt.Errorf("eventstore: new event id: %w", err)
+			return canonicalEvent{}, fmt.Errorf("eventstore: new event id: %w", err)
 		}
 		e.ID = id
 	}
@@ -153,7 +166,15 @@ func (s *Store) prepareEvent(e *Event, now time.Time) error {
 	}
 	// PostgreSQL keeps microseconds; the hash must see what is stored.
 	e.OccurredAt = e.OccurredAt.UTC().Truncate(time.Microsecond)
-	return nil
+	var c canonicalEvent
+	var err error
+	if c.data, err = canonicalJSON(e.Data); err != nil {
+		return canonicalEvent{}, fmt.Errorf("data: %w", err)
+	}
+	if c.extra, err = canonicalJSON(e.Metadata.Extra); err != nil {
+		return canonicalEvent{}, fmt.Errorf("metadata: %w", err)
+	}
+	return c, nil
 }
 
 // checkJSON accepts what PostgreSQL's jsonb accepts: valid JSON without the
@@ -188,40 +209,49 @@ func (s *Store) writeLoop() {
 				break gather
 			}
 		}
-		s.commit(batch)
+		s.commit(batch, false)
 	}
 }
 
 // commit records batch and answers every request in it.
-func (s *Store) commit(batch []*appendRequest) {
+//
+// A batch is first tried optimistically, in one round trip: stream heads come
+// from the store's cache (a stream it does not know is taken to be new) and
+// nothing is read first. The unique (stream_id, version) and event_id keys
+// make that safe: when the cache is stale, or an event is a retry of one
+// already stored, the insert fails and the batch is tried again "fresh",
+// reading and locking the stream heads and looking up the event ids first.
+// A request whose expected version fails against the cache is also checked
+// again fresh before it is refused.
+func (s *Store) commit(batch []*appendRequest, fresh bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
 	defer cancel()
-	// Retries of stored events are rare, so the first attempt does not look
-	// for them: the unique event id makes it fail, and the next attempt looks.
-	lookup := false
 	for attempt := 1; ; attempt++ {
-		deferred, tx, err := s.commitOnce(ctx, batch, lookup)
+		again, tx, err := s.commitOnce(ctx, batch, fresh)
 		if err == nil {
-			s.committedTx(tx)
-			select {
-			case s.notify <- struct{}{}:
-			default:
+			if tx != 0 {
+				s.committedTx(tx)
+				select {
+				case s.notify <- struct{}{}:
+				default:
+				}
 			}
-			if len(deferred) == 0 {
+			if len(again) == 0 {
 				return
 			}
-			batch, attempt = deferred, 0
+			batch, fresh, attempt = again, true, 0
 			continue
 		}
-		if !lookup && isEventIDConflict(err) {
-			lookup, attempt = true, 0
+		s.heads.forget(batch)
+		if !fresh {
+			fresh, attempt = true, 0
 			continue
 		}
 		if len(batch) > 1 {
 			// One request may have caused it (bad data, a race on a new
-			// stream): commit each on its own so the others are not held up.
+			// stream): commit each on its own so the others go through.
 			for _, r := range batch {
-				s.commit([]*appendRequest{r})
+				s.commit([]*appendRequest{r}, true)
 			}
 			return
 		}
@@ -233,12 +263,6 @@ func (s *Store) commit(batch []*appendRequest) {
 		batch[0].answer(AppendResult{}, classify(err))
 		return
 	}
-}
-
-// isEventIDConflict reports whether err says an event id is stored already.
-func isEventIDConflict(err error) bool {
-	var pgErr *pgconn.PgError
-	return errors.As(err, &pgErr) && pgErr.Code == "23505" && pgErr.ConstraintName == "events_event_id_key"
 }
 
 // retryable reports whether an append that failed with err may succeed when
@@ -273,18 +297,19 @@ func classify(err error) error {
 	return fmt.Errorf("%w: %w", ErrOutcomeUnknown, err)
 }
 
-// streamHead is a stream's state while a batch is planned.
+// streamHead is a stream's version and last hash.
 type streamHead struct {
 	streamType string
 	version    int64
 	hash       []byte
 }
 
-// commitOnce runs one group-commit transaction. It answers every request it
-// settles and returns the requests it had to put off: those that reuse an
-// event id another request of the same batch claims, to be committed after
-// it (one of them is then a retry of the other).
-func (s *Store) commitOnce(ctx context.Context, batch []*appendRequest, lookup bool) (deferred []*appendRequest, tx int64, err error) {
+// commitOnce runs one transaction for batch. It answers every request it
+// settles and returns those to try again fresh: requests that reuse an event
+// id another request of the batch claims (one is then a retry of the other)
+// and, when not fresh, requests whose expected version failed against the
+// cache. tx is the committing transaction's id, 0 when nothing was written.
+func (s *Store) commitOnce(ctx context.Context, batch []*appendRequest, fresh bool) (again []*appendRequest, tx int64, err error) {
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return nil, 0, err
@@ -299,33 +324,39 @@ func (s *Store) commitOnce(ctx context.Context, batch []*appendRequest, lookup b
 		}
 	}()
 
-	heads, existing, canonical, err := s.readBatchState(ctx, conn, batch, lookup)
-	inTx = true // BEGIN was sent; from here every exit rolls back or commits
-	if err != nil {
-		return nil, 0, err
+	var heads map[string]*streamHead
+	existing := map[uuid.UUID]existingEvent{}
+	if fresh {
+		inTx = true
+		if heads, existing, err = readBatchState(ctx, conn, batch); err != nil {
+			return nil, 0, err
+		}
+	} else {
+		heads = s.heads.lookup(batch)
 	}
 
 	results := make([][]*RecordedEvent, len(batch))
 	errs := make([]error, len(batch))
 	var inserts []*RecordedEvent
 	claimed := make(map[uuid.UUID]bool)
-	k := 0 // index of the batch's current event in canonical
 	for i, r := range batch {
-		first := k
-		k += r.events
 		if prior, found, err := lookupExisting(r, existing); found || err != nil {
 			results[i], errs[i] = prior, err
 			continue
 		}
 		if claimsAny(r, claimed) {
-			deferred = append(deferred, r)
+			again = append(again, r)
 			continue
 		}
 		if err := checkExpected(r, heads); err != nil {
+			if !fresh && errors.Is(err, ErrConcurrency) {
+				again = append(again, r) // maybe a stale cache, maybe a retry
+				continue
+			}
 			errs[i] = err
 			continue
 		}
-		results[i] = planRequest(r, heads, canonical[first:k])
+		results[i] = planRequest(r, heads)
 		for _, rec := range results[i] {
 			claimed[rec.ID] = true
 			inserts = append(inserts, rec)
@@ -333,17 +364,21 @@ func (s *Store) commitOnce(ctx context.Context, batch []*appendRequest, lookup b
 	}
 
 	if len(inserts) > 0 {
-		if err := insertBatch(ctx, conn, inserts, heads); err != nil {
+		inTx = true
+		if err := insertBatch(ctx, conn, inserts, heads, !fresh); err != nil {
 			return nil, 0, err
 		}
 		tx = inserts[0].Position.tx
-	} else if _, err := conn.Exec(ctx, "COMMIT"); err != nil {
-		return nil, 0, err
+		s.heads.store(inserts, heads)
+	} else if inTx {
+		if _, err := conn.Exec(ctx, "COMMIT"); err != nil {
+			return nil, 0, err
+		}
 	}
 	inTx = false
 
 	for i, r := range batch {
-		if slices.Contains(deferred, r) {
+		if slices.Contains(again, r) {
 			continue
 		}
 		if errs[i] != nil {
@@ -356,19 +391,16 @@ func (s *Store) commitOnce(ctx context.Context, batch []*appendRequest, lookup b
 		}
 		r.answer(res, nil)
 	}
-	return deferred, tx, nil
+	return again, tx, nil
 }
-
-type canonicalJSON struct{ data, extra string }
 
 // readBatchState begins the transaction and, in one round trip, locks the
 // heads of the batch's existing streams (in stream id order, so writers never
-// deadlock on them), finds which of its event ids are stored already, and has
-// PostgreSQL put every event's JSON in canonical jsonb form for hashing.
-func (s *Store) readBatchState(ctx context.Context, conn *pgxpool.Conn, batch []*appendRequest, lookup bool) (
-	heads map[string]*streamHead, existing map[uuid.UUID]existingEvent, canonical []canonicalJSON, err error,
+// deadlock on them) and finds which of its event ids are stored already.
+func readBatchState(ctx context.Context, conn *pgxpool.Conn, batch []*appendRequest) (
+	heads map[string]*streamHead, existing map[uuid.UUID]existingEvent, err error,
 ) {
-	var streamIDs, evStreams, evTypes, datas, extras []string
+	var streamIDs, evStreams, evTypes, datas []string
 	var ids []uuid.UUID
 	var schemas []int32
 	for _, r := range batch {
@@ -380,7 +412,6 @@ func (s *Store) readBatchState(ctx context.Context, conn *pgxpool.Conn, batch []
 				evTypes = append(evTypes, e.Type)
 				schemas = append(schemas, int32(e.SchemaVersion))
 				datas = append(datas, string(e.Data))
-				extras = append(extras, string(e.Metadata.Extra))
 			}
 		}
 	}
@@ -391,14 +422,10 @@ func (s *Store) readBatchState(ctx context.Context, conn *pgxpool.Conn, batch []
 	b.Queue("BEGIN")
 	b.Queue(`SELECT stream_id, stream_type, version, last_hash FROM streams
 		WHERE stream_id = ANY($1) ORDER BY stream_id FOR UPDATE`, streamIDs)
-	if lookup {
-		b.Queue(`SELECT `+eventColumns+`,
+	b.Queue(`SELECT `+eventColumns+`,
 			(e.stream_id = u.stream_id AND e.type = u.type AND e.schema_version = u.schema_version AND e.data = u.data::jsonb)
 		FROM unnest($1::uuid[], $2::text[], $3::text[], $4::int[], $5::text[]) AS u(id, stream_id, type, schema_version, data)
 		JOIN events e ON e.event_id = u.id`, ids, evStreams, evTypes, schemas, datas)
-	}
-	b.Queue(`SELECT d::jsonb::text, m::jsonb::text
-		FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS u(d, m, i) ORDER BY i`, datas, extras)
 	br := conn.SendBatch(ctx, b)
 	defer func() {
 		if cerr := br.Close(); err == nil {
@@ -407,7 +434,7 @@ func (s *Store) readBatchState(ctx context.Context, conn *pgxpool.Conn, batch []
 	}()
 
 	if _, err = br.Exec(); err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
 	heads = make(map[string]*streamHead, len(streamIDs))
 	rows, _ := br.Query()
@@ -418,35 +445,23 @@ func (s *Store) readBatchState(ctx context.Context, conn *pgxpool.Conn, batch []
 		return nil
 	})
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
 
 	existing = make(map[uuid.UUID]existingEvent)
-	if lookup {
-		rows, _ = br.Query()
-		for rows.Next() {
-			var x existingEvent
-			if err := scanEvent(rows, &x.rec, &x.same); err != nil {
-				rows.Close()
-				return nil, nil, nil, err
-			}
-			existing[x.rec.ID] = x
-		}
-		if err := rows.Err(); err != nil {
-			return nil, nil, nil, err
-		}
-	}
-
-	canonical = make([]canonicalJSON, 0, len(datas))
 	rows, _ = br.Query()
-	var c canonicalJSON
-	if _, err := pgx.ForEachRow(rows, []any{&c.data, &c.extra}, func() error {
-		canonical = append(canonical, c)
-		return nil
-	}); err != nil {
-		return nil, nil, nil, err
+	for rows.Next() {
+		var x existingEvent
+		if err := scanEvent(rows, &x.rec, &x.same); err != nil {
+			rows.Close()
+			return nil, nil, err
+		}
+		existing[x.rec.ID] = x
 	}
-	return heads, existing, canonical, nil
+	if err := rows.Err(); err != nil {
+		return nil, nil, err
+	}
+	return heads, existing, nil
 }
 
 type existingEvent struct {
@@ -513,18 +528,15 @@ func checkExpected(r *appendRequest, heads map[string]*streamHead) error {
 }
 
 // planRequest numbers and hashes r's events and advances the heads.
-func planRequest(r *appendRequest, heads map[string]*streamHead, canonical []canonicalJSON) []*RecordedEvent {
+func planRequest(r *appendRequest, heads map[string]*streamHead) []*RecordedEvent {
 	recs := make([]*RecordedEvent, 0, r.events)
-	k := 0
-	for _, sa := range r.streams {
+	for i, sa := range r.streams {
 		h := heads[sa.StreamID]
 		if h == nil || h.version == 0 {
 			h = &streamHead{streamType: sa.StreamType, hash: genesisHash}
 			heads[sa.StreamID] = h
 		}
-		for _, e := range sa.Events {
-			md := e.Metadata
-			md.Extra = json.RawMessage(canonical[k].extra)
+		for j, e := range sa.Events {
 			rec := &RecordedEvent{
 				ID:            e.ID,
 				StreamID:      sa.StreamID,
@@ -532,23 +544,24 @@ func planRequest(r *appendRequest, heads map[string]*streamHead, canonical []can
 				Version:       h.version + 1,
 				Type:          e.Type,
 				SchemaVersion: e.SchemaVersion,
-				Data:          json.RawMessage(canonical[k].data),
-				Metadata:      md,
+				Data:          e.Data,
+				Metadata:      e.Metadata,
 				OccurredAt:    e.OccurredAt,
 				PrevHash:      h.hash,
 			}
-			rec.Hash = chainHash(rec.PrevHash, rec)
+			c := r.canonical[i][j]
+			rec.Hash = chainHash(rec.PrevHash, rec, c.data, c.extra)
 			h.version, h.hash = rec.Version, rec.Hash
 			recs = append(recs, rec)
-			k++
 		}
 	}
 	return recs
 }
 
 // insertBatch writes the planned events and the new stream heads and
-// commits, in one round trip.
-func insertBatch(ctx context.Context, conn *pgxpool.Conn, recs []*RecordedEvent, heads map[string]*streamHead) error {
+// commits, in one round trip; begin says whether the transaction still has to
+// be begun.
+func insertBatch(ctx context.Context, conn *pgxpool.Conn, recs []*RecordedEvent, heads map[string]*streamHead, begin bool) error {
 	n := len(recs)
 	var (
 		ids                                        = make([]uuid.UUID, n)
@@ -577,6 +590,9 @@ func insertBatch(ctx context.Context, conn *pgxpool.Conn, recs []*RecordedEvent,
 	}
 
 	b := &pgx.Batch{}
+	if begin {
+		b.Queue("BEGIN")
+	}
 	b.Queue(`INSERT INTO events (event_id, stream_id, stream_type, version, type, schema_version, data, metadata,
 			actor, correlation_id, causation_id, decision_id, request_id, occurred_at, prev_hash, hash)
 		SELECT id, sid, st, v, t, sv, d::jsonb, m::jsonb, a, NULLIF(c, ''), NULLIF(ca, ''), NULLIF(de, ''), NULLIF(r, ''), o, p, h
@@ -599,15 +615,21 @@ func insertBatch(ctx context.Context, conn *pgxpool.Conn, recs []*RecordedEvent,
 	for _, r := range recs {
 		byID[r.ID] = r
 	}
-	rows, _ := br.Query()
-	var id uuid.UUID
-	var pos Position
-	var at time.Time
-	_, err := pgx.ForEachRow(rows, []any{&id, &pos.tx, &pos.seq, &at}, func() error {
-		r := byID[id]
-		r.Position, r.RecordedAt = pos, at
-		return nil
-	})
+	var err error
+	if begin {
+		_, err = br.Exec()
+	}
+	if err == nil {
+		rows, _ := br.Query()
+		var id uuid.UUID
+		var pos Position
+		var at time.Time
+		_, err = pgx.ForEachRow(rows, []any{&id, &pos.tx, &pos.seq, &at}, func() error {
+			r := byID[id]
+			r.Position, r.RecordedAt = pos, at.UTC()
+			return nil
+		})
+	}
 	if err == nil {
 		_, err = br.Exec()
 	}
@@ -618,4 +640,56 @@ func insertBatch(ctx context.Context, conn *pgxpool.Conn, recs []*RecordedEvent,
 		err = cerr
 	}
 	return err
+}
+
+// headCache remembers the heads of streams this store wrote, so that most
+// appends need not read them. It is only a guess: the unique keys of the
+// events table catch a stale entry.
+type headCache struct {
+	mu sync.Mutex
+	m  map[string]streamHead
+}
+
+// maxCachedHeads bounds the cache; when it is full it starts again empty.
+const maxCachedHeads = 100_000
+
+// lookup returns the cached heads of the batch's streams, copied so that
+// planning may advance them.
+func (c *headCache) lookup(batch []*appendRequest) map[string]*streamHead {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	heads := make(map[string]*streamHead)
+	for _, r := range batch {
+		for _, sa := range r.streams {
+			if h, ok := c.m[sa.StreamID]; ok {
+				heads[sa.StreamID] = &h
+			}
+		}
+	}
+	return heads
+}
+
+// store caches the heads of the streams the committed events touched.
+func (c *headCache) store(recs []*RecordedEvent, heads map[string]*streamHead) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) > maxCachedHeads {
+		c.m = make(map[string]streamHead)
+	}
+	for _, r := range recs {
+		if h := heads[r.StreamID]; h.version > c.m[r.StreamID].version {
+			c.m[r.StreamID] = *h
+		}
+	}
+}
+
+// forget drops the batch's streams, whose heads may have been guessed wrong.
+func (c *headCache) forget(batch []*appendRequest) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, r := range batch {
+		for _, sa := range r.streams {
+			delete(c.m, sa.StreamID)
+		}
+	}
 }

@@ -11,10 +11,10 @@ var genesisHash = make([]byte, sha256.Size)
 
 // chainHash returns SHA-256 over the previous event's hash and a canonical
 // encoding of e: every field as a length-prefixed byte string, in a fixed
-// order. Data and Metadata.Extra must be in PostgreSQL's canonical jsonb text
-// form (what `data::text` returns), which is what reads return, so a verifier
-// recomputes exactly the hash the append stored.
-func chainHash(prev []byte, e *RecordedEvent) []byte {
+// order, with data and extra the canonicalJSON of e's Data and
+// Metadata.Extra, so that a verifier reading the jsonb back recomputes
+// exactly the hash the append stored.
+func chainHash(prev []byte, e *RecordedEvent, data, extra []byte) []byte {
 	h := sha256.New()
 	var buf [8]byte
 	field := func(b []byte) {
@@ -33,13 +33,13 @@ func chainHash(prev []byte, e *RecordedEvent) []byte {
 	number(e.Version)
 	field([]byte(e.Type))
 	number(int64(e.SchemaVersion))
-	field(e.Data)
+	field(data)
 	field([]byte(e.Metadata.Actor))
 	field([]byte(e.Metadata.CorrelationID))
 	field([]byte(e.Metadata.CausationID))
 	field([]byte(e.Metadata.DecisionID))
 	field([]byte(e.Metadata.RequestID))
-	field(e.Metadata.Extra)
+	field(extra)
 	field([]byte(e.OccurredAt.UTC().Format(time.RFC3339Nano)))
 	return h.Sum(nil)
 }

@@ -16,7 +16,7 @@ import (
 // transaction took its number early and committed late, and never see it.
 // Instead every event records the 64-bit id of the transaction that wrote it,
 // and readers only return events of transactions older than the oldest one
-// still running (pg_snapshot_xmin of the reader's snapshot). Those
+// still running in the reader's snapshot (see horizonSQL). Those
 // transactions have all ended, so nothing can later appear before a position a
 // reader has passed, and every read returns the same order. The price is that
 // an event becomes readable in the global log only once every transaction

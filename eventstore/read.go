@@ -133,7 +133,7 @@ func (s *Store) readAll(ctx context.Context, after Position, limit int, f Filter
 	}
 	// The horizon comes from the statement's own snapshot, so it agrees with
 	// the rows the statement sees. The left join keeps it when no row matches.
-	sql := `WITH h AS (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin)
+	sql := `WITH h AS (SELECT ` + horizonSQL + ` AS xmin)
 		SELECT page.*, h.xmin FROM h LEFT JOIN LATERAL (
 			SELECT ` + eventColumns + ` FROM events e WHERE ` + q.conditions() + `
 			ORDER BY e.tx_id, e.seq LIMIT ` + q.arg(limit) + `) page ON true`
@@ -176,6 +176,20 @@ func (s *Store) readAll(ctx context.Context, after Position, limit int, f Filter
 	}
 	return events, reached, nil
 }
+
+// horizonSQL is the oldest transaction whose events a reader must wait for:
+// the oldest transaction still running in the statement's snapshot, or the
+// snapshot's xmax when none is. Transactions of other databases on the same
+// server are passed over: a transaction never changes database, so they
+// cannot write to this log, and a long one (say a CREATE DATABASE) must not
+// hold this log's readers back. A running transaction whose database cannot
+// be told (it ended meanwhile, or is a prepared one) is waited for.
+const horizonSQL = `COALESCE(
+	(SELECT min(x::text::bigint) FROM pg_snapshot_xip(pg_current_snapshot()) x
+	 WHERE (x::text::bigint & 4294967295) NOT IN (
+		SELECT backend_xid::text::bigint FROM pg_stat_activity
+		WHERE backend_xid IS NOT NULL AND datname IS DISTINCT FROM current_database())),
+	pg_snapshot_xmax(pg_current_snapshot())::text::bigint)`
 
 // queryEvents runs a query for eventColumns and upcasts what it returns.
 func (s *Store) queryEvents(ctx context.Context, sql string, args ...any) ([]RecordedEvent, error) {

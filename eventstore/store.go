@@ -78,6 +78,7 @@ type Store struct {
 	log  *slog.Logger
 
 	requests chan *appendRequest
+	heads    headCache
 	quit     chan struct{}
 	wg       sync.WaitGroup
 	closeMu  sync.Once

@@ -79,7 +79,9 @@ func (s *Store) Verify(ctx context.Context, streamID string) (Report, error) {
 		if !bytes.Equal(e.PrevHash, prev) {
 			rep.Problems = append(rep.Problems, Problem{cur, e.Version, "the link to the previous event is broken"})
 		}
-		if !bytes.Equal(chainHash(e.PrevHash, &e), e.Hash) {
+		data, derr := canonicalJSON(e.Data)
+		extra, xerr := canonicalJSON(e.Metadata.Extra)
+		if derr != nil || xerr != nil || !bytes.Equal(chainHash(e.PrevHash, &e, data, extra), e.Hash) {
 			rep.Problems = append(rep.Problems, Problem{cur, e.Version, "the content does not match the event's hash"})
 		}
 		next, prev = e.Version+1, e.Hash

@@ -5,7 +5,7 @@
 -- row that commits late. Every row therefore also records the id of the
 -- transaction that wrote it (tx_id, a 64-bit xid8). The log is ordered by
 -- (tx_id, seq), and readers only look at rows whose transaction is older than
--- the oldest transaction still running (pg_snapshot_xmin). Such transactions
+-- the oldest transaction still running. Such transactions
 -- have all ended, so no row can ever appear behind a position a reader has
 -- already passed. See eventstore/position.go.
 CREATE TABLE events (

@@ -33,9 +33,9 @@ import (
 	"time"
 )
 
-// Superuser is the database superuser that initdb creates. Loopback
+// superuser is the database superuser that initdb creates. Loopback
 // connections authenticate it without a password.
-const Superuser = "postgres"
+const superuser = "postgres"
 
 const (
 	logName      = "server.log"
@@ -112,16 +112,16 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	acct, err := serverAccount()
-	if err != nil {
-		return nil, err
-	}
 	if cfg.BinDir == "" {
 		cfg.BinDir, err = findBinDir(ctx, dataDirVersion(cfg.DataDir), defaultSearch)
 		if err != nil {
 			return nil, err
 		}
 	} else if err := checkBinDir(cfg.BinDir); err != nil {
+		return nil, err
+	}
+	acct, err := serverAccount()
+	if err != nil {
 		return nil, err
 	}
 	if err := prepareDataDir(cfg.DataDir, acct); err != nil {
@@ -252,11 +252,8 @@ func (c *Cluster) waitReady(ctx context.Context) error {
 
 // URL returns a connection URL for database dbname as the superuser.
 func (c *Cluster) URL(dbname string) string {
-	return fmt.Sprintf("postgres://%s@127.0.0.1:%d/%s?sslmode=disable", Superuser, c.port, dbname)
+	return fmt.Sprintf("postgres://%s@127.0.0.1:%d/%s?sslmode=disable", superuser, c.port, dbname)
 }
-
-// Port returns the TCP port the server listens on.
-func (c *Cluster) Port() int { return c.port }
 
 // Stop shuts the server down the way `pg_ctl stop -m fast` does: it sends
 // SIGINT (roll back open transactions, disconnect clients, checkpoint, exit)
@@ -354,7 +351,7 @@ func initdb(ctx context.Context, cfg Config, acct *account) error {
 	args := []string{
 		"-D", cfg.DataDir,
 		"--auth=trust", // loopback only: listen_addresses is 127.0.0.1 and there is no socket
-		"--username=" + Superuser,
+		"--username=" + superuser,
 		"--encoding=UTF8",
 		"--locale=C",
 		"--no-instructions",

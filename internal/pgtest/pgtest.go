@@ -41,136 +41,170 @@ import (
 // server, as a URL for a superuser's connection to any of its databases.
 const EnvURL = "TEST_DATABASE_URL"
 
-// The state of this test binary's server, set by Main.
-var (
+// state is this test binary's server, prepared on first use.
+var state struct {
 	mainCalled bool
-	adminURL   string // connect URL of the server, "" when there is none
-	skipReason string // why database tests skip, when there is no server
 	runID      string // random, in the names of this binary's databases
-	admin      *pgxpool.Pool
 	dbCount    atomic.Int64
 
-	tplMu      sync.Mutex
-	tplName    string // the migrated template, once made
-	tplFailure error  // why making it failed, once it has
-)
-
-// Main prepares the server for the test binary, runs its tests and cleans up.
-// Call it from TestMain and pass its result to os.Exit.
-func Main(m *testing.M) int {
-	mainCalled = true
-	runID = randomID()
-	stop, err := setup()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "pgtest: %v\n", err)
-		return 1
-	}
-	defer stop()
-	return m.Run()
+	mu       sync.Mutex // serialises prepare, so the template is made once
+	prepared bool
+	url      string        // the server's connect URL; "" when there is none
+	skip     string        // why database tests skip, when there is no server
+	err      error         // why prepare failed
+	admin    *pgxpool.Pool // creates and drops databases
+	template string        // the migrated template database
+	cleanup  []func()      // undoes prepare, last first
 }
 
-// setup finds or starts the server and returns what undoes it.
-func setup() (stop func(), err error) {
+// Main runs the test binary's tests and then drops its template database and
+// stops the throwaway cluster, if it made them. Call it from TestMain and pass
+// its result to os.Exit.
+func Main(m *testing.M) int {
+	state.mainCalled = true
+	state.runID = randomID()
+	code := m.Run()
+	state.mu.Lock()
+	defer state.mu.Unlock()
+	for i := len(state.cleanup) - 1; i >= 0; i-- {
+		state.cleanup[i]()
+	}
+	return code
+}
+
+// server prepares the server on first use and returns the admin pool and the
+// template database's name. A zero result with a nil error means that there
+// is no server and state.skip says why.
+func server() (*pgxpool.Pool, string, error) {
+	state.mu.Lock()
+	defer state.mu.Unlock()
+	if !state.prepared {
+		state.prepared = true
+		state.err = prepare()
+	}
+	return state.admin, state.template, state.err
+}
+
+// prepare finds or starts the server, then makes the template database.
+func prepare() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
 	if u := os.Getenv(EnvURL); u != "" {
 		if _, err := databaseURL(u, "x"); err != nil {
-			return nil, fmt.Errorf("%s: %w", EnvURL, err)
+			return fmt.Errorf("pgtest: %s: %w", EnvURL, err)
 		}
-		adminURL = u
-		return openAdmin()
+		state.url = u
+	} else if err := startCluster(ctx); err != nil {
+		return err
+	}
+	if state.url == "" {
+		return nil // no server: tests skip
 	}
 
+	admin, err := pgxpool.New(ctx, state.url)
+	if err != nil {
+		return fmt.Errorf("pgtest: open admin pool: %w", err)
+	}
+	state.admin = admin
+	state.cleanup = append(state.cleanup, admin.Close)
+
+	name := fmt.Sprintf("pgtest_%s_template", state.runID)
+	if _, err := admin.Exec(ctx, "CREATE DATABASE "+ident(name)); err != nil {
+		return fmt.Errorf("pgtest: create template database: %w", err)
+	}
+	state.cleanup = append(state.cleanup, func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := dropDatabase(ctx, admin, name); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+		}
+	})
+	u, err := databaseURL(state.url, name)
+	if err == nil {
+		err = migrations.Up(ctx, u)
+	}
+	if err != nil {
+		return fmt.Errorf("pgtest: migrate template database: %w", err)
+	}
+	state.template = name
+	return nil
+}
+
+// startCluster starts a throwaway cluster in a temporary directory, or sets
+// state.skip when the machine has no PostgreSQL server binaries.
+func startCluster(ctx context.Context) error {
 	dir, err := os.MkdirTemp("", "riskreg-pgtest-")
 	if err != nil {
-		return nil, err
+		return fmt.Errorf("pgtest: %w", err)
 	}
+	removeDir := func() { os.RemoveAll(dir) }
 	// When the tests run as root, the server runs as the postgres account,
 	// which must be able to enter dir; MkdirTemp made it private.
 	if err := os.Chmod(dir, 0o755); err != nil {
-		os.RemoveAll(dir)
-		return nil, err
+		removeDir()
+		return fmt.Errorf("pgtest: %w", err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
 	cluster, err := pgembed.Start(ctx, pgembed.Config{DataDir: filepath.Join(dir, "data")})
 	if errors.Is(err, pgembed.ErrNoBinaries) {
-		os.RemoveAll(dir)
-		skipReason = fmt.Sprintf("pgtest: no PostgreSQL to test against: %s is not set, and %v", EnvURL, err)
-		return func() {}, nil
+		removeDir()
+		state.skip = fmt.Sprintf("pgtest: no PostgreSQL to test against: %s is not set, and %v", EnvURL, err)
+		return nil
 	}
 	if err != nil {
-		os.RemoveAll(dir)
-		return nil, fmt.Errorf("start a throwaway PostgreSQL (or set %s): %w", EnvURL, err)
+		removeDir()
+		return fmt.Errorf("pgtest: start a throwaway PostgreSQL (or set %s): %w", EnvURL, err)
 	}
-	adminURL = cluster.URL("postgres")
-	closeAdmin, err := openAdmin()
-	if err != nil {
-		return nil, err
-	}
-	return func() {
-		closeAdmin()
+	state.url = cluster.URL("postgres")
+	state.cleanup = append(state.cleanup, removeDir, func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		if err := cluster.Stop(ctx); err != nil {
 			fmt.Fprintf(os.Stderr, "pgtest: %v\n", err)
 		}
-		os.RemoveAll(dir)
-	}, nil
-}
-
-// openAdmin opens the pool that creates and drops databases, and returns
-// what drops the template and closes the pool.
-func openAdmin() (func(), error) {
-	pool, err := pgxpool.New(context.Background(), adminURL)
-	if err != nil {
-		return nil, fmt.Errorf("open admin pool: %w", err)
-	}
-	admin = pool
-	return func() {
-		if tplName != "" {
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			if err := dropDatabase(ctx, tplName); err != nil {
-				fmt.Fprintf(os.Stderr, "pgtest: %v\n", err)
-			}
-		}
-		pool.Close()
-	}, nil
+	})
+	return nil
 }
 
 // URL returns the connect URL of the server that the tests use (the
 // maintenance database "postgres" of the throwaway cluster, or
-// TEST_DATABASE_URL), or "" when there is none and database tests skip.
-func URL() string { return adminURL }
+// TEST_DATABASE_URL), starting the cluster on first use. It returns "" when
+// there is no server, or when it could not be prepared (NewDatabase says why).
+func URL() string {
+	if _, _, err := server(); err != nil {
+		return ""
+	}
+	return state.url
+}
 
 // NewDatabase creates a database with every migration applied, drops it when
 // the test ends, and returns its URL. It skips the test when there is no
 // PostgreSQL server to test against.
 func NewDatabase(t testing.TB) string {
 	t.Helper()
-	if !mainCalled {
+	if !state.mainCalled {
 		t.Fatal("pgtest: the package's TestMain must call pgtest.Main: func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }")
 	}
-	if skipReason != "" {
-		t.Skip(skipReason)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	tpl, err := template(ctx)
+	admin, tpl, err := server()
 	if err != nil {
 		t.Fatal(err)
 	}
-	name := fmt.Sprintf("pgtest_%s_%d", runID, dbCount.Add(1))
+	if admin == nil {
+		t.Skip(state.skip)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	name := fmt.Sprintf("pgtest_%s_%d", state.runID, state.dbCount.Add(1))
 	if _, err := admin.Exec(ctx, "CREATE DATABASE "+ident(name)+" TEMPLATE "+ident(tpl)); err != nil {
 		t.Fatalf("pgtest: create database %s: %v", name, err)
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		if err := dropDatabase(ctx, name); err != nil {
+		if err := dropDatabase(ctx, admin, name); err != nil {
 			t.Error(err)
 		}
 	})
-	u, err := databaseURL(adminURL, name)
+	u, err := databaseURL(state.url, name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,32 +224,7 @@ func NewPool(t testing.TB) *pgxpool.Pool {
 	return pool
 }
 
-// template returns this binary's migrated template database, making it on
-// first use. Tests that start together wait for the one that makes it.
-func template(ctx context.Context) (string, error) {
-	tplMu.Lock()
-	defer tplMu.Unlock()
-	if tplName != "" || tplFailure != nil {
-		return tplName, tplFailure
-	}
-	name := fmt.Sprintf("pgtest_%s_template", runID)
-	if _, err := admin.Exec(ctx, "CREATE DATABASE "+ident(name)); err != nil {
-		tplFailure = fmt.Errorf("pgtest: create template database: %w", err)
-		return "", tplFailure
-	}
-	tplName = name // from here on, Main's cleanup drops it
-	u, err := databaseURL(adminURL, name)
-	if err == nil {
-		err = migrations.Up(ctx, u)
-	}
-	if err != nil {
-		tplFailure = fmt.Errorf("pgtest: migrate template database: %w", err)
-		return "", tplFailure
-	}
-	return name, nil
-}
-
-func dropDatabase(ctx context.Context, name string) error {
+func dropDatabase(ctx context.Context, admin *pgxpool.Pool, name string) error {
 	if _, err := admin.Exec(ctx, "DROP DATABASE IF EXISTS "+ident(name)+" WITH (FORCE)"); err != nil {
 		return fmt.Errorf("pgtest: drop database %s: %w", name, err)
 	}

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"runtime"
 	"testing"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // skipRecorder is a testing.TB whose Skip records the reason.
@@ -19,9 +21,22 @@ func (r *skipRecorder) Skip(args ...any) {
 
 // Without a server, database tests skip and say why instead of passing.
 func TestNoServerSkipsWithReason(t *testing.T) {
-	old := skipReason
-	t.Cleanup(func() { skipReason = old })
-	skipReason = "pgtest: no PostgreSQL to test against: because"
+	const reason = "pgtest: no PostgreSQL to test against: because"
+	state.mu.Lock()
+	saved := struct {
+		prepared bool
+		skip     string
+		err      error
+		admin    *pgxpool.Pool
+	}{state.prepared, state.skip, state.err, state.admin}
+	state.prepared, state.skip, state.err, state.admin = true, reason, nil, nil
+	state.mu.Unlock()
+	t.Cleanup(func() {
+		state.mu.Lock()
+		defer state.mu.Unlock()
+		state.prepared, state.skip, state.err = saved.prepared, saved.skip, saved.err
+		state.admin = saved.admin
+	})
 
 	r := &skipRecorder{TB: t}
 	done := make(chan struct{})
@@ -31,7 +46,7 @@ func TestNoServerSkipsWithReason(t *testing.T) {
 		t.Error("NewDatabase returned without a server")
 	}()
 	<-done
-	if r.skipped != skipReason {
-		t.Errorf("skipped with %q, want %q", r.skipped, skipReason)
+	if r.skipped != reason {
+		t.Errorf("skipped with %q, want %q", r.skipped, reason)
 	}
 }

@@ -1,7 +1,8 @@
 // Package pgtest gives each test a fresh PostgreSQL database with riskreg's
 // schema, on a real server: the one TEST_DATABASE_URL points at when it is
 // set, otherwise a throwaway cluster that pgtest starts (with pgembed) once
-// per test binary. A package's tests use it from TestMain:
+// per test binary, when a test first asks for a database, and stops when the
+// binary ends. A package's tests use it from TestMain:
 //
 //	func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 //

@@ -450,13 +450,15 @@ func readBatchState(ctx context.Context, conn *pgxpool.Conn, batch []*appendRequ
 
 	existing = make(map[uuid.UUID]existingEvent)
 	rows, _ = br.Query()
+	var same bool
+	sc := newEventScanner(&same)
 	for rows.Next() {
-		var x existingEvent
-		if err := scanEvent(rows, &x.rec, &x.same); err != nil {
+		rec, err := sc.scan(rows)
+		if err != nil {
 			rows.Close()
 			return nil, nil, err
 		}
-		existing[x.rec.ID] = x
+		existing[rec.ID] = existingEvent{rec: rec, same: same}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, nil, err

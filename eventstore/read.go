@@ -7,28 +7,43 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 // eventColumns are the columns scanEvent reads, from table alias e.
 const eventColumns = `e.event_id, e.tx_id, e.seq, e.stream_id, e.stream_type, e.version, e.type, e.schema_version,
-	e.data::text, e.metadata::text, e.actor, COALESCE(e.correlation_id, ''), COALESCE(e.causation_id, ''),
+	e.data, e.metadata, e.actor, COALESCE(e.correlation_id, ''), COALESCE(e.causation_id, ''),
 	COALESCE(e.decision_id, ''), COALESCE(e.request_id, ''), e.occurred_at, e.recorded_at, e.prev_hash, e.hash`
 
-// scanEvent scans the eventColumns of one row into e, and any further columns
-// into extra.
-func scanEvent(rows pgx.Rows, e *RecordedEvent, extra ...any) error {
-	var data, meta string
-	dest := append([]any{
-		&e.ID, &e.Position.tx, &e.Position.seq, &e.StreamID, &e.StreamType, &e.Version, &e.Type, &e.SchemaVersion,
-		&data, &meta, &e.Metadata.Actor, &e.Metadata.CorrelationID, &e.Metadata.CausationID,
+// eventScanner scans rows of eventColumns, reusing its destinations.
+type eventScanner struct {
+	e    RecordedEvent
+	id   pgtype.UUID
+	dest []any
+}
+
+// newEventScanner returns a scanner for eventColumns followed by columns
+// scanned into extra.
+func newEventScanner(extra ...any) *eventScanner {
+	sc := &eventScanner{}
+	e := &sc.e
+	sc.dest = append([]any{
+		&sc.id, &e.Position.tx, &e.Position.seq, &e.StreamID, &e.StreamType, &e.Version, &e.Type, &e.SchemaVersion,
+		(*[]byte)(&e.Data), (*[]byte)(&e.Metadata.Extra), &e.Metadata.Actor, &e.Metadata.CorrelationID, &e.Metadata.CausationID,
 		&e.Metadata.DecisionID, &e.Metadata.RequestID, &e.OccurredAt, &e.RecordedAt, &e.PrevHash, &e.Hash,
 	}, extra...)
-	if err := rows.Scan(dest...); err != nil {
-		return fmt.Errorf("eventstore: scan event: %w", err)
+	return sc
+}
+
+// scan reads the current row.
+func (sc *eventScanner) scan(rows pgx.Rows) (RecordedEvent, error) {
+	if err := rows.Scan(sc.dest...); err != nil {
+		return RecordedEvent{}, fmt.Errorf("eventstore: scan event: %w", err)
 	}
-	e.Data, e.Metadata.Extra = []byte(data), []byte(meta)
+	e := sc.e
+	e.ID = sc.id.Bytes
 	e.OccurredAt, e.RecordedAt = e.OccurredAt.UTC(), e.RecordedAt.UTC()
-	return nil
+	return e, nil
 }
 
 // ReadStreamOptions bounds a ReadStream.
@@ -142,8 +157,9 @@ func (s *Store) readAll(ctx context.Context, after Position, limit int, f Filter
 		return nil, after, fmt.Errorf("eventstore: read all: %w", err)
 	}
 	defer rows.Close()
-	events := make([]RecordedEvent, 0, min(limit, 1024))
+	events := make([]RecordedEvent, 0, min(limit, 10_000))
 	var xmin int64
+	sc := newEventScanner(&xmin)
 	for rows.Next() {
 		if rows.RawValues()[0] == nil { // no event matched: only the horizon
 			dest := make([]any, len(rows.FieldDescriptions()))
@@ -153,8 +169,8 @@ func (s *Store) readAll(ctx context.Context, after Position, limit int, f Filter
 			}
 			continue
 		}
-		var e RecordedEvent
-		if err := scanEvent(rows, &e, &xmin); err != nil {
+		e, err := sc.scan(rows)
+		if err != nil {
 			return nil, after, err
 		}
 		if err := s.cfg.Upcasters.upcast(&e); err != nil {
@@ -199,9 +215,10 @@ func (s *Store) queryEvents(ctx context.Context, sql string, args ...any) ([]Rec
 	}
 	defer rows.Close()
 	var events []RecordedEvent
+	sc := newEventScanner()
 	for rows.Next() {
-		var e RecordedEvent
-		if err := scanEvent(rows, &e); err != nil {
+		e, err := sc.scan(rows)
+		if err != nil {
 			return nil, err
 		}
 		if err := s.cfg.Upcasters.upcast(&e); err != nil {

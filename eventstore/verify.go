@@ -63,9 +63,10 @@ func (s *Store) Verify(ctx context.Context, streamID string) (Report, error) {
 			rep.Problems = append(rep.Problems, Problem{cur, next - 1, "the stream head's hash differs from the last event's hash"})
 		}
 	}
+	sc := newEventScanner()
 	for rows.Next() {
-		var e RecordedEvent
-		if err := scanEvent(rows, &e); err != nil {
+		e, err := sc.scan(rows)
+		if err != nil {
 			return Report{}, err
 		}
 		rep.CheckedEvents++

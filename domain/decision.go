@@ -251,7 +251,7 @@ func (cmd DecisionCommand) validate() error {
 	}
 	if cmd.Kind.Valid() {
 		v.check(len(cmd.Subjects) > 0 || !kindRules[cmd.Kind].effects, "subjects",
-			fmt.Sprintf("a %s decision needs at least one subject", cmd.Kind))
+			fmt.Sprintf("%s decisions need at least one subject", cmd.Kind))
 		cmd.validateExpiry(&v)
 	}
 	return v.err()
@@ -369,77 +369,70 @@ func (run *decisionRun) checkCurrent(ref SubjectRef) error {
 	return nil
 }
 
-// effect works out the effects of the decision on subject ref.
+// effect works out the effects of the decision on subject ref, whose
+// working copy checkCurrent has made.
 func (run *decisionRun) effect(ref SubjectRef) error {
 	d := run.ref
+	risk, response := run.risks[ref.ID], run.responses[ref.ID]
 	switch run.cmd.Kind {
 	case DecisionKindFlag:
-		return run.onRisk(ref.ID, RiskFlagged{DecisionRef: d})
+		return run.onRisk(risk, RiskFlagged{DecisionRef: d})
 	case DecisionKindAcceptRisk:
-		return run.onRisk(ref.ID, RiskTolerated{DecisionRef: d, ToleratedUntil: run.cmd.ExpiresOn})
+		return run.onRisk(risk, RiskTolerated{DecisionRef: d, ToleratedUntil: run.cmd.ExpiresOn})
 	case DecisionKindCloseRisk:
-		return run.onRisk(ref.ID, RiskClosed{DecisionRef: d})
+		return run.onRisk(risk, RiskClosed{DecisionRef: d})
 	case DecisionKindRecommend:
-		return run.onResponse(ref.ID, ResponseRecommended{DecisionRef: d}, ResponseStatusSubmitted)
+		return run.onResponse(response, ResponseRecommended{DecisionRef: d}, ResponseStatusSubmitted)
 	case DecisionKindReturn:
-		return run.onResponse(ref.ID, ResponseReturned{DecisionRef: d},
+		return run.onResponse(response, ResponseReturned{DecisionRef: d},
 			ResponseStatusSubmitted, ResponseStatusRecommended)
 	case DecisionKindReject:
-		return run.onResponse(ref.ID, ResponseRejected{DecisionRef: d},
+		return run.onResponse(response, ResponseRejected{DecisionRef: d},
 			ResponseStatusSubmitted, ResponseStatusRecommended)
 	case DecisionKindEndorse:
-		if err := run.onResponse(ref.ID, ResponseEndorsed{DecisionRef: d}, ResponseStatusRecommended); err != nil {
+		if err := run.onResponse(response, ResponseEndorsed{DecisionRef: d}, ResponseStatusRecommended); err != nil {
 			return err
 		}
-		return run.onResponseRisk(ref.ID, RiskStatusTreating,
+		return run.onResponseRisk(response, RiskStatusTreating,
 			RiskTreatmentStarted{DecisionRef: d, ResponseID: ref.ID})
 	case DecisionKindVerify:
-		if err := run.onResponse(ref.ID, ResponseVerified{DecisionRef: d}, ResponseStatusImplemented); err != nil {
+		if err := run.onResponse(response, ResponseVerified{DecisionRef: d}, ResponseStatusImplemented); err != nil {
 			return err
 		}
-		return run.onResponseRisk(ref.ID, RiskStatusMonitoring,
+		return run.onResponseRisk(response, RiskStatusMonitoring,
 			RiskMonitoringStarted{DecisionRef: d, ResponseID: ref.ID})
 	}
 	return nil // ADVICE and NOTE change nothing.
 }
 
-// onRisk adds effect e on risk id, which must not be CLOSED or WITHDRAWN.
-func (run *decisionRun) onRisk(id string, e Event) error {
-	r, err := run.risk(id)
-	if err != nil {
-		return err
-	}
+// onRisk adds effect e on risk r, which must not be CLOSED or WITHDRAWN.
+func (run *decisionRun) onRisk(r *Risk, e Event) error {
 	if err := r.requireActive(string(run.cmd.Kind)); err != nil {
 		return err
 	}
-	return run.emit(StreamRisk, id, r, r.Version(), e)
+	return run.emit(StreamRisk, r.ID(), r, r.Version(), e)
 }
 
-// onResponse adds effect e on response id, which must be in one of the
+// onResponse adds effect e on response s, which must be in one of the
 // statuses from.
-func (run *decisionRun) onResponse(id string, e Event, from ...ResponseStatus) error {
-	s, err := run.response(id)
-	if err != nil {
-		return err
-	}
+func (run *decisionRun) onResponse(s *StrategicResponse, e Event, from ...ResponseStatus) error {
 	if err := s.requireStatus(Action(run.cmd.Kind), from...); err != nil {
 		return err
 	}
-	return run.emit(StreamResponse, id, s, s.Version(), e)
+	return run.emit(StreamResponse, s.ID(), s, s.Version(), e)
 }
 
-// onResponseRisk adds effect e on the risk of response id, unless that risk
+// onResponseRisk adds effect e on the risk of response s, unless that risk
 // is already in status to.
-func (run *decisionRun) onResponseRisk(id string, to RiskStatus, e Event) error {
-	riskID := run.responses[id].RiskID()
-	r, err := run.risk(riskID)
+func (run *decisionRun) onResponseRisk(s *StrategicResponse, to RiskStatus, e Event) error {
+	r, err := run.risk(s.RiskID())
 	if err != nil {
 		return err
 	}
 	if r.Status() == to {
 		return nil
 	}
-	return run.onRisk(riskID, e)
+	return run.onRisk(r, e)
 }
 
 // emit records effect e on stream id at version and applies it to the

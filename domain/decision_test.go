@@ -563,7 +563,7 @@ func TestRecordDecisionInput(t *testing.T) {
 		}
 		tc := decisionCase{name: string(kind) + " without subjects", cmd: decide(body, kind)}
 		if kindRules[kind].effects {
-			tc.wantErr = fields("subjects", fmt.Sprintf("a %s decision needs at least one subject", kind))
+			tc.wantErr = fields("subjects", fmt.Sprintf("%s decisions need at least one subject", kind))
 		}
 		tests = append(tests, tc)
 	}

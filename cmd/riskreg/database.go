@@ -51,7 +51,6 @@ func (f dbFlags) open(ctx context.Context, logger *slog.Logger) (string, func(co
 	}
 	cluster, err := pgembed.Start(ctx, pgembed.Config{
 		DataDir: f.dataDir,
-		Durable: true,
 		Logger:  logger,
 	})
 	if err != nil {

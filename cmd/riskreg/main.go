@@ -6,6 +6,7 @@
 //
 //	riskreg serve [flags]                      run the server
 //	riskreg migrate up | down N | version [flags]   manage the database schema
+//	riskreg verify [--stream ID] [flags]       check the event log's hash chain
 //	riskreg help                               show this help
 //
 // Run a subcommand with -h for its flags. riskreg uses the PostgreSQL database
@@ -36,6 +37,7 @@ Commands:
   migrate up                   apply all pending schema migrations
   migrate down N               roll back the last N migrations
   migrate version              print the current schema version
+  verify [--stream ID]         check the event log's hash chain; exit 1 if it was edited
   help                         show this help
 
 Run "riskreg <command> -h" for a command's flags. Without --database-url
@@ -79,6 +81,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = runServe(ctx, args[1:], getenv, stderr, logger)
 	case "migrate":
 		err = runMigrate(ctx, args[1:], getenv, stdout, stderr, logger)
+	case "verify":
+		err = runVerify(ctx, args[1:], getenv, stdout, stderr, logger)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usageText)
 	default:

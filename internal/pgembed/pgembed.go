@@ -55,10 +55,10 @@ type Config struct {
 	BinDir string
 	// Port is the TCP port on 127.0.0.1. Zero picks a free one.
 	Port int
-	// Durable keeps fsync, synchronous_commit and full_page_writes on. Only a
-	// throwaway test cluster should leave it false: a crash of such a cluster
-	// can lose or corrupt its data.
-	Durable bool
+	// Throwaway turns fsync, synchronous_commit and full_page_writes off, for
+	// a test's own cluster only: a crash of such a cluster can lose or corrupt
+	// its data. The zero value keeps every durability setting on.
+	Throwaway bool
 	// Logger receives pgembed's own progress messages (not the server's log,
 	// which goes to server.log in DataDir). Nil discards them.
 	Logger *slog.Logger
@@ -168,7 +168,7 @@ func start(ctx context.Context, cfg Config, acct *account, port int) (*Cluster, 
 		"-c", "unix_socket_directories=", // TCP only: no socket path length limit, no shared /var/run
 	}
 	durability := "on"
-	if !cfg.Durable {
+	if cfg.Throwaway {
 		durability = "off"
 	}
 	for _, name := range []string{"fsync", "synchronous_commit", "full_page_writes"} {
@@ -195,7 +195,7 @@ func start(ctx context.Context, cfg Config, acct *account, port int) (*Cluster, 
 		return nil, err
 	}
 	cfg.Logger.Info("PostgreSQL started", "data_dir", cfg.DataDir, "port", port,
-		"bin_dir", cfg.BinDir, "durable", cfg.Durable, "log", filepath.Join(cfg.DataDir, logName))
+		"bin_dir", cfg.BinDir, "durable", !cfg.Throwaway, "log", filepath.Join(cfg.DataDir, logName))
 	return c, nil
 }
 
@@ -356,7 +356,7 @@ func initdb(ctx context.Context, cfg Config, acct *account) error {
 		"--locale=C",
 		"--no-instructions",
 	}
-	if !cfg.Durable {
+	if cfg.Throwaway {
 		args = append(args, "--no-sync")
 	}
 	cfg.Logger.Info("initializing PostgreSQL data directory", "data_dir", cfg.DataDir, "bin_dir", cfg.BinDir)

@@ -91,7 +91,7 @@ func queryString(t *testing.T, c *Cluster, sql string) string {
 func TestStartQueryStop(t *testing.T) {
 	requireBinaries(t)
 	dir := dataDir(t)
-	c := startCluster(t, Config{DataDir: dir})
+	c := startCluster(t, Config{DataDir: dir, Throwaway: true})
 
 	if got := queryString(t, c, "SELECT 'hello'"); got != "hello" {
 		t.Errorf("SELECT 'hello' = %q", got)
@@ -126,7 +126,7 @@ func TestStartQueryStop(t *testing.T) {
 func TestRestartKeepsData(t *testing.T) {
 	requireBinaries(t)
 	dir := dataDir(t)
-	c := startCluster(t, Config{DataDir: dir, Durable: true})
+	c := startCluster(t, Config{DataDir: dir})
 	for _, setting := range []string{"fsync", "synchronous_commit", "full_page_writes"} {
 		if got := queryString(t, c, "SHOW "+setting); got != "on" {
 			t.Errorf("durable cluster: %s = %q, want on", setting, got)
@@ -136,7 +136,7 @@ func TestRestartKeepsData(t *testing.T) {
 	execSQL(t, c, "INSERT INTO kept VALUES ('still here')")
 	stopCluster(t, c)
 
-	c = startCluster(t, Config{DataDir: dir, Durable: true})
+	c = startCluster(t, Config{DataDir: dir})
 	if got := queryString(t, c, "SELECT v FROM kept"); got != "still here" {
 		t.Errorf("after restart: %q", got)
 	}
@@ -191,7 +191,7 @@ func deadPid(t *testing.T) int {
 func TestRestartAfterCrash(t *testing.T) {
 	requireBinaries(t)
 	dir := dataDir(t)
-	c := startCluster(t, Config{DataDir: dir, Durable: true})
+	c := startCluster(t, Config{DataDir: dir})
 	execSQL(t, c, "CREATE TABLE kept (v text)")
 	execSQL(t, c, "INSERT INTO kept VALUES ('committed')")
 	if err := c.cmd.Process.Signal(syscall.SIGKILL); err != nil {
@@ -200,7 +200,7 @@ func TestRestartAfterCrash(t *testing.T) {
 	<-c.exited
 	waitForOrphans(t, dir)
 
-	c = startCluster(t, Config{DataDir: dir, Durable: true})
+	c = startCluster(t, Config{DataDir: dir})
 	if got := queryString(t, c, "SELECT v FROM kept"); got != "committed" {
 		t.Errorf("after crash: %q", got)
 	}

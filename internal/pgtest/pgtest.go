@@ -145,7 +145,7 @@ func startCluster(ctx context.Context) error {
 		removeDir()
 		return fmt.Errorf("pgtest: %w", err)
 	}
-	cluster, err := pgembed.Start(ctx, pgembed.Config{DataDir: filepath.Join(dir, "data")})
+	cluster, err := pgembed.Start(ctx, pgembed.Config{DataDir: filepath.Join(dir, "data"), Throwaway: true})
 	if errors.Is(err, pgembed.ErrNoBinaries) {
 		removeDir()
 		state.skip = fmt.Sprintf("pgtest: no PostgreSQL to test against: %s is not set, and %v", EnvURL, err)

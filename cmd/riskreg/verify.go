@@ -1,0 +1,57 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/riskreg/riskreg/eventstore"
+)
+
+// errTampered reports that verify found the log not intact.
+var errTampered = errors.New("the event log is not intact")
+
+// runVerify runs "riskreg verify [--stream ID]": it recomputes the hash chain
+// of the event log, prints every problem and fails when there is any.
+func runVerify(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, logger *slog.Logger) error {
+	fs := newFlagSet("verify [--stream ID] [flags]", stderr)
+	var db dbFlags
+	db.register(fs, getenv)
+	stream := fs.String("stream", "", "verify only the stream with this `ID` (default: every stream)")
+	positional, err := parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(positional) > 0 {
+		return usageErrorf(fs, "verify takes no arguments, got %q", positional)
+	}
+	return withDatabase(ctx, db, logger, func(url string) error {
+		pool, err := pgxpool.New(ctx, url)
+		if err != nil {
+			return fmt.Errorf("connect: %w", err)
+		}
+		defer pool.Close()
+		store, err := eventstore.New(pool, eventstore.Config{Logger: logger})
+		if err != nil {
+			return err
+		}
+		defer store.Close()
+		rep, err := store.Verify(ctx, *stream)
+		if err != nil {
+			return err
+		}
+		for _, p := range rep.Problems {
+			fmt.Fprintf(stdout, "stream %s version %d: %s\n", p.StreamID, p.Version, p.Reason)
+		}
+		if !rep.OK() {
+			fmt.Fprintf(stdout, "%d problems in %d events checked\n", len(rep.Problems), rep.CheckedEvents)
+			return fmt.Errorf("%w: %d problems", errTampered, len(rep.Problems))
+		}
+		fmt.Fprintf(stdout, "intact: %d events checked\n", rep.CheckedEvents)
+		return nil
+	})
+}

@@ -2,10 +2,12 @@ package eventstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 )
@@ -89,6 +91,26 @@ func (s *Store) StreamVersion(ctx context.Context, streamID string) (int64, erro
 		return 0, fmt.Errorf("eventstore: stream version: %w", err)
 	}
 	return v, nil
+}
+
+// StreamInfo returns a stream's type and current version; found is false
+// when the stream has no events.
+func (s *Store) StreamInfo(ctx context.Context, streamID string) (streamType string, version int64, found bool, err error) {
+	err = s.pool.QueryRow(ctx, `SELECT stream_type, version FROM streams WHERE stream_id = $1 AND version > 0`, streamID).
+		Scan(&streamType, &version)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", 0, false, nil
+	}
+	if err != nil {
+		return "", 0, false, fmt.Errorf("eventstore: stream info: %w", err)
+	}
+	return streamType, version, true, nil
+}
+
+// EventsByID returns the stored events among ids, in log order, upcast to
+// their current schema versions. Ids that are not stored are left out.
+func (s *Store) EventsByID(ctx context.Context, ids []uuid.UUID) ([]RecordedEvent, error) {
+	return s.queryEvents(ctx, "SELECT "+eventColumns+" FROM events e WHERE e.event_id = ANY($1) ORDER BY e.tx_id, e.seq", ids)
 }
 
 // Filter selects events of the global log. Its fields combine with AND; zero

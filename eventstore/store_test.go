@@ -505,3 +505,23 @@ func TestPositionRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+func TestStreamInfoAndEventsByID(t *testing.T) {
+	s, _ := newStore(t, eventstore.Config{})
+	ctx := ctxT(t)
+	res := appendOne(t, s, "s", eventstore.NoStream, ev("A", `{}`), ev("B", `{}`))
+	typ, v, found, err := s.StreamInfo(ctx, "s")
+	if err != nil || !found || typ != "thing" || v != 2 {
+		t.Errorf("StreamInfo(s) = %q, %d, %v, %v; want thing, 2, true", typ, v, found, err)
+	}
+	if _, _, found, err := s.StreamInfo(ctx, "missing"); err != nil || found {
+		t.Errorf("StreamInfo(missing) found = %v, %v", found, err)
+	}
+	got, err := s.EventsByID(ctx, []uuid.UUID{res.Events[1].ID, uuid.New(), res.Events[0].ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].ID != res.Events[0].ID || got[1].ID != res.Events[1].ID {
+		t.Errorf("EventsByID = %d events, want the two stored ones in log order", len(got))
+	}
+}

@@ -1,0 +1,1 @@
+DROP SEQUENCE risk_reference_seq;

@@ -525,3 +525,39 @@ func TestStreamInfoAndEventsByID(t *testing.T) {
 		t.Errorf("EventsByID = %d events, want the two stored ones in log order", len(got))
 	}
 }
+
+// TestTwoStoresOnOneStream checks that a store whose cached stream head is
+// stale (another process appended) still appends at the right version and
+// reports conflicts with the real current version.
+func TestTwoStoresOnOneStream(t *testing.T) {
+	a, pool := newStore(t, eventstore.Config{})
+	b, err := eventstore.New(pool, eventstore.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	appendOne(t, a, "shared", eventstore.NoStream, ev("A1", `{}`))
+	appendOne(t, b, "shared", eventstore.Exact(1), ev("B2", `{}`))
+	appendOne(t, a, "shared", eventstore.Exact(2), ev("A3", `{}`)) // a's cache still says 1
+	appendOne(t, b, "shared", eventstore.Any, ev("B4", `{}`))      // b's cache says 2
+
+	_, err = a.Append(ctxT(t), eventstore.StreamAppend{StreamID: "shared", StreamType: "thing", Expected: eventstore.Exact(3), Events: []eventstore.Event{ev("X", `{}`)}})
+	var ce *eventstore.ConcurrencyError
+	if !errors.As(err, &ce) || ce.Current != 4 {
+		t.Fatalf("stale expected version: %v, want a ConcurrencyError with current 4", err)
+	}
+	events, err := a.ReadStream(ctxT(t), "shared", eventstore.ReadStreamOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var types []string
+	for _, e := range events {
+		types = append(types, e.Type)
+	}
+	if fmt.Sprint(types) != "[A1 B2 A3 B4]" {
+		t.Errorf("stream = %v, want [A1 B2 A3 B4]", types)
+	}
+	if rep, err := a.Verify(ctxT(t), "shared"); err != nil || !rep.OK() {
+		t.Errorf("chain across two writers: %+v, %v", rep, err)
+	}
+}

@@ -90,9 +90,13 @@ func (s *Store) committedTx(tx int64) {
 	s.appended.broadcast()
 }
 
+// notifyInterval is the least time between two NOTIFYs of one store.
+const notifyInterval = 5 * time.Millisecond
+
 // notifyLoop tells other processes about commits, outside the append
 // transactions and coalesced: NOTIFY takes a database-wide lock at commit,
-// so one NOTIFY stands for every commit made while the previous one was sent.
+// so one NOTIFY, at most every notifyInterval, stands for every commit made
+// since the previous one. Subscribers in this process are woken at once.
 func (s *Store) notifyLoop() {
 	for {
 		select {
@@ -106,6 +110,7 @@ func (s *Store) notifyLoop() {
 		if err != nil {
 			s.log.Warn("eventstore: notify failed; other processes fall back to polling", "err", err)
 		}
+		time.Sleep(notifyInterval) // commits meanwhile wait in s.notify
 	}
 }
 

@@ -1,0 +1,104 @@
+package graph
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"runtime/debug"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/riskreg/riskreg/auth"
+	"github.com/riskreg/riskreg/domain"
+	"github.com/riskreg/riskreg/eventstore"
+)
+
+// The error codes of the contract, in errors[].extensions.code.
+const (
+	CodeUnauthenticated    = "UNAUTHENTICATED"
+	CodeForbidden          = "FORBIDDEN"
+	CodeNotFound           = "NOT_FOUND"
+	CodeConflict           = "CONFLICT"
+	CodeBadUserInput       = "BAD_USER_INPUT"
+	CodeFailedPrecondition = "FAILED_PRECONDITION"
+	CodeInternal           = "INTERNAL"
+)
+
+// internalMessage is all a client learns of an internal error.
+const internalMessage = "internal error; the server log has the details under this request id"
+
+// errorPresenter maps the errors of resolvers to the contract's codes by type
+// (errors.As and errors.Is), never by text. Errors gqlgen itself raised
+// (parse, validation, complexity) pass unchanged. Anything else is an
+// internal error: it is logged with the request id and answered as INTERNAL
+// without its text, which may hold SQL or driver details.
+func errorPresenter(logger *slog.Logger) graphql.ErrorPresenterFunc {
+	return func(ctx context.Context, err error) *gqlerror.Error {
+		gqlErr := graphql.DefaultErrorPresenter(ctx, err)
+		var (
+			validation   *domain.ValidationError
+			stale        *domain.StaleError
+			precondition *domain.PreconditionError
+			concurrency  *eventstore.ConcurrencyError
+		)
+		code := ""
+		switch {
+		case errors.As(err, &validation):
+			code = CodeBadUserInput
+			fields := make([]map[string]string, len(validation.Fields))
+			for i, f := range validation.Fields {
+				fields[i] = map[string]string{"field": f.Field, "message": f.Message}
+			}
+			setExtension(gqlErr, "fields", fields)
+		case errors.As(err, &stale):
+			code = CodeConflict
+			setExtension(gqlErr, "currentVersion", stale.Current)
+			setExtension(gqlErr, "id", stale.ID)
+		case errors.As(err, &concurrency):
+			code = CodeConflict
+			setExtension(gqlErr, "currentVersion", concurrency.Current)
+			setExtension(gqlErr, "id", concurrency.StreamID)
+		case errors.As(err, &precondition):
+			code = CodeFailedPrecondition
+		case errors.Is(err, domain.ErrNotFound):
+			code = CodeNotFound
+		case errors.Is(err, domain.ErrForbidden):
+			code = CodeForbidden
+		case errors.Is(err, auth.ErrUnauthenticated):
+			code = CodeUnauthenticated
+		case errors.Is(err, domain.ErrInvalidInput), errors.Is(err, eventstore.ErrInvalidInput):
+			code = CodeBadUserInput
+		case gqlErr.Err == nil:
+			return gqlErr // gqlgen's own error, or one already presented
+		default:
+			logger.ErrorContext(ctx, "internal error", "request_id", RequestID(ctx), "path", gqlErr.Path.String(), "err", err)
+			return &gqlerror.Error{Message: internalMessage, Path: gqlErr.Path,
+				Extensions: map[string]any{"code": CodeInternal, "requestId": RequestID(ctx)}}
+		}
+		setExtension(gqlErr, "code", code)
+		return gqlErr
+	}
+}
+
+func setExtension(e *gqlerror.Error, key string, value any) {
+	if e.Extensions == nil {
+		e.Extensions = map[string]any{}
+	}
+	e.Extensions[key] = value
+}
+
+// recoverFunc turns a panic in a resolver into an INTERNAL error, logged
+// with its stack and the request id.
+func recoverFunc(logger *slog.Logger) graphql.RecoverFunc {
+	return func(ctx context.Context, p any) error {
+		logger.ErrorContext(ctx, "panic in resolver", "request_id", RequestID(ctx), "panic", p, "stack", string(debug.Stack()))
+		return &gqlerror.Error{Message: internalMessage,
+			Extensions: map[string]any{"code": CodeInternal, "requestId": RequestID(ctx)}}
+	}
+}
+
+// badInput returns a *domain.ValidationError for one field.
+func badInput(field, message string) error {
+	return &domain.ValidationError{Fields: []domain.FieldError{{Field: field, Message: message}}}
+}

@@ -1,0 +1,101 @@
+package model
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/riskreg/riskreg/domain"
+)
+
+// Risk is a risk as the API shows it.
+type Risk struct {
+	ID             string
+	Reference      string
+	Title          string
+	Description    string
+	Category       string
+	Source         string
+	Owner          string
+	Status         RiskStatus
+	Inherent       *Rating
+	Residual       *Rating
+	Target         *Rating
+	Band           *Band
+	Flagged        bool
+	ToleratedUntil *domain.Date
+	Version        int
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+	// AsOf is the instant the risk was read as of; zero for the current
+	// state. Its responses and decisions are read as of the same instant.
+	AsOf time.Time
+}
+
+// IsNode marks Risk as a Node.
+func (Risk) IsNode() {}
+
+// GetID returns the risk's id.
+func (r Risk) GetID() string { return r.ID }
+
+// StrategicResponse is a strategic response as the API shows it.
+type StrategicResponse struct {
+	ID          string
+	RiskID      string
+	Title       string
+	Description string
+	Option      ResponseOption
+	Owner       string
+	DueDate     *domain.Date
+	Status      ResponseStatus
+	Version     int
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+	// AsOf is the instant the response was read as of; zero for now.
+	AsOf time.Time
+}
+
+// IsNode marks StrategicResponse as a Node.
+func (StrategicResponse) IsNode() {}
+
+// GetID returns the response's id.
+func (r StrategicResponse) GetID() string { return r.ID }
+
+// Decision is a recorded governance decision as the API shows it.
+type Decision struct {
+	ID            string
+	Body          Body
+	Session       string
+	Kind          DecisionKind
+	Text          string
+	RecordedBy    string
+	RecordedAt    time.Time
+	EffectiveDate *domain.Date
+	ExpiresOn     *domain.Date
+	Subjects      []*DecisionSubject
+}
+
+// IsNode marks Decision as a Node.
+func (Decision) IsNode() {}
+
+// GetID returns the decision's id.
+func (d Decision) GetID() string { return d.ID }
+
+// Event is one event of the log.
+type Event struct {
+	ID            string
+	Position      string
+	StreamID      string
+	StreamType    string
+	Version       int
+	Type          string
+	SchemaVersion int
+	Data          json.RawMessage
+	OccurredAt    time.Time
+	RecordedAt    time.Time
+	Actor         string
+	CorrelationID *string
+	CausationID   *string
+	DecisionID    *string
+	RequestID     *string
+	Hash          string
+}

@@ -1,0 +1,556 @@
+package relay_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/riskreg/riskreg/domain"
+	"github.com/riskreg/riskreg/eventstore"
+	"github.com/riskreg/riskreg/internal/pgtest"
+	"github.com/riskreg/riskreg/register"
+	"github.com/riskreg/riskreg/relay"
+)
+
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+
+// testLogger logs warnings and errors to the test log.
+func testLogger(t testing.TB) *slog.Logger {
+	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
+
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Helper()
+	w.t.Log(string(p))
+	return len(p), nil
+}
+
+// quietLogger drops everything.
+func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// newStore returns a store on a fresh database, with the register's
+// upcasters, closed when the test ends.
+func newStore(t testing.TB) *eventstore.Store {
+	t.Helper()
+	pool := pgtest.NewPool(t)
+	s, err := eventstore.New(pool, eventstore.Config{
+		Upcasters:    register.Upcasters(),
+		PollInterval: 100 * time.Millisecond,
+		Logger:       quietLogger(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
+// unique returns a short random name part, so that parallel tests on one
+// broker never share a stream, exchange or queue.
+func unique() string {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// cycleEvents is the number of events appendCycle appends.
+const cycleEvents = 9
+
+// appendCycle appends one risk's governance cycle through the event store,
+// with the domain's own events: register and assess a risk, propose and
+// submit a response, a Policy Commission RECOMMEND and a Council ENDORSE
+// decision with their effects. Every third cycle stores the assessment at
+// schema version 1, which the relay must publish upcast to version 2.
+func appendCycle(ctx context.Context, s *eventstore.Store, i int) error {
+	at := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
+	riskID, respID, corr := uuid.NewString(), uuid.NewString(), uuid.NewString()
+	staff := eventstore.Metadata{Actor: "alice", CorrelationID: corr}
+
+	registered, err := domain.RegisterRisk(riskID, fmt.Sprintf("R-%04d", i+1), domain.RiskDetails{
+		Title: fmt.Sprintf("Risk %d", i), Description: "Ageing servers -> data loss -> no reconciliation",
+		Category: "Financial", Source: "Audit Plan 2021", Owner: "Director of Finance",
+	})
+	if err != nil {
+		return err
+	}
+	if err := appendTo(ctx, s, domain.StreamRisk, riskID, eventstore.NoStream, staff, registered...); err != nil {
+		return err
+	}
+	risk, err := domain.RiskFromHistory(riskID, registered)
+	if err != nil {
+		return err
+	}
+	assessed, err := risk.Assess(domain.RatingKindInherent, 4, 5, "Two outages in 2025", "alice", at)
+	if err != nil {
+		return err
+	}
+	if i%3 == 0 {
+		a := assessed[0].(domain.RiskAssessed)
+		v1, _ := json.Marshal(map[string]any{"likelihood": a.Likelihood, "impact": a.Impact,
+			"rationale": a.Rationale, "assessedBy": a.AssessedBy, "assessedAt": a.AssessedAt})
+		_, err = s.Append(ctx, eventstore.StreamAppend{StreamID: riskID, StreamType: domain.StreamRisk,
+			Expected: eventstore.Exact(1), Events: []eventstore.Event{{Type: domain.EventRiskAssessed, SchemaVersion: 1, Data: v1, Metadata: staff}}})
+	} else {
+		err = appendTo(ctx, s, domain.StreamRisk, riskID, eventstore.Exact(1), staff, assessed...)
+	}
+	if err != nil {
+		return err
+	}
+	if err := apply(risk, assessed); err != nil {
+		return err
+	}
+
+	proposed, err := domain.ProposeResponse(respID, risk, domain.ResponseDetails{
+		Title: "Replace the servers", Option: domain.ResponseOptionReduce, Owner: "Head of IT"})
+	if err != nil {
+		return err
+	}
+	if err := appendTo(ctx, s, domain.StreamResponse, respID, eventstore.NoStream, staff, proposed...); err != nil {
+		return err
+	}
+	response, err := domain.ResponseFromHistory(respID, proposed)
+	if err != nil {
+		return err
+	}
+	submitted, err := response.Submit("")
+	if err != nil {
+		return err
+	}
+	if err := appendTo(ctx, s, domain.StreamResponse, respID, eventstore.Exact(1), staff, submitted...); err != nil {
+		return err
+	}
+	if err := apply(response, submitted); err != nil {
+		return err
+	}
+
+	decide := func(body domain.Body, kind domain.DecisionKind) error {
+		decisionID := uuid.NewString()
+		out, err := domain.RecordDecision(domain.DecisionCommand{
+			DecisionID: decisionID, Body: body, Session: "2027 session", Kind: kind,
+			Text: "Decided.", RecordedBy: "clerk", RecordedAt: at,
+			Subjects: []domain.SubjectRef{{ID: respID, Kind: domain.SubjectKindResponse, ExpectedVersion: response.Version()}},
+		}, domain.SubjectStates{
+			Risks:     map[string]*domain.Risk{riskID: risk},
+			Responses: map[string]*domain.StrategicResponse{respID: response},
+		})
+		if err != nil {
+			return err
+		}
+		recordedID := uuid.New()
+		clerk := eventstore.Metadata{Actor: "clerk", CorrelationID: corr, DecisionID: decisionID}
+		recorded, err := storeEvent(out.Recorded, clerk)
+		if err != nil {
+			return err
+		}
+		recorded.ID = recordedID
+		streams := []eventstore.StreamAppend{{StreamID: decisionID, StreamType: domain.StreamDecision,
+			Expected: eventstore.NoStream, Events: []eventstore.Event{recorded}}}
+		effectMD := clerk
+		effectMD.CausationID = recordedID.String()
+		for _, eff := range out.Effects {
+			e, err := storeEvent(eff.Event, effectMD)
+			if err != nil {
+				return err
+			}
+			streams = append(streams, eventstore.StreamAppend{StreamID: eff.StreamID, StreamType: eff.StreamType,
+				Expected: eventstore.Exact(int64(eff.ExpectedVersion)), Events: []eventstore.Event{e}})
+		}
+		if _, err := s.Append(ctx, streams...); err != nil {
+			return err
+		}
+		for _, eff := range out.Effects {
+			target := any(response)
+			if eff.StreamType == domain.StreamRisk {
+				target = risk
+			}
+			if err := target.(interface{ Apply(domain.Event) error }).Apply(eff.Event); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := decide(domain.BodyPolicyCommission, domain.DecisionKindRecommend); err != nil {
+		return err
+	}
+	return decide(domain.BodyCouncil, domain.DecisionKindEndorse)
+}
+
+func apply(a interface{ Apply(domain.Event) error }, events []domain.Event) error {
+	for _, e := range events {
+		if err := a.Apply(e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func storeEvent(e domain.Event, md eventstore.Metadata) (eventstore.Event, error) {
+	data, err := json.Marshal(e)
+	if err != nil {
+		return eventstore.Event{}, err
+	}
+	return eventstore.Event{Type: e.EventType(), SchemaVersion: e.SchemaVersion(), Data: data, Metadata: md}, nil
+}
+
+func appendTo(ctx context.Context, s *eventstore.Store, streamType, id string, expected eventstore.ExpectedVersion,
+	md eventstore.Metadata, events ...domain.Event) error {
+	sa := eventstore.StreamAppend{StreamID: id, StreamType: streamType, Expected: expected}
+	for _, e := range events {
+		se, err := storeEvent(e, md)
+		if err != nil {
+			return err
+		}
+		sa.Events = append(sa.Events, se)
+	}
+	_, err := s.Append(ctx, sa)
+	return err
+}
+
+// runWorkload appends cycles governance cycles from workers goroutines.
+func runWorkload(ctx context.Context, s *eventstore.Store, cycles, workers int) error {
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	next := make(chan int)
+	for range workers {
+		wg.Go(func() {
+			for i := range next {
+				if err := appendCycle(ctx, s, i); err != nil {
+					errs <- fmt.Errorf("cycle %d: %w", i, err)
+					return
+				}
+			}
+		})
+	}
+	for i := range cycles {
+		select {
+		case next <- i:
+		case err := <-errs:
+			close(next)
+			wg.Wait()
+			return err
+		}
+	}
+	close(next)
+	wg.Wait()
+	select {
+	case err := <-errs:
+		return err
+	default:
+		return nil
+	}
+}
+
+// workload appends cycles governance cycles and returns the log.
+func workload(t testing.TB, s *eventstore.Store, cycles int) []eventstore.RecordedEvent {
+	t.Helper()
+	if err := runWorkload(context.Background(), s, cycles, 4); err != nil {
+		t.Fatal(err)
+	}
+	return readLog(t, s)
+}
+
+// readLog returns the whole global log.
+func readLog(t testing.TB, s *eventstore.Store) []eventstore.RecordedEvent {
+	t.Helper()
+	var all []eventstore.RecordedEvent
+	var after eventstore.Position
+	for {
+		page, err := s.ReadAll(context.Background(), after, 1000, eventstore.Filter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, page...)
+		if len(page) < 1000 {
+			return all
+		}
+		after = page[len(page)-1].Position
+	}
+}
+
+// received is one message as a consumer saw it.
+type received struct {
+	uuid     string
+	topic    string // subject or routing key, where the backend tells
+	metadata map[string]string
+	env      relay.Envelope
+}
+
+// collector gathers received messages from any goroutine.
+type collector struct {
+	mu   sync.Mutex
+	msgs []received
+	ids  map[string]bool
+	more chan struct{}
+}
+
+func newCollector() *collector {
+	return &collector{ids: map[string]bool{}, more: make(chan struct{}, 1)}
+}
+
+func (c *collector) add(r received) {
+	c.mu.Lock()
+	c.msgs = append(c.msgs, r)
+	c.ids[r.uuid] = true
+	c.mu.Unlock()
+	select {
+	case c.more <- struct{}{}:
+	default:
+	}
+}
+
+// distinct returns the number of distinct event ids received.
+func (c *collector) distinct() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.ids)
+}
+
+func (c *collector) all() []received {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]received(nil), c.msgs...)
+}
+
+// waitFor waits until n distinct events arrived.
+func (c *collector) waitFor(t testing.TB, n int, timeout time.Duration) {
+	t.Helper()
+	deadline := time.After(timeout)
+	for c.distinct() < n {
+		select {
+		case <-c.more:
+		case <-deadline:
+			t.Fatalf("timed out: %d of %d events arrived", c.distinct(), n)
+		}
+	}
+}
+
+// checkDelivery checks that every event of want arrived at least once, that
+// nothing else arrived, and that, keeping the first arrival of each event,
+// every stream arrived in version order with no gap. It returns the number
+// of repeats.
+func checkDelivery(t testing.TB, want []eventstore.RecordedEvent, got []received) (repeats int) {
+	t.Helper()
+	byID := make(map[string]eventstore.RecordedEvent, len(want))
+	for _, e := range want {
+		byID[e.ID.String()] = e
+	}
+	seen := map[string]bool{}
+	next := map[string]int64{} // stream -> last version seen
+	for _, r := range got {
+		e, ok := byID[r.uuid]
+		if !ok {
+			t.Errorf("unexpected message %s", r.uuid)
+			continue
+		}
+		if seen[r.uuid] {
+			repeats++
+			continue
+		}
+		seen[r.uuid] = true
+		if e.Version != next[e.StreamID]+1 {
+			t.Errorf("stream %s: version %d arrived after version %d", e.StreamID, e.Version, next[e.StreamID])
+		}
+		next[e.StreamID] = e.Version
+	}
+	var missing []string
+	for id := range byID {
+		if !seen[id] {
+			missing = append(missing, id)
+		}
+	}
+	sort.Strings(missing)
+	if len(missing) > 0 {
+		t.Errorf("%d of %d events never arrived, e.g. %s", len(missing), len(want), missing[0])
+	}
+	return repeats
+}
+
+// checkMessage checks one message against the event it carries: topic,
+// metadata and envelope.
+func checkMessage(t testing.TB, r received, e eventstore.RecordedEvent, wantTopic string) {
+	t.Helper()
+	if wantTopic != "" && r.topic != wantTopic {
+		t.Errorf("event %s (%s): topic %q, want %q", e.ID, e.Type, r.topic, wantTopic)
+	}
+	want := map[string]string{
+		relay.MetaEventType:     e.Type,
+		relay.MetaStreamID:      e.StreamID,
+		relay.MetaStreamType:    e.StreamType,
+		relay.MetaVersion:       fmt.Sprint(e.Version),
+		relay.MetaSchemaVersion: fmt.Sprint(e.SchemaVersion),
+		relay.MetaPosition:      e.Position.String(),
+		relay.MetaActor:         e.Metadata.Actor,
+		relay.MetaCorrelationID: e.Metadata.CorrelationID,
+		relay.MetaCausationID:   e.Metadata.CausationID,
+		relay.MetaDecisionID:    e.Metadata.DecisionID,
+	}
+	for k, v := range want {
+		if r.metadata[k] != v {
+			t.Errorf("event %s (%s): metadata %s = %q, want %q", e.ID, e.Type, k, r.metadata[k], v)
+		}
+	}
+	wantEnv, _ := json.Marshal(relay.EnvelopeOf(e))
+	gotEnv, _ := json.Marshal(r.env)
+	if string(gotEnv) != string(wantEnv) {
+		t.Errorf("event %s: envelope\n got %s\nwant %s", e.ID, gotEnv, wantEnv)
+	}
+	if e.Type == domain.EventRiskAssessed && (r.env.SchemaVersion != 2 || !json.Valid(r.env.Data)) {
+		t.Errorf("RiskAssessed published at schema version %d, want 2 (upcast)", r.env.SchemaVersion)
+	}
+}
+
+// reachable reports whether something listens on addr.
+func reachable(addr string) bool {
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
+}
+
+// proxy forwards TCP connections from a local port to a broker, and can be
+// stopped (closing every connection and the port) and started again on the
+// same port: a broker outage that harms no one else's broker.
+type proxy struct {
+	to   string
+	addr string
+
+	mu    sync.Mutex
+	ln    net.Listener
+	conns map[net.Conn]bool
+}
+
+func newProxy(t testing.TB, to string) *proxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &proxy{to: to, addr: ln.Addr().String(), conns: map[net.Conn]bool{}}
+	p.serve(ln)
+	t.Cleanup(p.stop)
+	return p
+}
+
+func (p *proxy) serve(ln net.Listener) {
+	p.mu.Lock()
+	p.ln = ln
+	p.mu.Unlock()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go p.forward(c)
+		}
+	}()
+}
+
+func (p *proxy) forward(c net.Conn) {
+	up, err := net.Dial("tcp", p.to)
+	if err != nil {
+		c.Close()
+		return
+	}
+	p.mu.Lock()
+	if p.ln == nil { // stopped meanwhile
+		p.mu.Unlock()
+		c.Close()
+		up.Close()
+		return
+	}
+	p.conns[c], p.conns[up] = true, true
+	p.mu.Unlock()
+	go func() { _, _ = io.Copy(up, c); up.Close(); c.Close() }()
+	_, _ = io.Copy(c, up)
+	c.Close()
+	up.Close()
+}
+
+// stop closes the port and every connection through it.
+func (p *proxy) stop() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ln != nil {
+		p.ln.Close()
+		p.ln = nil
+	}
+	for c := range p.conns {
+		c.Close()
+	}
+	clear(p.conns)
+}
+
+// start listens on the same port again.
+func (p *proxy) start(t testing.TB) {
+	t.Helper()
+	var ln net.Listener
+	var err error
+	for range 50 { // the port may linger for a moment
+		if ln, err = net.Listen("tcp", p.addr); err == nil {
+			p.serve(ln)
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("proxy: listen on %s again: %v", p.addr, err)
+}
+
+// runRelay runs r until the returned stop is called; stop waits for Run.
+func runRelay(t testing.TB, r *relay.Relay) (stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil && !errors.Is(err, context.Canceled) {
+					t.Errorf("relay.Run: %v", err)
+				}
+			case <-time.After(30 * time.Second):
+				t.Errorf("relay.Run did not return within 30s of its context ending")
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return stop
+}
+
+// fastConfig is a relay configuration with short intervals for tests.
+func fastConfig(t testing.TB, name string, pub interface {
+	Topic(string, string) string
+	String() string
+}) relay.Config {
+	return relay.Config{
+		Name:           name,
+		Target:         pub.String(),
+		Topic:          pub.Topic,
+		PublishTimeout: 5 * time.Second,
+		MinBackoff:     20 * time.Millisecond,
+		MaxBackoff:     500 * time.Millisecond,
+		LockInterval:   200 * time.Millisecond,
+		LagInterval:    200 * time.Millisecond,
+		Logger:         testLogger(t),
+	}
+}

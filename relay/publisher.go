@@ -1,0 +1,186 @@
+package relay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill/message"
+)
+
+// ErrPublisherClosed is returned by Publish after Close.
+var ErrPublisherClosed = errors.New("relay: publisher closed")
+
+// closeWait bounds how long Publish waits for an abandoned publish to return
+// after closing its connection.
+const closeWait = 5 * time.Second
+
+// Publisher is a Watermill publisher to the broker a URL names. It connects
+// on first use and again after every failure, so a broker that is down when
+// riskreg starts, or goes away later, only delays publishing. Publish honours
+// the context of the first message (message.SetContext): when it ends, the
+// connection is closed, which aborts a publish stuck waiting for the broker.
+//
+// The relay publishes one message at a time; Publish is safe for concurrent
+// use all the same.
+type Publisher struct {
+	t      *target
+	logger *slog.Logger
+	wl     watermill.LoggerAdapter
+	dial   func(ctx context.Context) (conn, error)
+
+	mu     sync.Mutex
+	cur    conn
+	closed bool
+}
+
+// conn is one connection of a Publisher: the Watermill publisher and what
+// closes it (and its client connection).
+type conn struct {
+	pub   message.Publisher
+	close func() error
+}
+
+// NewPublisher returns a publisher to the broker rawURL names:
+//
+//	nats://host:4222          NATS JetStream (watermill-nats/v2): subject
+//	                          riskreg.events.<streamType>.<EventType> in stream
+//	                          RISKREG (created if missing), Nats-Msg-Id = event
+//	                          id, acknowledged publishes. ?stream= and ?prefix=
+//	                          change the names.
+//	amqp://user:pass@host:5672/  RabbitMQ (watermill-amqp/v3): durable topic
+//	                          exchange riskreg.events (?exchange=), routing key
+//	                          <streamType>.<EventType>, persistent messages,
+//	                          publisher confirms.
+//	postgres://...            watermill-sql/v4 topic riskreg.events (?topic=)
+//	                          in a broker database, never riskreg's own.
+//	gochannel:[name]          in process (watermill's GoChannel), topic
+//	                          riskreg.events; for tests and embedding.
+//
+// It tries to connect once at once and logs why it could not; only a
+// malformed URL is an error. Logs and errors never show the URL's
+// credentials.
+func NewPublisher(ctx context.Context, rawURL string, logger *slog.Logger) (*Publisher, error) {
+	t, err := parseTarget(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	return newPublisher(ctx, t, logger), nil
+}
+
+func newPublisher(ctx context.Context, t *target, logger *slog.Logger) *Publisher {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	logger = logger.With("target", t.String())
+	p := &Publisher{t: t, logger: logger, wl: watermill.NewSlogLogger(logger)}
+	switch t.kind {
+	case kindNATS:
+		p.dial = p.dialNATS
+	case kindAMQP:
+		p.dial = p.dialAMQP
+	case kindPostgres:
+		p.dial = p.dialPostgres
+	case kindGoChannel:
+		p.dial = p.dialGoChannel
+	}
+	if _, err := p.get(ctx); err != nil {
+		logger.Warn("relay: broker not reachable yet; publishing will retry", "err", err)
+	}
+	return p
+}
+
+// Name returns the checkpoint name of a relay to this publisher's target:
+// "relay:" and the URL without credentials.
+func (p *Publisher) Name() string { return p.t.name() }
+
+// String returns the target URL without credentials.
+func (p *Publisher) String() string { return p.t.String() }
+
+// Topic returns the Watermill topic of an event for this backend: the NATS
+// subject, the AMQP routing key, or the single topic of the PostgreSQL and
+// gochannel backends. Pass it as Config.Topic.
+func (p *Publisher) Topic(streamType, eventType string) string {
+	return p.t.topic(streamType, eventType)
+}
+
+// Publish publishes messages and returns once the broker acknowledged them
+// all.
+func (p *Publisher) Publish(topic string, messages ...*message.Message) error {
+	ctx := context.Background()
+	if len(messages) > 0 {
+		ctx = messages[0].Context()
+	}
+	c, err := p.get(ctx)
+	if err != nil {
+		return err
+	}
+	done := make(chan error, 1)
+	go func() { done <- c.pub.Publish(topic, messages...) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			p.drop(c)
+			return fmt.Errorf("relay: publish to %s: %w", p.t, err)
+		}
+		return nil
+	case <-ctx.Done():
+		p.drop(c)
+		select {
+		case <-done:
+		case <-time.After(closeWait):
+			p.logger.Warn("relay: an abandoned publish did not return after its connection was closed")
+		}
+		return fmt.Errorf("relay: publish to %s: %w", p.t, ctx.Err())
+	}
+}
+
+// get returns the current connection, dialling one if there is none.
+func (p *Publisher) get(ctx context.Context) (conn, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return conn{}, ErrPublisherClosed
+	}
+	if p.cur.pub != nil {
+		return p.cur, nil
+	}
+	c, err := p.dial(ctx)
+	if err != nil {
+		return conn{}, fmt.Errorf("relay: connect to %s: %w", p.t, err)
+	}
+	p.cur = c
+	return c, nil
+}
+
+// drop closes c after a failure, so that the next Publish connects afresh.
+func (p *Publisher) drop(c conn) {
+	p.mu.Lock()
+	if p.cur.pub == c.pub {
+		p.cur = conn{}
+	}
+	p.mu.Unlock()
+	if err := c.close(); err != nil {
+		p.logger.Debug("relay: close after a failure", "err", err)
+	}
+}
+
+// Close closes the connection; later publishes fail.
+func (p *Publisher) Close() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return nil
+	}
+	p.closed = true
+	if p.cur.pub == nil {
+		return nil
+	}
+	err := p.cur.close()
+	p.cur = conn{}
+	return err
+}

@@ -1,0 +1,383 @@
+package relay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/riskreg/riskreg/eventstore"
+)
+
+// Log is the part of the event store a relay reads: the global log and the
+// pool its checkpoints, lock and lag queries use. *eventstore.Store
+// implements it; build the store with register.Upcasters(), so that events
+// are published at their current schema versions.
+type Log interface {
+	Subscribe(ctx context.Context, after eventstore.Position, f eventstore.Filter,
+		handle func(context.Context, []eventstore.RecordedEvent) error) error
+	Pool() *pgxpool.Pool
+}
+
+// Config tunes a Relay. Name is required; New fills in the other defaults.
+type Config struct {
+	// Name identifies the relay across processes: its checkpoint is saved
+	// under this name and its advisory lock is derived from it. Give every
+	// target its own name (Publisher.Name does), and the same name to the
+	// relays of different processes that publish to the same target.
+	Name string
+	// Target says where the relay publishes, for logs, status and metrics.
+	// It must not contain credentials. Default: Name.
+	Target string
+	// Topic returns the Watermill topic of an event. Default: DefaultTopic.
+	// A Publisher's Topic method fits.
+	Topic func(streamType, eventType string) string
+	// PublishTimeout bounds one publish, through the message's context.
+	// Default 30s.
+	PublishTimeout time.Duration
+	// MinBackoff is the wait after the first failure to publish or read;
+	// each further failure doubles it, up to MaxBackoff. Defaults 100ms and
+	// 30s.
+	MinBackoff time.Duration
+	MaxBackoff time.Duration
+	// LockInterval is how often a standby relay tries to take the lock, and
+	// how often the active one checks that its lock connection is alive.
+	// Default 2s.
+	LockInterval time.Duration
+	// LagInterval is how often the relay measures its lag. Default 5s.
+	LagInterval time.Duration
+	// Logger receives the relay's logs. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// Validate reports settings that cannot work.
+func (c Config) Validate() error {
+	switch {
+	case c.Name == "":
+		return errors.New("relay: Config.Name is required")
+	case c.PublishTimeout < 0, c.MinBackoff < 0, c.MaxBackoff < 0, c.LockInterval < 0, c.LagInterval < 0:
+		return errors.New("relay: durations in Config must not be negative")
+	case c.MaxBackoff > 0 && c.MinBackoff > c.MaxBackoff:
+		return errors.New("relay: Config.MinBackoff must not exceed MaxBackoff")
+	}
+	return nil
+}
+
+func (c *Config) setDefaults() {
+	if c.Target == "" {
+		c.Target = c.Name
+	}
+	if c.Topic == nil {
+		c.Topic = DefaultTopic
+	}
+	if c.PublishTimeout == 0 {
+		c.PublishTimeout = 30 * time.Second
+	}
+	if c.MinBackoff == 0 {
+		c.MinBackoff = 100 * time.Millisecond
+	}
+	if c.MaxBackoff == 0 {
+		c.MaxBackoff = max(30*time.Second, c.MinBackoff)
+	}
+	if c.LockInterval == 0 {
+		c.LockInterval = 2 * time.Second
+	}
+	if c.LagInterval == 0 {
+		c.LagInterval = 5 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}
+
+// DefaultSubjectPrefix is the start of every event's default topic.
+const DefaultSubjectPrefix = "riskreg.events"
+
+// DefaultTopic returns "riskreg.events.<streamType>.<eventType>", the NATS
+// subject of an event.
+func DefaultTopic(streamType, eventType string) string {
+	return DefaultSubjectPrefix + "." + streamType + "." + eventType
+}
+
+// State is what a relay is doing.
+type State string
+
+// The states of a relay.
+const (
+	// StateStarting: Run has not yet been called, or is connecting.
+	StateStarting State = "starting"
+	// StateStandby: another process holds the lock; this relay waits.
+	StateStandby State = "standby"
+	// StateActive: this relay holds the lock and publishes.
+	StateActive State = "active"
+	// StateRetrying: this relay holds the lock, but the broker or the
+	// database fails; it retries with backoff.
+	StateRetrying State = "retrying"
+	// StateStopped: Run returned.
+	StateStopped State = "stopped"
+)
+
+// Status is a snapshot of a relay, for the API and metrics.
+type Status struct {
+	Name   string `json:"name"`
+	Target string `json:"target"`
+	State  State  `json:"state"`
+	// Position is the last event this process published and had
+	// acknowledged; "" before the first.
+	Position string `json:"position"`
+	// Published counts the events this process published (repeats
+	// included); Failures the publish attempts that failed.
+	Published uint64 `json:"published"`
+	Failures  uint64 `json:"failures"`
+	// LastError is the last failure, "" when the last attempt succeeded.
+	LastError       string    `json:"lastError,omitempty"`
+	LastPublishedAt time.Time `json:"lastPublishedAt,omitzero"`
+	// LagEvents is the number of events in the log after the relay's saved
+	// checkpoint, and LagSeconds the age of the oldest of them (0 when
+	// none), as measured at LagMeasuredAt. A standby relay reports the
+	// lag of the relay that holds the lock.
+	LagEvents     int64     `json:"lagEvents"`
+	LagSeconds    float64   `json:"lagSeconds"`
+	LagMeasuredAt time.Time `json:"lagMeasuredAt,omitzero"`
+}
+
+// Relay publishes the event log to one target. Create it with New and call
+// Run; Status may be called at any time from any goroutine.
+type Relay struct {
+	log     Log
+	pub     message.Publisher
+	cfg     Config
+	logger  *slog.Logger
+	lockKey int64
+	running atomic.Bool
+
+	published atomic.Uint64
+	failures  atomic.Uint64
+
+	mu     sync.Mutex
+	status Status
+}
+
+// New returns a relay that publishes log's events to pub. The relay does not
+// close pub.
+func New(log Log, pub message.Publisher, cfg Config) (*Relay, error) {
+	if log == nil || pub == nil {
+		return nil, errors.New("relay: New needs a log and a publisher")
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg.setDefaults()
+	return &Relay{
+		log:     log,
+		pub:     pub,
+		cfg:     cfg,
+		logger:  cfg.Logger.With("relay", cfg.Name, "target", cfg.Target),
+		lockKey: lockKey(cfg.Name),
+		status:  Status{Name: cfg.Name, Target: cfg.Target, State: StateStarting},
+	}, nil
+}
+
+// lockKey derives the advisory lock key of a relay from its name.
+func lockKey(name string) int64 {
+	h := fnv.New64a()
+	h.Write([]byte("riskreg relay\x00" + name))
+	return int64(h.Sum64())
+}
+
+// Name returns the relay's name, under which its checkpoint is saved.
+func (r *Relay) Name() string { return r.cfg.Name }
+
+// Status returns a snapshot of the relay.
+func (r *Relay) Status() Status {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s := r.status
+	s.Published = r.published.Load()
+	s.Failures = r.failures.Load()
+	return s
+}
+
+func (r *Relay) update(f func(*Status)) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	f(&r.status)
+}
+
+func (r *Relay) setState(s State) {
+	r.update(func(st *Status) { st.State = s })
+}
+
+// Run publishes until ctx ends, then returns nil. It waits for the lock
+// while another process holds it, and retries every failure (broker down or
+// refusing, database lost) with capped exponential backoff, starting again
+// from the last saved checkpoint.
+func (r *Relay) Run(ctx context.Context) error {
+	if !r.running.CompareAndSwap(false, true) {
+		return errors.New("relay: Run called twice at once")
+	}
+	defer r.running.Store(false)
+
+	var wg sync.WaitGroup
+	lagCtx, stopLag := context.WithCancel(ctx)
+	wg.Go(func() { r.lagLoop(lagCtx) })
+	defer func() {
+		stopLag()
+		wg.Wait()
+		r.setState(StateStopped)
+	}()
+
+	failures := 0
+	for ctx.Err() == nil {
+		progressed, err := r.session(ctx)
+		if ctx.Err() != nil {
+			break
+		}
+		if errors.Is(err, eventstore.ErrClosed) {
+			return fmt.Errorf("relay %s: %w", r.cfg.Name, err)
+		}
+		if progressed {
+			failures = 0
+		}
+		failures++
+		r.logger.Warn("relay: stopped publishing; starting again from the checkpoint", "err", err, "failures", failures)
+		r.update(func(s *Status) {
+			s.State = StateRetrying
+			s.LastError = err.Error()
+		})
+		if !sleep(ctx, r.backoff(failures)) {
+			break
+		}
+	}
+	return nil
+}
+
+// backoff is the wait before the nth retry.
+func (r *Relay) backoff(n int) time.Duration {
+	d := r.cfg.MinBackoff
+	for i := 1; i < n && d < r.cfg.MaxBackoff; i++ {
+		d *= 2
+	}
+	return min(d, r.cfg.MaxBackoff)
+}
+
+// session connects, waits for the lock and publishes until ctx ends or
+// something fails. progressed reports whether it published anything.
+func (r *Relay) session(ctx context.Context) (progressed bool, err error) {
+	lc, err := connectLock(ctx, r.log.Pool())
+	if err != nil {
+		return false, err
+	}
+	defer lc.close()
+
+	r.setState(StateStandby)
+	if err := lc.acquire(ctx, r.lockKey, r.cfg.LockInterval); err != nil {
+		return false, err
+	}
+	r.logger.Info("relay: holds the lock; publishing")
+	r.setState(StateActive)
+
+	activeCtx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel(nil) // stops the watchdog before wg.Wait
+	wg.Go(func() {
+		if err := lc.watch(activeCtx, r.cfg.LockInterval); err != nil {
+			cancel(err)
+		}
+	})
+
+	pos, err := eventstore.LoadCheckpoint(activeCtx, lc, r.cfg.Name)
+	if err != nil {
+		return false, err
+	}
+	before := r.published.Load()
+	err = r.log.Subscribe(activeCtx, pos, eventstore.Filter{}, func(ctx context.Context, events []eventstore.RecordedEvent) error {
+		return r.handle(ctx, lc, events)
+	})
+	progressed = r.published.Load() != before
+	if ctx.Err() != nil {
+		return progressed, nil
+	}
+	if cause := context.Cause(activeCtx); cause != nil && !errors.Is(cause, context.Canceled) {
+		return progressed, cause
+	}
+	if err == nil {
+		err = errors.New("relay: subscription ended")
+	}
+	return progressed, err
+}
+
+// handle publishes a batch of events in order, then saves the checkpoint
+// after the last of them on the lock connection: if the lock was lost, the
+// save fails and the relay stops.
+func (r *Relay) handle(ctx context.Context, lc *lockConn, events []eventstore.RecordedEvent) error {
+	for _, e := range events {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		msg, err := NewMessage(e)
+		if err != nil {
+			return err
+		}
+		if err := r.publish(ctx, r.cfg.Topic(e.StreamType, e.Type), msg); err != nil {
+			return err
+		}
+		r.update(func(s *Status) {
+			s.Position = e.Position.String()
+			s.LastPublishedAt = time.Now()
+		})
+	}
+	return eventstore.SaveCheckpoint(ctx, lc, r.cfg.Name, events[len(events)-1].Position)
+}
+
+// publish publishes msg until the broker acknowledges it or ctx ends,
+// waiting with capped exponential backoff between attempts.
+func (r *Relay) publish(ctx context.Context, topic string, msg *message.Message) error {
+	for attempt := 1; ; attempt++ {
+		m := msg.Copy()
+		pctx, cancel := context.WithTimeout(ctx, r.cfg.PublishTimeout)
+		m.SetContext(pctx)
+		err := r.pub.Publish(topic, m)
+		cancel()
+		if err == nil {
+			r.published.Add(1)
+			if attempt > 1 {
+				r.logger.Info("relay: publishing again after failures", "attempts", attempt)
+				r.update(func(s *Status) { s.State, s.LastError = StateActive, "" })
+			}
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		r.failures.Add(1)
+		if attempt == 1 || attempt%10 == 0 {
+			r.logger.Warn("relay: publish failed; retrying", "event_id", msg.UUID, "topic", topic, "attempt", attempt, "err", err)
+		}
+		r.update(func(s *Status) { s.State, s.LastError = StateRetrying, err.Error() })
+		if !sleep(ctx, r.backoff(attempt)) {
+			return ctx.Err()
+		}
+	}
+}
+
+// sleep waits d or until ctx ends, reporting whether the whole wait passed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}

@@ -1,0 +1,256 @@
+package relay_test
+
+import (
+	"context"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+
+	"github.com/riskreg/riskreg/eventstore"
+	"github.com/riskreg/riskreg/relay"
+)
+
+// goChannelPair returns a relay publisher and a subscription on a fresh
+// in-process broker, feeding c.
+func goChannelPair(t *testing.T, c *collector) *relay.Publisher {
+	t.Helper()
+	ctx := context.Background()
+	url := "gochannel:" + unique()
+	pub, err := relay.NewPublisher(ctx, url, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pub.Close() })
+	sub, err := relay.NewSubscriber(ctx, url, "test", testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sub.Close() })
+	subCtx, cancel := context.WithCancel(ctx)
+	t.Cleanup(cancel)
+	msgs, err := sub.Subscribe(subCtx, sub.Topic())
+	if err != nil {
+		t.Fatal(err)
+	}
+	go consumeInto(c, msgs, sub.Topic())
+	return pub
+}
+
+// consumeInto acks every message and records it.
+func consumeInto(c *collector, msgs <-chan *message.Message, topic string) {
+	for m := range msgs {
+		env, err := relay.DecodeMessage(m)
+		if err != nil {
+			m.Nack()
+			continue
+		}
+		c.add(received{uuid: m.UUID, topic: topic, metadata: m.Metadata, env: env})
+		m.Ack()
+	}
+}
+
+func TestRelayPublishesEveryEvent(t *testing.T) {
+	t.Parallel()
+	store := newStore(t)
+	c := newCollector()
+	pub := goChannelPair(t, c)
+	events := workload(t, store, 12)
+
+	r, err := relay.New(store, pub, fastConfig(t, pub.Name(), pub))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := runRelay(t, r)
+	c.waitFor(t, len(events), 30*time.Second)
+
+	got := c.all()
+	if repeats := checkDelivery(t, events, got); repeats != 0 {
+		t.Errorf("%d repeats without a restart", repeats)
+	}
+	byID := map[string]eventstore.RecordedEvent{}
+	for _, e := range events {
+		byID[e.ID.String()] = e
+	}
+	for i, m := range got {
+		if m.env.Position != events[i].Position.String() {
+			t.Fatalf("message %d is at position %s, want %s: not in log order", i, m.env.Position, events[i].Position)
+		}
+		checkMessage(t, m, byID[m.uuid], relay.DefaultTopicName)
+	}
+
+	// The checkpoint is saved, the lag is measured and comes down to zero.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		st := r.Status()
+		if st.State == relay.StateActive && st.LagEvents == 0 && !st.LagMeasuredAt.IsZero() &&
+			st.Position == events[len(events)-1].Position.String() {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("status never settled: %+v", st)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if n, _, err := r.Lag(context.Background()); err != nil || n != 0 {
+		t.Errorf("Lag = %d, %v; want 0", n, err)
+	}
+	stop()
+	if st := r.Status(); st.State != relay.StateStopped || st.Published != uint64(len(events)) {
+		t.Errorf("after Run: %+v, want stopped with %d published", st, len(events))
+	}
+}
+
+func TestRelayLagCountsUnpublishedEvents(t *testing.T) {
+	t.Parallel()
+	store := newStore(t)
+	pub, err := relay.NewPublisher(context.Background(), "gochannel:"+unique(), testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	events := workload(t, store, 2)
+	r, err := relay.New(store, pub, relay.Config{Name: "relay:lag-test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, age, err := r.Lag(context.Background())
+	if err != nil || n != int64(len(events)) || age <= 0 {
+		t.Errorf("Lag before any publishing = %d, %v, %v; want %d events and a positive age", n, age, err, len(events))
+	}
+}
+
+// TestRelayRestartsAtRandomPoints cancels the relay's context at random
+// points while the workload is appended, and starts it again: every event
+// arrives at least once, and each stream in order.
+func TestRelayRestartsAtRandomPoints(t *testing.T) {
+	t.Parallel()
+	store := newStore(t)
+	c := newCollector()
+	pub := goChannelPair(t, c)
+	cfg := fastConfig(t, pub.Name(), pub)
+
+	done := make(chan error, 1)
+	go func() { done <- runWorkload(context.Background(), store, 100, 4) }()
+	restarts := 0
+	for finished := false; !finished; {
+		r, err := relay.New(store, pub, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stop := runRelay(t, r)
+		time.Sleep(time.Duration(rand.IntN(30)) * time.Millisecond)
+		stop()
+		restarts++
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+			finished = true
+		default:
+		}
+	}
+	events := readLog(t, store)
+	r, err := relay.New(store, pub, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runRelay(t, r)
+	c.waitFor(t, len(events), 30*time.Second)
+	repeats := checkDelivery(t, events, c.all())
+	t.Logf("%d events, %d restarts, %d repeats", len(events), restarts, repeats)
+}
+
+// TestLockHandOver runs two relays with one name, as two processes would:
+// one publishes, the other waits, and takes over when the first one stops
+// or its database session dies.
+func TestLockHandOver(t *testing.T) {
+	t.Parallel()
+	store := newStore(t)
+	c := newCollector()
+	pub := goChannelPair(t, c)
+	cfg := fastConfig(t, pub.Name(), pub)
+	a, err := relay.New(store, pub, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := relay.New(store, pub, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopA := runRelay(t, a)
+	waitState(t, a, relay.StateActive)
+	runRelay(t, b)
+	waitState(t, b, relay.StateStandby)
+
+	events := workload(t, store, 3)
+	c.waitFor(t, len(events), 30*time.Second)
+	if st := b.Status(); st.State != relay.StateStandby || st.Published != 0 {
+		t.Fatalf("the standby relay published: %+v", st)
+	}
+
+	// The holder stops: the other takes over.
+	stopA()
+	waitState(t, b, relay.StateActive)
+	events = append(events, workload(t, store, 3)[len(events):]...)
+	c.waitFor(t, len(events), 30*time.Second)
+
+	// The holder's session dies (as when its process is killed or its
+	// network cut): the server releases the lock, a third relay takes
+	// over, and the old holder notices and stands by.
+	d, err := relay.New(store, pub, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runRelay(t, d)
+	waitState(t, d, relay.StateStandby)
+	var killed int
+	if err := store.Pool().QueryRow(context.Background(), `SELECT count(pg_terminate_backend(pid)) FROM pg_locks
+		WHERE locktype = 'advisory' AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`).Scan(&killed); err != nil || killed != 1 {
+		t.Fatalf("terminate the lock holder's session: %d sessions, %v", killed, err)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		sb, sd := b.Status(), d.Status()
+		// b noticed that it lost the lock, and exactly one relay holds it.
+		if sb.LastError != "" && (sb.State == relay.StateActive) != (sd.State == relay.StateActive) &&
+			(sb.State == relay.StateStandby || sd.State == relay.StateStandby) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no hand-over after the holder's session died: b %+v, d %+v", sb, sd)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	all := readLog(t, store)
+	all = append(all, workload(t, store, 3)[len(all):]...)
+	c.waitFor(t, len(all), 30*time.Second)
+	checkDelivery(t, all, c.all())
+}
+
+func waitState(t *testing.T, r *relay.Relay, want relay.State) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for r.Status().State != want {
+		if time.Now().After(deadline) {
+			t.Fatalf("relay never became %s: %+v", want, r.Status())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	for _, c := range []relay.Config{
+		{},
+		{Name: "x", MinBackoff: -1},
+		{Name: "x", MinBackoff: time.Second, MaxBackoff: time.Millisecond},
+	} {
+		if err := c.Validate(); err == nil {
+			t.Errorf("%+v: Validate passed", c)
+		}
+	}
+	if err := (relay.Config{Name: "x"}).Validate(); err != nil {
+		t.Errorf("minimal config: %v", err)
+	}
+}

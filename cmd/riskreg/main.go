@@ -7,6 +7,7 @@
 //	riskreg serve [flags]                      run the server
 //	riskreg migrate up | down N | version [flags]   manage the database schema
 //	riskreg verify [--stream ID] [flags]       check the event log's hash chain
+//	riskreg token create | list | revoke [flags]   manage the API's bearer tokens
 //	riskreg help                               show this help
 //
 // Run a subcommand with -h for its flags. riskreg uses the PostgreSQL database
@@ -33,11 +34,15 @@ Usage:
   riskreg <command> [arguments] [flags]
 
 Commands:
-  serve                        run the HTTP server (/healthz, /readyz)
+  serve                        run the HTTP server (/graphql, /metrics, /healthz, /readyz)
   migrate up                   apply all pending schema migrations
   migrate down N               roll back the last N migrations
   migrate version              print the current schema version
   verify [--stream ID]         check the event log's hash chain; exit 1 if it was edited
+  token create --subject NAME --role ROLE [--role ROLE ...] [--expires DURATION]
+                               issue an API bearer token and print it
+  token list                   list the tokens (never the tokens themselves)
+  token revoke ID              revoke a token at once
   help                         show this help
 
 Run "riskreg <command> -h" for a command's flags. Without --database-url
@@ -83,6 +88,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = runMigrate(ctx, args[1:], getenv, stdout, stderr, logger)
 	case "verify":
 		err = runVerify(ctx, args[1:], getenv, stdout, stderr, logger)
+	case "token":
+		err = runToken(ctx, args[1:], getenv, stdout, stderr, logger)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usageText)
 	default:

@@ -25,6 +25,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		"`host:port` to serve HTTP on; port 0 picks a free one (env RISKREG_ADDR)")
 	shutdownTimeout := fs.Duration("shutdown-timeout", 20*time.Second,
 		"how long to let requests in flight finish on SIGTERM or SIGINT")
+	var api apiFlags
+	api.register(fs)
 	positional, err := parseArgs(fs, args)
 	if err != nil {
 		return err
@@ -46,7 +48,12 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			return fmt.Errorf("open database pool: %w", err)
 		}
 		defer pool.Close()
-		return serveHTTP(ctx, *addr, newHandler(pool, latest, logger), *shutdownTimeout, logger)
+		h, closeAPI, err := newAPIHandler(ctx, pool, api, newHandler(pool, latest, logger), logger)
+		if err != nil {
+			return err
+		}
+		defer closeAPI()
+		return serveHTTP(ctx, *addr, h, *shutdownTimeout, logger)
 	})
 }
 

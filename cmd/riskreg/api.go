@@ -1,0 +1,67 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/riskreg/riskreg/auth"
+	"github.com/riskreg/riskreg/eventstore"
+	"github.com/riskreg/riskreg/graph"
+	"github.com/riskreg/riskreg/register"
+)
+
+// apiFlags configure the GraphQL API of riskreg serve.
+type apiFlags struct {
+	noIntrospection bool
+	corsOrigins     string
+}
+
+func (f *apiFlags) register(fs *flag.FlagSet) {
+	fs.BoolVar(&f.noIntrospection, "no-introspection", false,
+		"turn GraphQL introspection off (it is on for authenticated callers by default)")
+	fs.StringVar(&f.corsOrigins, "cors-origins", "",
+		"comma-separated browser `origins` (host patterns) allowed to call /graphql across origins; empty: none")
+}
+
+// newAPIHandler serves /graphql and /metrics next to base (the health
+// routes). When ctx ends, every websocket is closed with a close frame (the
+// HTTP server's shutdown does not wait for them); the returned function
+// stops the event store.
+func newAPIHandler(ctx context.Context, pool *pgxpool.Pool, f apiFlags, base http.Handler, logger *slog.Logger) (http.Handler, func(), error) {
+	store, err := eventstore.New(pool, eventstore.Config{Upcasters: register.Upcasters(), Logger: logger})
+	if err != nil {
+		return nil, nil, err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	var origins []string
+	for o := range strings.SplitSeq(f.corsOrigins, ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			origins = append(origins, o)
+		}
+	}
+	api := graph.NewServer(graph.Options{
+		Register:             register.New(store, time.Now),
+		Store:                store,
+		Tokens:               auth.NewStore(pool, time.Now),
+		Logger:               logger,
+		Metrics:              graph.NewMetrics(reg),
+		DisableIntrospection: f.noIntrospection,
+		AllowedOrigins:       origins,
+	})
+	context.AfterFunc(ctx, api.CloseSubscriptions)
+	mux := http.NewServeMux()
+	mux.Handle("/", base)
+	mux.Handle("/graphql", api)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	return mux, store.Close, nil
+}

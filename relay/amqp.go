@@ -59,7 +59,14 @@ func (p *Publisher) dialAMQP(ctx context.Context) (conn, error) {
 		if r.err != nil {
 			return conn{}, r.err
 		}
-		return conn{pub: r.pub, close: r.pub.Close}, nil
+		return conn{pub: r.pub, close: func() error {
+			// Closing the AMQP connection first ends a publish that
+			// waits for a confirm; the publisher's Close waits for it.
+			if c := r.pub.Connection(); c != nil {
+				_ = c.Close()
+			}
+			return r.pub.Close()
+		}}, nil
 	case <-ctx.Done():
 		go func() {
 			if r := <-done; r.err == nil {

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/google/uuid"
 
 	"github.com/riskreg/riskreg/domain"
@@ -25,7 +26,29 @@ import (
 	"github.com/riskreg/riskreg/relay"
 )
 
-func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+func TestMain(m *testing.M) {
+	code := pgtest.Main(m)
+	embedded()
+	os.Exit(code)
+}
+
+// wmMessage returns a Watermill message, for decoding a payload read with a
+// broker's own client.
+func wmMessage(uuid string, payload []byte) *message.Message {
+	return message.NewMessage(uuid, payload)
+}
+
+// waitLag waits until the relay reports a lag of n events.
+func waitLag(t testing.TB, r *relay.Relay, n int64) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for r.Status().LagEvents != n {
+		if time.Now().After(deadline) {
+			t.Fatalf("lag never reached %d events: %+v", n, r.Status())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
 
 // testLogger logs warnings and errors to the test log.
 func testLogger(t testing.TB) *slog.Logger {

@@ -125,11 +125,11 @@ func (p *Publisher) Publish(topic string, messages ...*message.Message) error {
 	case err := <-done:
 		if err != nil {
 			p.drop(c)
-			return fmt.Errorf("relay: publish to %s: %w", p.t, err)
+			return fmt.Errorf("relay: publish to %s: %w", p.t, p.t.scrub(err))
 		}
 		return nil
 	case <-ctx.Done():
-		p.drop(c)
+		go p.drop(c)
 		select {
 		case <-done:
 		case <-time.After(closeWait):
@@ -151,7 +151,7 @@ func (p *Publisher) get(ctx context.Context) (conn, error) {
 	}
 	c, err := p.dial(ctx)
 	if err != nil {
-		return conn{}, fmt.Errorf("relay: connect to %s: %w", p.t, err)
+		return conn{}, fmt.Errorf("relay: connect to %s: %w", p.t, p.t.scrub(err))
 	}
 	p.cur = c
 	return c, nil

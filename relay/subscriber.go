@@ -52,7 +52,7 @@ func NewSubscriber(ctx context.Context, rawURL, group string, logger *slog.Logge
 		err = s.openGoChannel(ctx)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("relay: subscribe to %s: %w", t, err)
+		return nil, fmt.Errorf("relay: subscribe to %s: %w", t, t.scrub(err))
 	}
 	return s, nil
 }

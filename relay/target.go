@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"strings"
 )
 
 // Default names of the broker resources, changed by URL query parameters.
@@ -44,6 +45,8 @@ type target struct {
 	// resource is the stream (NATS), exchange (AMQP), topic (PostgreSQL,
 	// gochannel) the target publishes to.
 	resource string
+	// secrets are the URL's password and user name, to scrub from errors.
+	secrets []string
 	// prefix is the NATS subject prefix.
 	prefix string
 	// channel names the in-process gochannel.
@@ -115,6 +118,15 @@ func parseTarget(raw string) (*target, error) {
 	if u.Host == "" {
 		return nil, fmt.Errorf("%w: no host in the %s URL", ErrBadURL, u.Scheme)
 	}
+	if pw, ok := u.User.Password(); ok && pw != "" {
+		t.secrets = append(t.secrets, pw)
+	}
+	if pw := q.Get("password"); pw != "" {
+		t.secrets = append(t.secrets, pw)
+	}
+	if name := u.User.Username(); name != "" {
+		t.secrets = append(t.secrets, "user="+name, name+"@", name+":")
+	}
 	u.RawQuery = q.Encode()
 	t.connect = u.String()
 
@@ -179,6 +191,32 @@ func (t *target) poison(group string) (*target, string) {
 	p.resource = t.resource + ".poison"
 	return &p, p.resource
 }
+
+// scrub removes the URL's user name and password from an error's text:
+// client libraries quote them (pgx says "user=NAME").
+func (t *target) scrub(err error) error {
+	if err == nil || len(t.secrets) == 0 {
+		return err
+	}
+	msg := err.Error()
+	for _, s := range t.secrets {
+		msg = strings.ReplaceAll(msg, s, "xxxxx")
+	}
+	if msg == err.Error() {
+		return err
+	}
+	return &scrubbedError{msg: msg, err: err}
+}
+
+// scrubbedError is an error whose text lost its credentials; Unwrap still
+// reaches the original, for errors.Is.
+type scrubbedError struct {
+	msg string
+	err error
+}
+
+func (e *scrubbedError) Error() string { return e.msg }
+func (e *scrubbedError) Unwrap() error { return e.err }
 
 // String returns the URL without credentials.
 func (t *target) String() string { return t.public }

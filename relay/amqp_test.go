@@ -3,7 +3,6 @@ package relay_test
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -144,34 +143,8 @@ func TestAMQPRestartsAndOutages(t *testing.T) {
 	}
 	p.start(t)
 
-	done := make(chan error, 1)
-	go func() { done <- runWorkload(context.Background(), store, 30, 4) }()
-	failures := uint64(0)
-	for finished := false; !finished; {
-		time.Sleep(time.Duration(rand.IntN(150)) * time.Millisecond)
-		switch rand.IntN(3) {
-		case 0:
-			stop()
-			failures += r.Status().Failures
-			if r, err = relay.New(store, pub, cfg); err != nil {
-				t.Fatal(err)
-			}
-			stop = runRelay(t, r)
-		case 1:
-			p.stop()
-			time.Sleep(time.Duration(rand.IntN(300)) * time.Millisecond)
-			p.start(t)
-		}
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Fatal(err)
-			}
-			finished = true
-		default:
-		}
-	}
-	events := readLog(t, store)
+	rs := &restarter{t: t, store: store, pub: pub, cfg: cfg, r: r, stop: stop}
+	events := rs.churn(30, p, 150*time.Millisecond)
 	c.waitFor(t, len(events), 60*time.Second)
 	got := c.all()
 	repeats := checkDelivery(t, events, got)
@@ -183,5 +156,5 @@ func TestAMQPRestartsAndOutages(t *testing.T) {
 		e := byID[m.uuid]
 		checkMessage(t, m, e, e.StreamType+"."+e.Type)
 	}
-	t.Logf("%d events, %d repeats, %d failed publishes", len(events), repeats, failures+r.Status().Failures)
+	t.Logf("%d events, %d repeats, %d failed publishes", len(events), repeats, rs.failures+rs.r.Status().Failures)
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	mrand "math/rand/v2"
 	"net"
 	"os"
 	"sort"
@@ -575,5 +576,68 @@ func fastConfig(t testing.TB, name string, pub interface {
 		LockInterval:   200 * time.Millisecond,
 		LagInterval:    200 * time.Millisecond,
 		Logger:         testLogger(t),
+	}
+}
+
+// restarter runs one relay at a time and replaces it on demand, as a process
+// that is stopped and started again would.
+type restarter struct {
+	t        testing.TB
+	store    *eventstore.Store
+	pub      message.Publisher
+	cfg      relay.Config
+	r        *relay.Relay
+	stop     func()
+	restarts int
+	failures uint64 // failed publishes of the relays replaced so far
+}
+
+func newRestarter(t testing.TB, store *eventstore.Store, pub message.Publisher, cfg relay.Config) *restarter {
+	rs := &restarter{t: t, store: store, pub: pub, cfg: cfg}
+	rs.start()
+	return rs
+}
+
+func (rs *restarter) start() {
+	r, err := relay.New(rs.store, rs.pub, rs.cfg)
+	if err != nil {
+		rs.t.Fatal(err)
+	}
+	rs.r, rs.stop = r, runRelay(rs.t, r)
+}
+
+func (rs *restarter) restart() {
+	rs.stop()
+	rs.failures += rs.r.Status().Failures
+	rs.restarts++
+	rs.start()
+}
+
+// churn appends cycles governance cycles while, every few milliseconds,
+// the relay is restarted or (with a proxy) the broker cut off for a while.
+// It returns the log.
+func (rs *restarter) churn(cycles int, p *proxy, pause time.Duration) []eventstore.RecordedEvent {
+	t := rs.t
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- runWorkload(context.Background(), rs.store, cycles, 4) }()
+	for {
+		time.Sleep(time.Duration(mrand.Int64N(int64(pause))))
+		switch {
+		case p == nil || mrand.IntN(2) == 0:
+			rs.restart()
+		default:
+			p.stop()
+			time.Sleep(time.Duration(mrand.IntN(300)) * time.Millisecond)
+			p.start(t)
+		}
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+			return readLog(t, rs.store)
+		default:
+		}
 	}
 }

@@ -3,7 +3,6 @@ package relay_test
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"sync"
 	"testing"
@@ -200,34 +199,8 @@ func TestNATSRestartsAndOutages(t *testing.T) {
 	waitLag(t, r, int64(len(before)))
 	p.start(t)
 
-	done := make(chan error, 1)
-	go func() { done <- runWorkload(context.Background(), store, 40, 4) }()
-	failures := uint64(0)
-	for finished := false; !finished; {
-		time.Sleep(time.Duration(rand.IntN(100)) * time.Millisecond)
-		switch rand.IntN(3) {
-		case 0: // the relay's process stops and starts again
-			stop()
-			failures += r.Status().Failures
-			if r, err = relay.New(store, pub, cfg); err != nil {
-				t.Fatal(err)
-			}
-			stop = runRelay(t, r)
-		case 1: // the broker is cut off for a while
-			p.stop()
-			time.Sleep(time.Duration(rand.IntN(300)) * time.Millisecond)
-			p.start(t)
-		}
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Fatal(err)
-			}
-			finished = true
-		default:
-		}
-	}
-	events := readLog(t, store)
+	rs := &restarter{t: t, store: store, pub: pub, cfg: cfg, r: r, stop: stop}
+	events := rs.churn(40, p, 100*time.Millisecond)
 	got := readStream(t, addr, stream, len(events), 60*time.Second)
 	if repeats := checkDelivery(t, events, got); repeats != 0 {
 		t.Errorf("%d repeats in the stream; JetStream should have dropped them", repeats)
@@ -240,5 +213,5 @@ func TestNATSRestartsAndOutages(t *testing.T) {
 		e := byID[m.uuid]
 		checkMessage(t, m, e, prefix+"."+e.StreamType+"."+e.Type)
 	}
-	t.Logf("%d events; %d failed publishes", len(events), failures+r.Status().Failures)
+	t.Logf("%d events; %d failed publishes", len(events), rs.failures+rs.r.Status().Failures)
 }

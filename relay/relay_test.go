@@ -2,7 +2,6 @@ package relay_test
 
 import (
 	"context"
-	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -128,38 +127,11 @@ func TestRelayRestartsAtRandomPoints(t *testing.T) {
 	store := newStore(t)
 	c := newCollector()
 	pub := goChannelPair(t, c)
-	cfg := fastConfig(t, pub.Name(), pub)
-
-	done := make(chan error, 1)
-	go func() { done <- runWorkload(context.Background(), store, 100, 4) }()
-	restarts := 0
-	for finished := false; !finished; {
-		r, err := relay.New(store, pub, cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		stop := runRelay(t, r)
-		time.Sleep(time.Duration(rand.IntN(30)) * time.Millisecond)
-		stop()
-		restarts++
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Fatal(err)
-			}
-			finished = true
-		default:
-		}
-	}
-	events := readLog(t, store)
-	r, err := relay.New(store, pub, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	runRelay(t, r)
+	rs := newRestarter(t, store, pub, fastConfig(t, pub.Name(), pub))
+	events := rs.churn(100, nil, 30*time.Millisecond)
 	c.waitFor(t, len(events), 30*time.Second)
 	repeats := checkDelivery(t, events, c.all())
-	t.Logf("%d events, %d restarts, %d repeats", len(events), restarts, repeats)
+	t.Logf("%d events, %d restarts, %d repeats", len(events), rs.restarts, repeats)
 }
 
 // TestLockHandOver runs two relays with one name, as two processes would:

@@ -115,8 +115,8 @@ func NewServer(cfg Options) *Server {
 		srv.Use(extension.Introspection{})
 	}
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](cfg.APQCacheSize)})
-	srv.Use(extension.FixedComplexityLimit(cfg.ComplexityLimit))
 	srv.Use(shapeLimit{maxDepth: cfg.DepthLimit, maxAliases: cfg.AliasLimit})
+	srv.Use(extension.FixedComplexityLimit(cfg.ComplexityLimit))
 	srv.AroundOperations(s.aroundOperation)
 	srv.AroundResponses(s.aroundResponse)
 
@@ -167,6 +167,11 @@ func (s *Server) withRequest(next http.Handler) http.Handler {
 		st := &requestState{id: id}
 		ctx := context.WithValue(r.Context(), requestKey{}, st)
 		w.Header().Set("X-Request-ID", id)
+		if r.ContentLength > s.cfg.MaxBodyBytes {
+			writeError(w, http.StatusRequestEntityTooLarge, CodeBadUserInput, "the request body is over the size limit", id)
+			s.cfg.Logger.InfoContext(ctx, "request", "request_id", id, "method", r.Method, "status", http.StatusRequestEntityTooLarge)
+			return
+		}
 		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
 
 		websocket := r.Header.Get("Upgrade") != ""
@@ -213,6 +218,12 @@ func (s *Server) refuse(w http.ResponseWriter, err error, id string) {
 	} else {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="riskreg"`)
 	}
+	writeError(w, status, code, msg, id)
+}
+
+// writeError answers a request that never reaches GraphQL with one error in
+// GraphQL's shape.
+func writeError(w http.ResponseWriter, status int, code, msg, id string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(map[string]any{"errors": []any{map[string]any{
@@ -280,14 +291,14 @@ func (s *Server) websocketClosed(ctx context.Context, _ int) {
 // aroundOperation gives each operation fresh dataloaders and notes its name
 // for the request's log line.
 func (s *Server) aroundOperation(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
-	opCtx := graphql.GetOperationContext(ctx)
 	if st, ok := ctx.Value(requestKey{}).(*requestState); ok {
+		name := operationName(graphql.GetOperationContext(ctx))
 		st.mu.Lock()
-		if !slices.Contains(strings.Split(st.operation, ","), opCtx.OperationName) || st.operation == "" {
+		if !slices.Contains(strings.Split(st.operation, ","), name) {
 			if st.operation != "" {
 				st.operation += ","
 			}
-			st.operation += opCtx.OperationName
+			st.operation += name
 		}
 		st.mu.Unlock()
 	}
@@ -306,7 +317,7 @@ func (s *Server) aroundResponse(ctx context.Context, next graphql.ResponseHandle
 	if opCtx.Operation != nil {
 		kind = string(opCtx.Operation.Operation)
 	}
-	name := m.label(opCtx.OperationName)
+	name := m.label(operationName(opCtx))
 	outcome := "ok"
 	if resp == nil || len(resp.Errors) > 0 {
 		outcome = "error"
@@ -316,6 +327,14 @@ func (s *Server) aroundResponse(ctx context.Context, next graphql.ResponseHandle
 		m.latency.WithLabelValues(name, kind).Observe(time.Since(opCtx.Stats.OperationStart).Seconds())
 	}
 	return resp
+}
+
+// operationName is the name of the operation that runs, "" when anonymous.
+func operationName(opCtx *graphql.OperationContext) string {
+	if opCtx.Operation != nil && opCtx.Operation.Name != "" {
+		return opCtx.Operation.Name
+	}
+	return opCtx.OperationName
 }
 
 func newRequestID() string {

@@ -24,11 +24,11 @@ func MarshalTime(t time.Time) graphql.Marshaler {
 func UnmarshalTime(v any) (time.Time, error) {
 	s, ok := v.(string)
 	if !ok {
-		return time.Time{}, fmt.Errorf("Time must be an RFC 3339 string, got %T", v)
+		return time.Time{}, invalid("time", fmt.Sprintf("must be an RFC 3339 string, got %T", v))
 	}
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("Time must be RFC 3339, e.g. 2026-11-27T09:00:00Z: %q", s)
+		return time.Time{}, invalid("time", fmt.Sprintf("%q is not RFC 3339, e.g. 2026-11-27T09:00:00Z", s))
 	}
 	return t, nil
 }
@@ -44,7 +44,7 @@ func MarshalDate(d domain.Date) graphql.Marshaler {
 func UnmarshalDate(v any) (domain.Date, error) {
 	s, ok := v.(string)
 	if !ok {
-		return domain.Date{}, fmt.Errorf("Date must be a YYYY-MM-DD string, got %T", v)
+		return domain.Date{}, invalid("date", fmt.Sprintf("must be a YYYY-MM-DD string, got %T", v))
 	}
 	return domain.ParseDate(s)
 }
@@ -67,4 +67,10 @@ func UnmarshalJSON(v any) (json.RawMessage, error) {
 		return nil, fmt.Errorf("JSON value: %w", err)
 	}
 	return b, nil
+}
+
+// invalid returns the domain's error for malformed input, which the API
+// answers as BAD_USER_INPUT.
+func invalid(field, message string) error {
+	return &domain.ValidationError{Fields: []domain.FieldError{{Field: field, Message: message}}}
 }

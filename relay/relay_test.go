@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/riskreg/riskreg/eventstore"
 	"github.com/riskreg/riskreg/relay"
@@ -94,6 +95,16 @@ func TestRelayPublishesEveryEvent(t *testing.T) {
 	}
 	if n, _, err := r.Lag(context.Background()); err != nil || n != 0 {
 		t.Errorf("Lag = %d, %v; want 0", n, err)
+	}
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(relay.NewCollector(r))
+	metrics := gather(t, reg)
+	for name, want := range map[string]float64{
+		"riskreg_relay_lag_events": 0, "riskreg_relay_published_total": float64(len(events)), "riskreg_relay_active": 1,
+	} {
+		if got, ok := metrics[name]; !ok || got != want {
+			t.Errorf("metric %s = %v (present %v), want %v", name, got, ok, want)
+		}
 	}
 	stop()
 	if st := r.Status(); st.State != relay.StateStopped || st.Published != uint64(len(events)) {
@@ -199,6 +210,27 @@ func TestLockHandOver(t *testing.T) {
 	all = append(all, workload(t, store, 3)[len(all):]...)
 	c.waitFor(t, len(all), 30*time.Second)
 	checkDelivery(t, all, c.all())
+}
+
+// gather returns the value of every metric of reg that has one series.
+func gather(t *testing.T, reg *prometheus.Registry) map[string]float64 {
+	t.Helper()
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]float64{}
+	for _, f := range families {
+		for _, m := range f.GetMetric() {
+			switch {
+			case m.GetGauge() != nil:
+				out[f.GetName()] = m.GetGauge().GetValue()
+			case m.GetCounter() != nil:
+				out[f.GetName()] = m.GetCounter().GetValue()
+			}
+		}
+	}
+	return out
 }
 
 func waitState(t *testing.T, r *relay.Relay, want relay.State) {

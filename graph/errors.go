@@ -57,7 +57,7 @@ func errorPresenter(logger *slog.Logger) graphql.ErrorPresenterFunc {
 			setExtension(gqlErr, "id", stale.ID)
 		case errors.As(err, &concurrency):
 			code = CodeConflict
-			setExtension(gqlErr, "currentVersion", concurrency.Current)
+			setExtension(gqlErr, "currentVersion", int(concurrency.Current))
 			setExtension(gqlErr, "id", concurrency.StreamID)
 		case errors.As(err, &precondition):
 			code = CodeFailedPrecondition

@@ -2,16 +2,11 @@ package graph
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"time"
 
 	"github.com/vikstrous/dataloadgen"
 
-	"github.com/riskreg/riskreg/domain"
-	"github.com/riskreg/riskreg/eventstore"
 	"github.com/riskreg/riskreg/graph/model"
-	"github.com/riskreg/riskreg/register"
 )
 
 // asOfKey names an aggregate as read at an instant (zero: now).
@@ -51,44 +46,27 @@ func newLoaders(r *Resolver) *loaders {
 }
 
 // responsesOf returns the responses of each risk in keys, oldest first, as
-// they stood at the key's instant.
+// they stood at the key's instant: one scan of the log per instant asked.
 func (r *Resolver) responsesOf(ctx context.Context, keys []asOfKey) (map[asOfKey][]*model.StrategicResponse, error) {
-	latest := time.Time{}
-	for _, k := range keys {
-		if k.AsOf.IsZero() {
-			latest = time.Time{}
-			break
-		}
-		if k.AsOf.After(latest) {
-			latest = k.AsOf
-		}
-	}
-	proposed, err := r.readAll(ctx, eventstore.Filter{Types: []string{domain.EventResponseProposed}, Until: until(latest)})
-	if err != nil {
-		return nil, err
-	}
-	byRisk := make(map[string][]eventstore.RecordedEvent)
-	for _, e := range proposed {
-		var p domain.ResponseProposed
-		if err := json.Unmarshal(e.Data, &p); err != nil {
-			return nil, fmt.Errorf("graph: response %s: %w", e.StreamID, err)
-		}
-		byRisk[p.RiskID] = append(byRisk[p.RiskID], e)
-	}
+	byInstant := make(map[time.Time]map[string][]*model.StrategicResponse)
 	out := make(map[asOfKey][]*model.StrategicResponse, len(keys))
 	for _, k := range keys {
-		list := []*model.StrategicResponse{}
-		for _, e := range byRisk[k.ID] {
-			if !k.AsOf.IsZero() && e.RecordedAt.After(k.AsOf) {
-				continue
-			}
-			resp, err := r.Register.Response(ctx, e.StreamID, register.AsOf{Time: k.AsOf})
+		byRisk, ok := byInstant[k.AsOf]
+		if !ok {
+			all, err := r.responsesAsOf(ctx, k.AsOf)
 			if err != nil {
 				return nil, err
 			}
-			list = append(list, responseModel(resp, k.AsOf))
+			byRisk = make(map[string][]*model.StrategicResponse)
+			for _, resp := range all {
+				byRisk[resp.RiskID()] = append(byRisk[resp.RiskID()], responseModel(resp, k.AsOf))
+			}
+			byInstant[k.AsOf] = byRisk
 		}
-		out[k] = list
+		out[k] = byRisk[k.ID]
+		if out[k] == nil {
+			out[k] = []*model.StrategicResponse{}
+		}
 	}
 	return out, nil
 }

@@ -72,21 +72,73 @@ func (r *Resolver) eventPage(ctx context.Context, first *int, after *string, f e
 }
 
 // risksAsOf folds every risk as it stood at asOf (zero: now), in order of
-// registration.
+// registration, from one scan of the risks' events.
 func (r *Resolver) risksAsOf(ctx context.Context, asOf time.Time) ([]register.Risk, error) {
-	registered, err := r.readAll(ctx, eventstore.Filter{Types: []string{domain.EventRiskRegistered}, Until: until(asOf)})
+	streams, err := r.foldStreams(ctx, domain.StreamRisk, asOf)
 	if err != nil {
 		return nil, err
 	}
-	risks := make([]register.Risk, 0, len(registered))
-	for _, e := range registered {
-		risk, err := r.Register.Risk(ctx, e.StreamID, register.AsOf{Time: asOf})
+	risks := make([]register.Risk, len(streams))
+	for i, s := range streams {
+		agg, err := domain.RiskFromHistory(s.id, s.events)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("graph: risk %s: %w", s.id, err)
 		}
-		risks = append(risks, risk)
+		risks[i] = register.Risk{Risk: agg, CreatedAt: s.createdAt, UpdatedAt: s.updatedAt}
 	}
 	return risks, nil
+}
+
+// responsesAsOf folds every response as it stood at asOf (zero: now), in
+// order of proposal.
+func (r *Resolver) responsesAsOf(ctx context.Context, asOf time.Time) ([]register.Response, error) {
+	streams, err := r.foldStreams(ctx, domain.StreamResponse, asOf)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]register.Response, len(streams))
+	for i, s := range streams {
+		agg, err := domain.ResponseFromHistory(s.id, s.events)
+		if err != nil {
+			return nil, fmt.Errorf("graph: response %s: %w", s.id, err)
+		}
+		out[i] = register.Response{StrategicResponse: agg, CreatedAt: s.createdAt, UpdatedAt: s.updatedAt}
+	}
+	return out, nil
+}
+
+// streamEvents are the decoded events of one stream.
+type streamEvents struct {
+	id                   string
+	events               []domain.Event
+	createdAt, updatedAt time.Time
+}
+
+// foldStreams reads every event of the streams of streamType recorded at or
+// before asOf (zero: now) and groups them by stream, in order of each
+// stream's first event.
+func (r *Resolver) foldStreams(ctx context.Context, streamType string, asOf time.Time) ([]*streamEvents, error) {
+	recs, err := r.readAll(ctx, eventstore.Filter{StreamType: streamType, Until: until(asOf)})
+	if err != nil {
+		return nil, err
+	}
+	var order []*streamEvents
+	byID := make(map[string]*streamEvents)
+	for _, rec := range recs {
+		ev, err := domain.DecodeEvent(rec.Type, rec.SchemaVersion, rec.Data)
+		if err != nil {
+			return nil, fmt.Errorf("graph: %s %s version %d: %w", streamType, rec.StreamID, rec.Version, err)
+		}
+		s := byID[rec.StreamID]
+		if s == nil {
+			s = &streamEvents{id: rec.StreamID, createdAt: rec.RecordedAt}
+			byID[rec.StreamID] = s
+			order = append(order, s)
+		}
+		s.events = append(s.events, ev)
+		s.updatedAt = rec.RecordedAt
+	}
+	return order, nil
 }
 
 // matches reports whether risk passes filter.

@@ -7,13 +7,14 @@ import (
 	"time"
 
 	wmsql "github.com/ThreeDotsLabs/watermill-sql/v4/pkg/sql"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // ErrRiskregDatabase reports a postgres:// broker URL that names riskreg's
 // own database: the relay creates Watermill's tables in the broker
 // database, and riskreg's database holds only riskreg's migrations.
-var ErrRiskregDatabase = errors.New("relay: the postgres:// broker URL names riskreg's own database; give the relay a database of its own")
+var ErrRiskregDatabase = errors.New("relay: this PostgreSQL database is riskreg's own; give the broker (or consumer) a database of its own")
 
 // sqlSchema is the Watermill schema of the PostgreSQL backend: the default
 // (log) schema, which keeps every message in "watermill_<topic>" in
@@ -36,17 +37,29 @@ func sqlOpen(ctx context.Context, t *target) (*pgxpool.Pool, error) {
 	if err != nil {
 		return nil, err
 	}
-	var riskreg bool
-	err = pool.QueryRow(ctx, `SELECT to_regclass('events') IS NOT NULL AND to_regclass('checkpoints') IS NOT NULL
-		AND to_regclass('streams') IS NOT NULL`).Scan(&riskreg)
-	if err == nil && riskreg {
-		err = ErrRiskregDatabase
-	}
-	if err != nil {
+	if err := RefuseRiskregDatabase(ctx, pool); err != nil {
 		pool.Close()
 		return nil, err
 	}
 	return pool, nil
+}
+
+// RefuseRiskregDatabase returns ErrRiskregDatabase when db is riskreg's own
+// database (it holds riskreg's event log tables), and nil otherwise. Brokers
+// and consumers keep their tables in databases of their own.
+func RefuseRiskregDatabase(ctx context.Context, db interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}) error {
+	var riskreg bool
+	err := db.QueryRow(ctx, `SELECT to_regclass('events') IS NOT NULL AND to_regclass('checkpoints') IS NOT NULL
+		AND to_regclass('streams') IS NOT NULL`).Scan(&riskreg)
+	switch {
+	case err != nil:
+		return fmt.Errorf("relay: look for riskreg's tables: %w", err)
+	case riskreg:
+		return ErrRiskregDatabase
+	}
+	return nil
 }
 
 func (p *Publisher) dialPostgres(ctx context.Context) (conn, error) {

@@ -1,0 +1,170 @@
+package projection
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/riskreg/riskreg/eventstore"
+)
+
+// checkpointName is the checkpoint of a projection's active generation.
+func checkpointName(projection string) string { return "projection:" + projection }
+
+// rebuildCheckpointName is the checkpoint of the generation a rebuild fills.
+func rebuildCheckpointName(projection string) string { return "projection:" + projection + ":rebuild" }
+
+// applier applies batches of events to one generation of one projection. Each
+// batch commits with the generation's checkpoint in one transaction, so an
+// event is applied exactly once whatever crashes.
+type applier struct {
+	p          Projection
+	pool       *pgxpool.Pool
+	gen        int64
+	checkpoint string
+	// pos is where the generation stands: the checkpoint as this applier
+	// last saw it.
+	pos eventstore.Position
+	// fence checks, in the batch's transaction, that this applier still
+	// owns the generation, and locks it against a swap. It returns errFenced
+	// when it does not.
+	fence func(ctx context.Context, tx pgx.Tx) error
+}
+
+// apply applies events, which follow a.pos in the log. When an event cannot
+// be applied, apply commits the events before it and returns an *EventError
+// for it, so that the checkpoint stops right before the failing event.
+func (a *applier) apply(ctx context.Context, events []eventstore.RecordedEvent) error {
+	err := a.applyOnce(ctx, events)
+	if err == nil || ctx.Err() != nil || errors.Is(err, errFenced) {
+		return err
+	}
+	var ee *EventError
+	if errors.As(err, &ee) {
+		ee.Projection = a.p.Name()
+		if i := indexOf(events, ee.Position); i > 0 {
+			if err := a.apply(ctx, events[:i]); err != nil {
+				return err
+			}
+		}
+		return ee
+	}
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) {
+		return err // not about the data (a lost connection, say): try the batch again later
+	}
+	// The database refused the batch's writes: find the event that breaks
+	// them by halves, committing what comes before it.
+	if len(events) == 1 {
+		ee := NewEventError(events[0], err)
+		ee.Projection = a.p.Name()
+		return ee
+	}
+	mid := len(events) / 2
+	if err := a.apply(ctx, events[:mid]); err != nil {
+		return err
+	}
+	return a.apply(ctx, events[mid:])
+}
+
+// applyOnce applies events in one transaction. The projection reads before
+// the transaction starts, so that the transaction (which holds back readers
+// of the global log while it runs) is as short as it can be; the fence and
+// the checkpoint check make that safe.
+func (a *applier) applyOnce(ctx context.Context, events []eventstore.RecordedEvent) error {
+	if len(events) == 0 {
+		return nil
+	}
+	changes, err := a.p.Prepare(ctx, a.pool, a.gen, events)
+	if err != nil {
+		return err
+	}
+	last := events[len(events)-1].Position
+	err = pgx.BeginFunc(ctx, a.pool, func(tx pgx.Tx) error {
+		// Read models are derived and the checkpoint commits with them: a
+		// crash that loses the last commits loses both, and they are
+		// applied again. So the batch need not wait for the WAL flush.
+		if _, err := tx.Exec(ctx, "SET LOCAL synchronous_commit = off"); err != nil {
+			return fmt.Errorf("projection: %w", err)
+		}
+		if err := a.fence(ctx, tx); err != nil {
+			return err
+		}
+		stored, err := eventstore.LoadCheckpoint(ctx, tx, a.checkpoint)
+		if err != nil {
+			return err
+		}
+		if stored != a.pos {
+			return fmt.Errorf("%w: checkpoint %s is at %q, the batch follows %q", errFenced, a.checkpoint, stored, a.pos)
+		}
+		if err := changes.Write(ctx, tx, a.gen); err != nil {
+			return err
+		}
+		return eventstore.SaveCheckpoint(ctx, tx, a.checkpoint, last)
+	})
+	if err != nil {
+		return err
+	}
+	a.pos = last
+	return nil
+}
+
+// applyInTx applies events to generation gen of p inside tx, reading with tx
+// too, so that batches applied one after the other in tx see each other.
+func applyInTx(ctx context.Context, tx pgx.Tx, p Projection, gen int64, events []eventstore.RecordedEvent) error {
+	changes, err := p.Prepare(ctx, tx, gen, events)
+	if err != nil {
+		return err
+	}
+	return changes.Write(ctx, tx, gen)
+}
+
+// indexOf returns the index of the event at pos, or -1.
+func indexOf(events []eventstore.RecordedEvent, pos eventstore.Position) int {
+	for i, e := range events {
+		if e.Position == pos {
+			return i
+		}
+	}
+	return -1
+}
+
+// liveFence is the fence of a runner applying to the active generation gen:
+// it locks the projection's row (a swap locks it too, so a batch and a swap
+// never interleave) and checks that gen is still active.
+func liveFence(name string, gen int64) func(context.Context, pgx.Tx) error {
+	return func(ctx context.Context, tx pgx.Tx) error {
+		var active int64
+		err := tx.QueryRow(ctx, `SELECT active_generation FROM rm_projections WHERE name = $1 FOR NO KEY UPDATE`, name).Scan(&active)
+		if err != nil {
+			return fmt.Errorf("projection %s: lock status row: %w", name, err)
+		}
+		if active != gen {
+			return fmt.Errorf("%w: generation %d of %s is active, not %d", errFenced, active, name, gen)
+		}
+		return nil
+	}
+}
+
+// rebuildFence is the fence of the rebuild with token builder filling
+// generation gen: it checks that the rebuild still owns that generation.
+// FOR KEY SHARE does not wait for a runner's batch (FOR NO KEY UPDATE), only
+// for a swap or another rebuild taking over (FOR UPDATE).
+func rebuildFence(name string, gen int64, builder string) func(context.Context, pgx.Tx) error {
+	return func(ctx context.Context, tx pgx.Tx) error {
+		var owned bool
+		err := tx.QueryRow(ctx, `SELECT building_generation IS NOT DISTINCT FROM $2 AND builder IS NOT DISTINCT FROM $3
+			FROM rm_projections WHERE name = $1 FOR KEY SHARE`, name, gen, builder).Scan(&owned)
+		if err != nil {
+			return fmt.Errorf("projection %s: lock status row: %w", name, err)
+		}
+		if !owned {
+			return fmt.Errorf("%w: another rebuild of %s took over generation %d", errFenced, name, gen)
+		}
+		return nil
+	}
+}

@@ -1,0 +1,156 @@
+package projection
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/riskreg/riskreg/domain"
+	"github.com/riskreg/riskreg/eventstore"
+)
+
+// Names of the built-in projections.
+const (
+	// NameRisks keeps the risk register and the heat map.
+	NameRisks = "risks"
+	// NameResponses keeps the strategic responses.
+	NameResponses = "responses"
+	// NameDecisions keeps the decisions, their subjects and their effects.
+	NameDecisions = "decisions"
+)
+
+// A Projection keeps read-model tables up to date from the event log.
+//
+// Its tables hold one generation of rows per build of the read model (see
+// docs/projections.md); the runner and the rebuild tell it which generation
+// to read and write. It sees every event of the log exactly once per
+// generation, in log order, in batches.
+type Projection interface {
+	// Name identifies the projection: its checkpoint, its lock, its row in
+	// rm_projections and so the generation its views show.
+	Name() string
+	// Tables are the tables the projection writes, each with a generation
+	// column. A rebuild clears their rows of generations that are not
+	// active.
+	Tables() []string
+	// Prepare works out what events do to generation gen of the read model,
+	// reading the rows it needs with q. It writes nothing: the caller writes
+	// the returned changes and the checkpoint in one transaction. The events
+	// follow the generation's checkpoint without a gap. An error caused by one
+	// event should be an *EventError for it (see NewEventError), so that the
+	// events before it can still be applied.
+	Prepare(ctx context.Context, q Querier, gen int64, events []eventstore.RecordedEvent) (Changes, error)
+}
+
+// Changes are the writes that one call of Projection.Prepare worked out.
+type Changes interface {
+	// Write writes the changes to generation gen in tx.
+	Write(ctx context.Context, tx pgx.Tx, gen int64) error
+}
+
+// Querier runs queries: a pool, a connection or a transaction.
+type Querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+// Builtin returns the projections behind the read models of the API, in the
+// order of their names.
+func Builtin() []Projection {
+	return []Projection{Decisions(), Responses(), Risks()}
+}
+
+// Lookup returns the built-in projection called name.
+func Lookup(name string) (Projection, error) {
+	for _, p := range Builtin() {
+		if p.Name() == name {
+			return p, nil
+		}
+	}
+	return nil, fmt.Errorf("%w: %q (known: %s, %s, %s)", ErrUnknownProjection, name, NameDecisions, NameResponses, NameRisks)
+}
+
+var (
+	// ErrInvalidInput is matched by errors about a malformed read: a bad
+	// cursor, a page size out of range, an unknown enum value in a filter.
+	ErrInvalidInput = errors.New("projection: invalid input")
+	// ErrUnknownProjection is matched when a projection name is not known.
+	ErrUnknownProjection = errors.New("projection: unknown projection")
+	// ErrFailing is matched by WaitFor's error when a projection is stuck on
+	// a failing event at or before the position waited for.
+	ErrFailing = errors.New("projection: projection is stopped at a failing event")
+	// ErrRebuildRunning is matched when another rebuild of a projection holds
+	// its rebuild lock.
+	ErrRebuildRunning = errors.New("projection: a rebuild of this projection is already running")
+	// errFenced means that the checkpoint or generation a batch was worked
+	// out against has moved on (a rebuild swapped generations, or another
+	// runner took over): the batch is dropped and work restarts from the
+	// stored checkpoint.
+	errFenced = errors.New("projection: the read model moved on under this batch")
+)
+
+// EventError says that a projection could not apply one event of the log.
+// The runner stops at that event, records it in the projection's status and
+// retries it; it never skips it.
+type EventError struct {
+	Projection string // set by the runner
+	Position   eventstore.Position
+	EventID    uuid.UUID
+	Type       string
+	StreamID   string
+	Err        error
+}
+
+// NewEventError returns an *EventError for e caused by err.
+func NewEventError(e eventstore.RecordedEvent, err error) *EventError {
+	return &EventError{Position: e.Position, EventID: e.ID, Type: e.Type, StreamID: e.StreamID, Err: err}
+}
+
+func (e *EventError) Error() string {
+	return fmt.Sprintf("projection %s: event %s (%s on stream %s, position %s): %v",
+		e.Projection, e.EventID, e.Type, e.StreamID, e.Position, e.Err)
+}
+
+// Unwrap returns the cause.
+func (e *EventError) Unwrap() error { return e.Err }
+
+// decode decodes the data of a stored event of the register.
+func decode(e eventstore.RecordedEvent) (domain.Event, error) {
+	d, err := domain.DecodeEvent(e.Type, e.SchemaVersion, e.Data)
+	if err != nil {
+		return nil, NewEventError(e, err)
+	}
+	return d, nil
+}
+
+// copyRows inserts rows into table with COPY.
+func copyRows(ctx context.Context, tx pgx.Tx, table string, columns []string, rows [][]any) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{table}, columns, pgx.CopyFromRows(rows)); err != nil {
+		return fmt.Errorf("projection: copy into %s: %w", table, err)
+	}
+	return nil
+}
+
+// deleteKeys deletes the rows of generation gen of table whose column holds
+// one of keys.
+func deleteKeys(ctx context.Context, tx pgx.Tx, table, column string, gen int64, keys []string) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	sql := fmt.Sprintf("DELETE FROM %s WHERE generation = $1 AND %s = ANY($2)",
+		pgx.Identifier{table}.Sanitize(), pgx.Identifier{column}.Sanitize())
+	if _, err := tx.Exec(ctx, sql, gen, keys); err != nil {
+		return fmt.Errorf("projection: delete from %s: %w", table, err)
+	}
+	return nil
+}
+
+// noChanges is the Changes of a batch that touches nothing of a read model.
+type noChanges struct{}
+
+func (noChanges) Write(context.Context, pgx.Tx, int64) error { return nil }

@@ -1,0 +1,377 @@
+package projection
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/riskreg/riskreg/eventstore"
+)
+
+// RebuildConfig says what Rebuild rebuilds. Store and Projections are
+// required; the zero values of the other fields are usable.
+type RebuildConfig struct {
+	// Store is the event log to rebuild from. Give it register.Upcasters().
+	Store *eventstore.Store
+	// Projections are the projections to rebuild, together.
+	Projections []Projection
+	// BatchSize caps the events applied in one transaction. Default 10,000.
+	BatchSize int
+	// Logger receives the rebuild's logs. Default slog.Default().
+	Logger *slog.Logger
+	// Progress, when set, is called after every batch.
+	Progress func(Progress)
+}
+
+// Validate reports settings that cannot work.
+func (c RebuildConfig) Validate() error {
+	if c.Store == nil {
+		return errors.New("projection: RebuildConfig.Store is required")
+	}
+	if len(c.Projections) == 0 {
+		return errors.New("projection: RebuildConfig.Projections names nothing to rebuild")
+	}
+	if c.BatchSize < 0 {
+		return errors.New("projection: BatchSize must not be negative")
+	}
+	return Config{Store: c.Store, Projections: c.Projections}.Validate()
+}
+
+func (c *RebuildConfig) setDefaults() {
+	if c.BatchSize == 0 {
+		c.BatchSize = 10_000
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}
+
+// Progress is how far a rebuild got.
+type Progress struct {
+	// Done counts the events applied to the shadow generations.
+	Done int64
+	// Total is the number of events in the log when the rebuild started, or
+	// Done when more were appended meanwhile.
+	Total   int64
+	Elapsed time.Duration
+}
+
+// Rate returns the events applied per second so far.
+func (p Progress) Rate() float64 {
+	if p.Elapsed <= 0 {
+		return 0
+	}
+	return float64(p.Done) / p.Elapsed.Seconds()
+}
+
+// ETA returns how long the rest should take at the rate so far; 0 when that
+// cannot be told yet.
+func (p Progress) ETA() time.Duration {
+	rate := p.Rate()
+	if rate <= 0 {
+		return 0
+	}
+	return time.Duration(float64(p.Total-p.Done) / rate * float64(time.Second))
+}
+
+// RebuildResult says what a rebuild did.
+type RebuildResult struct {
+	// Events counts the events applied, the swap's catch-up included.
+	Events int64
+	// Position is the position the rebuilt read models were swapped in at.
+	Position eventstore.Position
+	// Generations maps each projection to its new active generation.
+	Generations map[string]int64
+	Elapsed     time.Duration
+}
+
+// shadow is the generation a rebuild fills for one projection.
+type shadow struct {
+	*applier       // fills generation gen of projection p
+	active   int64 // the active generation when the rebuild started
+}
+
+// Rebuild rebuilds projections from the start of the log into shadow
+// generations of their tables, while the active generations keep serving
+// reads and being kept up to date by their runners, and then swaps the
+// shadows in, all in one transaction: readers see either the old read models
+// or the new ones. Only one rebuild of a projection runs at a time; another
+// one fails with ErrRebuildRunning. When Rebuild fails, the active
+// generations stay as they were.
+func Rebuild(ctx context.Context, cfg RebuildConfig) (RebuildResult, error) {
+	if err := cfg.Validate(); err != nil {
+		return RebuildResult{}, err
+	}
+	cfg.setDefaults()
+	start := time.Now()
+	pool := cfg.Store.Pool()
+	ps := slices.SortedFunc(slices.Values(cfg.Projections), func(a, b Projection) int { return cmp.Compare(a.Name(), b.Name()) })
+
+	session, err := openLockSession(ctx, pool.Config().ConnConfig, "riskreg rebuild")
+	if err != nil {
+		return RebuildResult{}, err
+	}
+	defer session.close()
+	for _, p := range ps {
+		if err := ensureStatusRow(ctx, pool, p.Name()); err != nil {
+			return RebuildResult{}, err
+		}
+		got, err := session.tryLock(ctx, lockKey("rebuild", p.Name()))
+		if err != nil {
+			return RebuildResult{}, err
+		}
+		if !got {
+			return RebuildResult{}, fmt.Errorf("%w: %s", ErrRebuildRunning, p.Name())
+		}
+	}
+
+	builder := uuid.NewString()
+	shadows := make([]*shadow, 0, len(ps))
+	for _, p := range ps {
+		s, err := startShadow(ctx, pool, p, builder)
+		if err != nil {
+			abandon(pool, shadows, builder, cfg.Logger)
+			return RebuildResult{}, err
+		}
+		shadows = append(shadows, s)
+	}
+	res, err := rebuild(ctx, cfg, pool, shadows, builder, start)
+	if err != nil {
+		abandon(pool, shadows, builder, cfg.Logger)
+		return RebuildResult{}, err
+	}
+	for _, s := range shadows {
+		if err := dropGeneration(ctx, pool, s.p, s.active); err != nil {
+			// The swap is done; the old rows only take space until the next
+			// rebuild clears them.
+			cfg.Logger.Warn("projection: cannot clear the old generation", "projection", s.p.Name(), "err", err)
+		}
+	}
+	res.Elapsed = time.Since(start)
+	return res, nil
+}
+
+// rebuild fills the shadows and swaps them in.
+func rebuild(ctx context.Context, cfg RebuildConfig, pool *pgxpool.Pool, shadows []*shadow, builder string, start time.Time) (RebuildResult, error) {
+	var total int64
+	if err := pool.QueryRow(ctx, "SELECT count(*) FROM events").Scan(&total); err != nil {
+		return RebuildResult{}, fmt.Errorf("projection: count events: %w", err)
+	}
+	done, err := fill(ctx, cfg, shadows, total, start)
+	if err != nil {
+		return RebuildResult{}, err
+	}
+	pos, caughtUp, err := swap(ctx, cfg, pool, shadows, builder)
+	if err != nil {
+		return RebuildResult{}, err
+	}
+	res := RebuildResult{Events: done + caughtUp, Position: pos, Generations: make(map[string]int64)}
+	for _, s := range shadows {
+		res.Generations[s.p.Name()] = s.gen
+	}
+	if cfg.Progress != nil {
+		cfg.Progress(Progress{Done: res.Events, Total: max(total, res.Events), Elapsed: time.Since(start)})
+	}
+	return res, nil
+}
+
+// startShadow claims the next generation of p for the rebuild builder and
+// clears the rows a failed rebuild may have left.
+func startShadow(ctx context.Context, pool *pgxpool.Pool, p Projection, builder string) (*shadow, error) {
+	name := p.Name()
+	s := &shadow{}
+	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		err := tx.QueryRow(ctx, `SELECT active_generation FROM rm_projections WHERE name = $1 FOR UPDATE`, name).Scan(&s.active)
+		if err != nil {
+			return fmt.Errorf("projection %s: lock status row: %w", name, err)
+		}
+		_, err = tx.Exec(ctx, `UPDATE rm_projections SET building_generation = $2, builder = $3, updated_at = clock_timestamp()
+			WHERE name = $1`, name, s.active+1, builder)
+		if err != nil {
+			return fmt.Errorf("projection %s: claim a generation: %w", name, err)
+		}
+		return eventstore.SaveCheckpoint(ctx, tx, rebuildCheckpointName(name), eventstore.Position{})
+	})
+	if err != nil {
+		return nil, err
+	}
+	gen := s.active + 1
+	for _, table := range p.Tables() {
+		sql := fmt.Sprintf("DELETE FROM %s WHERE generation <> $1", pgx.Identifier{table}.Sanitize())
+		if _, err := pool.Exec(ctx, sql, s.active); err != nil {
+			return nil, fmt.Errorf("projection %s: clear %s: %w", name, table, err)
+		}
+	}
+	s.applier = &applier{p: p, pool: pool, gen: gen, checkpoint: rebuildCheckpointName(name),
+		fence: rebuildFence(name, gen, builder)}
+	return s, nil
+}
+
+// fill applies the log from its start to every shadow, batch by batch, while
+// the next batch is read, until it reaches the end of the log. It returns
+// the number of events applied.
+func fill(ctx context.Context, cfg RebuildConfig, shadows []*shadow, total int64, start time.Time) (int64, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type page struct {
+		events []eventstore.RecordedEvent
+		err    error
+	}
+	pages := make(chan page, 1)
+	go func() {
+		defer close(pages)
+		var pos eventstore.Position
+		for {
+			events, err := cfg.Store.ReadAll(ctx, pos, cfg.BatchSize, eventstore.Filter{})
+			select {
+			case pages <- page{events, err}:
+			case <-ctx.Done():
+				return
+			}
+			if err != nil || len(events) < cfg.BatchSize {
+				return
+			}
+			pos = events[len(events)-1].Position
+		}
+	}()
+	var done int64
+	for pg := range pages {
+		if pg.err != nil {
+			return done, pg.err
+		}
+		errs := make([]error, len(shadows))
+		var wg sync.WaitGroup
+		for i, s := range shadows {
+			wg.Go(func() { errs[i] = s.apply(ctx, pg.events) })
+		}
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
+			return done, err
+		}
+		done += int64(len(pg.events))
+		if cfg.Progress != nil {
+			cfg.Progress(Progress{Done: done, Total: max(total, done), Elapsed: time.Since(start)})
+		}
+	}
+	return done, ctx.Err()
+}
+
+// swap applies what the log gained since fill ended to the shadows and makes
+// them the active generations, in one transaction that locks the
+// projections' rows: runners wait for it, and then find their checkpoint
+// moved and continue from the new one. It returns the position the shadows
+// reached and how many events it applied.
+func swap(ctx context.Context, cfg RebuildConfig, pool *pgxpool.Pool, shadows []*shadow, builder string) (eventstore.Position, int64, error) {
+	names := make([]string, len(shadows))
+	for i, s := range shadows {
+		names[i] = s.p.Name()
+	}
+	pos := shadows[0].pos
+	var applied int64
+	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		// Shadows are in name order, and so are the rows locked here.
+		rows, err := tx.Query(ctx, `SELECT COALESCE(building_generation, 0), COALESCE(builder, '')
+			FROM rm_projections WHERE name = ANY($1) ORDER BY name FOR UPDATE`, names)
+		if err != nil {
+			return fmt.Errorf("projection: lock status rows: %w", err)
+		}
+		claims, err := pgx.CollectRows(rows, pgx.RowToStructByPos[struct {
+			Gen     int64
+			Builder string
+		}])
+		if err != nil {
+			return fmt.Errorf("projection: lock status rows: %w", err)
+		}
+		for i, s := range shadows {
+			if i >= len(claims) || claims[i].Gen != s.gen || claims[i].Builder != builder {
+				return fmt.Errorf("%w: another rebuild of %s took over", errFenced, s.p.Name())
+			}
+		}
+		live := make([]eventstore.Position, len(shadows))
+		for i, s := range shadows {
+			if live[i], err = eventstore.LoadCheckpoint(ctx, tx, checkpointName(s.p.Name())); err != nil {
+				return err
+			}
+		}
+		// The runners cannot move on while this transaction holds their
+		// rows, and every event they applied is readable here, so this loop
+		// ends at or after each of their checkpoints.
+		for {
+			events, err := cfg.Store.ReadAll(ctx, pos, cfg.BatchSize, eventstore.Filter{})
+			if err != nil {
+				return err
+			}
+			for _, s := range shadows {
+				if err := applyInTx(ctx, tx, s.p, s.gen, events); err != nil {
+					return err
+				}
+			}
+			applied += int64(len(events))
+			if len(events) > 0 {
+				pos = events[len(events)-1].Position
+			}
+			if len(events) < cfg.BatchSize {
+				break
+			}
+		}
+		for i, s := range shadows {
+			if pos.Compare(live[i]) < 0 {
+				return fmt.Errorf("projection %s: the rebuild reached %q, behind the live checkpoint %q", s.p.Name(), pos, live[i])
+			}
+		}
+		_, err = tx.Exec(ctx, `UPDATE rm_projections SET active_generation = building_generation, building_generation = NULL,
+			builder = NULL, updated_at = clock_timestamp() WHERE name = ANY($1)`, names)
+		if err != nil {
+			return fmt.Errorf("projection: swap generations: %w", err)
+		}
+		for _, s := range shadows {
+			if err := eventstore.SaveCheckpoint(ctx, tx, checkpointName(s.p.Name()), pos); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return pos, applied, err
+}
+
+// abandon gives up the shadows of a failed rebuild: their generations stop
+// being claimed and their rows are deleted, unless another rebuild took them
+// over meanwhile.
+func abandon(pool *pgxpool.Pool, shadows []*shadow, builder string, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for _, s := range shadows {
+		tag, err := pool.Exec(ctx, `UPDATE rm_projections SET building_generation = NULL, builder = NULL,
+			updated_at = clock_timestamp() WHERE name = $1 AND builder = $2`, s.p.Name(), builder)
+		if err == nil && tag.RowsAffected() == 1 {
+			err = dropGeneration(ctx, pool, s.p, s.gen)
+		}
+		if err != nil {
+			log.Warn("projection: cannot clear an abandoned shadow generation", "projection", s.p.Name(), "err", err)
+		}
+	}
+}
+
+// dropGeneration deletes the rows of generation gen of p's tables and
+// refreshes their statistics.
+func dropGeneration(ctx context.Context, pool *pgxpool.Pool, p Projection, gen int64) error {
+	for _, table := range p.Tables() {
+		t := pgx.Identifier{table}.Sanitize()
+		if _, err := pool.Exec(ctx, "DELETE FROM "+t+" WHERE generation = $1", gen); err != nil {
+			return fmt.Errorf("projection %s: clear generation %d of %s: %w", p.Name(), gen, table, err)
+		}
+		if _, err := pool.Exec(ctx, "ANALYZE "+t); err != nil {
+			return fmt.Errorf("projection %s: analyze %s: %w", p.Name(), table, err)
+		}
+	}
+	return nil
+}

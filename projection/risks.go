@@ -1,0 +1,327 @@
+package projection
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/riskreg/riskreg/domain"
+	"github.com/riskreg/riskreg/eventstore"
+)
+
+// Risk is a risk of the register as it stands: the read model of one risk
+// stream.
+type Risk struct {
+	ID          string
+	Reference   string // e.g. "R-0007"
+	Title       string
+	Description string
+	Category    string
+	Source      string
+	Owner       string
+	Status      domain.RiskStatus
+	Inherent    *Rating // nil until assessed
+	Residual    *Rating
+	Target      *Rating
+	// Band is the band of the residual rating if set, else of the inherent
+	// one, else "".
+	Band           domain.Band
+	Flagged        bool
+	ToleratedUntil domain.Date // zero unless TOLERATED
+	Version        int         // the number of events in the risk's stream
+	CreatedAt      time.Time   // recordedAt of the stream's first event
+	UpdatedAt      time.Time   // recordedAt of its last event
+}
+
+// Rating is one of a risk's three ratings.
+type Rating struct {
+	Likelihood int       `json:"likelihood"`
+	Impact     int       `json:"impact"`
+	Rationale  string    `json:"rationale"`
+	AssessedBy string    `json:"assessedBy"`
+	AssessedAt time.Time `json:"assessedAt"`
+}
+
+// Score returns likelihood x impact.
+func (r Rating) Score() int { return r.Likelihood * r.Impact }
+
+// Band returns the band of the score.
+func (r Rating) Band() domain.Band { return domain.BandOf(r.Score()) }
+
+// Rating returns the rating of the given kind, nil when it is not set.
+func (r *Risk) Rating(kind domain.RatingKind) *Rating {
+	switch kind {
+	case domain.RatingKindInherent:
+		return r.Inherent
+	case domain.RatingKindResidual:
+		return r.Residual
+	case domain.RatingKindTarget:
+		return r.Target
+	}
+	return nil
+}
+
+// ratingKinds are the kinds of rating in the order of the heat maps.
+var ratingKinds = []domain.RatingKind{domain.RatingKindInherent, domain.RatingKindResidual, domain.RatingKindTarget}
+
+// band returns the band of the residual rating, else of the inherent one.
+func (r *Risk) band() domain.Band {
+	for _, rating := range []*Rating{r.Residual, r.Inherent} {
+		if rating != nil {
+			return rating.Band()
+		}
+	}
+	return ""
+}
+
+// onHeatMap reports whether the risk counts on the heat maps: every risk
+// that is not CLOSED or WITHDRAWN.
+func (r *Risk) onHeatMap() bool { return !r.Status.Terminal() }
+
+// setStatus changes the status the way domain.Risk does: a risk that stops
+// being TOLERATED loses its toleratedUntil date.
+func (r *Risk) setStatus(s domain.RiskStatus) {
+	r.Status = s
+	if s != domain.RiskStatusTolerated {
+		r.ToleratedUntil = domain.Date{}
+	}
+}
+
+// applyRisk folds one event of a risk stream into r, which is nil before the
+// RiskRegistered event. It follows domain.Risk.Apply.
+func applyRisk(r *Risk, e eventstore.RecordedEvent, d domain.Event) (*Risk, error) {
+	if _, first := d.(domain.RiskRegistered); first != (r == nil) {
+		return nil, unexpected(e)
+	}
+	switch d := d.(type) {
+	case domain.RiskRegistered:
+		r = &Risk{
+			ID: e.StreamID, Reference: d.Reference, Title: d.Title, Description: d.Description,
+			Category: d.Category, Source: d.Source, Owner: d.Owner, Status: domain.RiskStatusOpen,
+			CreatedAt: e.RecordedAt,
+		}
+	case domain.RiskUpdated:
+		set(&r.Title, d.Title)
+		set(&r.Description, d.Description)
+		set(&r.Category, d.Category)
+		set(&r.Source, d.Source)
+		set(&r.Owner, d.Owner)
+	case domain.RiskAssessed:
+		rating := &Rating{Likelihood: d.Likelihood, Impact: d.Impact, Rationale: d.Rationale,
+			AssessedBy: d.AssessedBy, AssessedAt: d.AssessedAt}
+		switch d.Kind {
+		case domain.RatingKindInherent:
+			r.Inherent = rating
+			if r.Status == domain.RiskStatusOpen {
+				r.setStatus(domain.RiskStatusAssessed)
+			}
+		case domain.RatingKindResidual:
+			r.Residual = rating
+		case domain.RatingKindTarget:
+			r.Target = rating
+		default:
+			return nil, fmt.Errorf("%w: %s with rating kind %q", domain.ErrUnexpectedEvent, e.Type, d.Kind)
+		}
+	case domain.RiskFlagged:
+		r.Flagged = true
+	case domain.RiskTolerated:
+		r.setStatus(domain.RiskStatusTolerated)
+		r.ToleratedUntil = d.ToleratedUntil
+	case domain.RiskTreatmentStarted:
+		r.setStatus(domain.RiskStatusTreating)
+	case domain.RiskMonitoringStarted:
+		r.setStatus(domain.RiskStatusMonitoring)
+	case domain.RiskClosed:
+		r.setStatus(domain.RiskStatusClosed)
+	case domain.RiskWithdrawn:
+		r.setStatus(domain.RiskStatusWithdrawn)
+	default:
+		return nil, unexpected(e)
+	}
+	r.Band = r.band()
+	r.Version = int(e.Version)
+	r.UpdatedAt = e.RecordedAt
+	return r, nil
+}
+
+// set assigns *p to *dst when p is set.
+func set[T any](dst *T, p *T) {
+	if p != nil {
+		*dst = *p
+	}
+}
+
+// riskFromAggregate returns the read model of a risk folded by the domain.
+func riskFromAggregate(a *domain.Risk, created, updated time.Time) Risk {
+	r := Risk{
+		ID: a.ID(), Reference: a.Reference(), Title: a.Title(), Description: a.Description(),
+		Category: a.Category(), Source: a.Source(), Owner: a.Owner(), Status: a.Status(),
+		Flagged: a.Flagged(), Version: a.Version(), CreatedAt: created, UpdatedAt: updated,
+	}
+	for _, kind := range ratingKinds {
+		if rating, ok := a.Rating(kind); ok {
+			rr := &Rating{Likelihood: rating.Likelihood(), Impact: rating.Impact(), Rationale: rating.Rationale(),
+				AssessedBy: rating.AssessedBy(), AssessedAt: rating.AssessedAt()}
+			switch kind {
+			case domain.RatingKindInherent:
+				r.Inherent = rr
+			case domain.RatingKindResidual:
+				r.Residual = rr
+			default:
+				r.Target = rr
+			}
+		}
+	}
+	if band, ok := a.Band(); ok {
+		r.Band = band
+	}
+	r.ToleratedUntil, _ = a.ToleratedUntil()
+	return r
+}
+
+// searchSeparator stands between the fields of a risk's search text; it is
+// removed from search strings, so that no match spans two fields.
+const searchSeparator = "\x1f"
+
+// searchText is what a search string is matched against: the reference,
+// title and description, lower-cased.
+func searchText(r *Risk) string {
+	return strings.ToLower(r.Reference + searchSeparator + r.Title + searchSeparator + r.Description)
+}
+
+// riskColumns are the columns scanRisk reads, in rm_risks_gen and rm_risks.
+const riskColumns = `risk_id, reference, title, description, category, source, owner, status, inherent, residual, target,
+	band, flagged, tolerated_until, version, created_at, updated_at`
+
+// riskCopyColumns are the columns riskRow writes to rm_risks_gen.
+var riskCopyColumns = []string{"generation", "risk_id", "reference", "title", "description", "category", "source",
+	"owner", "status", "inherent", "residual", "target", "band", "flagged", "tolerated_until", "version",
+	"created_at", "updated_at", "search_text"}
+
+// riskScanner scans rows of riskColumns.
+type riskScanner struct {
+	r                          Risk
+	inherent, residual, target []byte
+	band                       pgtype.Text
+	until                      pgtype.Date
+}
+
+// dest returns the scan destinations of riskColumns.
+func (s *riskScanner) dest() []any {
+	r := &s.r
+	return []any{&r.ID, &r.Reference, &r.Title, &r.Description, &r.Category, &r.Source, &r.Owner, &r.Status,
+		&s.inherent, &s.residual, &s.target, &s.band, &r.Flagged, &s.until, &r.Version, &r.CreatedAt, &r.UpdatedAt}
+}
+
+// risk returns the risk of the row scanned last.
+func (s *riskScanner) risk() (*Risk, error) {
+	r := s.r
+	for _, f := range []struct {
+		data []byte
+		dst  **Rating
+	}{{s.inherent, &r.Inherent}, {s.residual, &r.Residual}, {s.target, &r.Target}} {
+		*f.dst = nil
+		if f.data == nil {
+			continue
+		}
+		*f.dst = new(Rating)
+		if err := json.Unmarshal(f.data, *f.dst); err != nil {
+			return nil, fmt.Errorf("rating of risk %s: %w", r.ID, err)
+		}
+	}
+	r.Band = domain.Band(s.band.String)
+	r.ToleratedUntil = fromPgDate(s.until)
+	r.CreatedAt, r.UpdatedAt = r.CreatedAt.UTC(), r.UpdatedAt.UTC()
+	return &r, nil
+}
+
+// scanRisk reads a row of riskColumns.
+func scanRisk(row pgx.CollectableRow) (*Risk, error) {
+	var s riskScanner
+	if err := row.Scan(s.dest()...); err != nil {
+		return nil, err
+	}
+	return s.risk()
+}
+
+// riskRow returns the values of riskCopyColumns for r in generation gen.
+func riskRow(gen int64, r *Risk) ([]any, error) {
+	ratings := make([]any, 3)
+	for i, rating := range []*Rating{r.Inherent, r.Residual, r.Target} {
+		if rating == nil {
+			continue
+		}
+		b, err := json.Marshal(rating)
+		if err != nil {
+			return nil, fmt.Errorf("projection: rating of risk %s: %w", r.ID, err)
+		}
+		ratings[i] = b
+	}
+	var band any
+	if r.Band != "" {
+		band = string(r.Band)
+	}
+	return []any{gen, r.ID, r.Reference, r.Title, r.Description, r.Category, r.Source, r.Owner, string(r.Status),
+		ratings[0], ratings[1], ratings[2], band, r.Flagged, toPgDate(r.ToleratedUntil), int64(r.Version),
+		r.CreatedAt, r.UpdatedAt, searchText(r)}, nil
+}
+
+// heatMapColumns are the columns heatMapRows writes to rm_heat_map_gen.
+var heatMapColumns = []string{"generation", "kind", "risk_id", "likelihood", "impact", "reference"}
+
+// heatMapRows returns the heat-map entries of r in generation gen.
+func heatMapRows(gen int64, r *Risk) [][]any {
+	if !r.onHeatMap() {
+		return nil
+	}
+	var rows [][]any
+	for _, kind := range ratingKinds {
+		if rating := r.Rating(kind); rating != nil {
+			rows = append(rows, []any{gen, string(kind), r.ID, int16(rating.Likelihood), int16(rating.Impact), r.Reference})
+		}
+	}
+	return rows
+}
+
+// Risks returns the projection that keeps the risk register (rm_risks) and
+// the heat map (rm_heat_map).
+func Risks() Projection {
+	return &streamProjection[Risk]{
+		name: NameRisks,
+		streamModel: streamModel[Risk]{
+			streamType: domain.StreamRisk,
+			table:      "rm_risks_gen",
+			key:        "risk_id",
+			columns:    riskColumns,
+			scan:       scanRisk,
+			id:         func(r *Risk) string { return r.ID },
+			version:    func(r *Risk) int { return r.Version },
+			apply:      applyRisk,
+		},
+		tables: []table{{"rm_risks_gen", riskCopyColumns}, {"rm_heat_map_gen", heatMapColumns}},
+		rows: func(gen int64, r *Risk) ([][][]any, error) {
+			row, err := riskRow(gen, r)
+			return [][][]any{{row}, heatMapRows(gen, r)}, err
+		},
+	}
+}
+
+// toPgDate returns d for a date column: nil for the zero Date.
+func toPgDate(d domain.Date) any {
+	if d.IsZero() {
+		return nil
+	}
+	return d.Time()
+}
+
+// fromPgDate returns the date of a date column.
+func fromPgDate(d pgtype.Date) domain.Date {
+	if !d.Valid {
+		return domain.Date{}
+	}
+	return domain.DateOf(d.Time.UTC())
+}

@@ -1,0 +1,371 @@
+package projection
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/riskreg/riskreg/eventstore"
+)
+
+// Config tunes a Runner. Store is required; New fills in the other defaults.
+type Config struct {
+	// Store is the event log to follow. Give it register.Upcasters(), so that
+	// the projections see current event schemas.
+	Store *eventstore.Store
+	// Projections are the projections to run. Default Builtin().
+	Projections []Projection
+	// BatchSize caps the events applied in one transaction while a
+	// projection catches up. Live, each batch is what the subscription hands
+	// over. Default 5,000.
+	BatchSize int
+	// LockRetryInterval is how often a runner that waits for another
+	// process's runner tries to take over. Default 1s.
+	LockRetryInterval time.Duration
+	// LockCheckInterval is how often the runner checks that its lock session
+	// is alive; when it is not, it stops applying and waits for the lock
+	// again. Default 5s.
+	LockCheckInterval time.Duration
+	// MinRetryDelay and MaxRetryDelay bound the wait before a failing event
+	// is tried again: it doubles from MinRetryDelay after each failure, up
+	// to MaxRetryDelay. Defaults 100ms and 1m.
+	MinRetryDelay time.Duration
+	MaxRetryDelay time.Duration
+	// Holder names this process in the projections' status. Default
+	// host name and process id.
+	Holder string
+	// Logger receives the runner's logs. Default slog.Default().
+	Logger *slog.Logger
+	// OnApplied, when set, is called after every committed batch with the
+	// projection's name and the batch's events. It runs on the projection's
+	// goroutine: it must be quick and must not modify the events.
+	OnApplied func(projection string, events []eventstore.RecordedEvent)
+}
+
+// Validate reports settings that cannot work.
+func (c Config) Validate() error {
+	switch {
+	case c.Store == nil:
+		return errors.New("projection: Config.Store is required")
+	case c.BatchSize < 0:
+		return errors.New("projection: BatchSize must not be negative")
+	case c.LockRetryInterval < 0, c.LockCheckInterval < 0:
+		return errors.New("projection: lock intervals must not be negative")
+	case c.MinRetryDelay < 0, c.MaxRetryDelay < 0:
+		return errors.New("projection: retry delays must not be negative")
+	case c.MaxRetryDelay > 0 && c.MinRetryDelay > c.MaxRetryDelay:
+		return errors.New("projection: MinRetryDelay must not exceed MaxRetryDelay")
+	}
+	seen := make(map[string]bool)
+	for _, p := range c.Projections {
+		if p == nil || p.Name() == "" {
+			return errors.New("projection: every projection needs a name")
+		}
+		if seen[p.Name()] {
+			return fmt.Errorf("projection: projection %q given twice", p.Name())
+		}
+		seen[p.Name()] = true
+	}
+	return nil
+}
+
+func (c *Config) setDefaults() {
+	if c.Projections == nil {
+		c.Projections = Builtin()
+	}
+	if c.BatchSize == 0 {
+		c.BatchSize = 5000
+	}
+	if c.LockRetryInterval == 0 {
+		c.LockRetryInterval = time.Second
+	}
+	if c.LockCheckInterval == 0 {
+		c.LockCheckInterval = 5 * time.Second
+	}
+	if c.MinRetryDelay == 0 {
+		c.MinRetryDelay = 100 * time.Millisecond
+	}
+	if c.MaxRetryDelay == 0 {
+		c.MaxRetryDelay = time.Minute
+	}
+	c.MaxRetryDelay = max(c.MaxRetryDelay, c.MinRetryDelay)
+	if c.Holder == "" {
+		host, _ := os.Hostname()
+		c.Holder = host + ":" + strconv.Itoa(os.Getpid())
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}
+
+// Runner keeps projections up to date with the event log, each on its own
+// goroutine. Every projection runs in at most one process at a time: its
+// runner holds a PostgreSQL advisory lock on a connection of its own, and
+// runners in other processes wait to take over when it is gone.
+type Runner struct {
+	cfg  Config
+	pool *pgxpool.Pool
+	log  *slog.Logger
+}
+
+// NewRunner returns a Runner; Run starts it.
+func NewRunner(cfg Config) (*Runner, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg.setDefaults()
+	return &Runner{cfg: cfg, pool: cfg.Store.Pool(), log: cfg.Logger}, nil
+}
+
+// Run runs every projection until ctx ends, then releases their locks and
+// returns nil. Failures are logged, recorded in the projections' status and
+// retried; Run returns early only when the store is closed.
+func (r *Runner) Run(ctx context.Context) error {
+	errs := make([]error, len(r.cfg.Projections))
+	var wg sync.WaitGroup
+	for i, p := range r.cfg.Projections {
+		wg.Go(func() { errs[i] = r.run(ctx, p) })
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// Status returns the status of the runner's projections (see ReadStatus).
+func (r *Runner) Status(ctx context.Context) ([]Status, error) {
+	names := make([]string, len(r.cfg.Projections))
+	for i, p := range r.cfg.Projections {
+		names[i] = p.Name()
+	}
+	return ReadStatus(ctx, r.pool, names...)
+}
+
+// run runs projection p until ctx ends: it waits for p's lock, follows the log
+// while it holds it, and waits again when it loses it.
+func (r *Runner) run(ctx context.Context, p Projection) error {
+	log := r.log.With("projection", p.Name())
+	for failures := 1; ; failures++ {
+		err := ensureStatusRow(ctx, r.pool, p.Name())
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		log.Warn("projection: cannot register the projection, retrying", "err", err)
+		if !sleep(ctx, r.retryDelay(failures)) {
+			return nil
+		}
+	}
+	var session *lockSession
+	defer func() {
+		if session != nil {
+			session.close()
+		}
+	}()
+	for failures := 0; ctx.Err() == nil; {
+		if session == nil {
+			var err error
+			if session, err = openLockSession(ctx, r.pool.Config().ConnConfig, "riskreg projection "+p.Name()); err != nil {
+				failures++
+				log.Warn("projection: cannot connect for the lock, retrying", "err", err)
+				sleep(ctx, r.retryDelay(failures))
+				continue
+			}
+		}
+		got, err := session.tryLock(ctx, lockKey("run", p.Name()))
+		if err != nil {
+			failures++
+			log.Warn("projection: lock session failed, reconnecting", "err", err)
+			session.close()
+			session = nil
+			sleep(ctx, r.retryDelay(failures))
+			continue
+		}
+		failures = 0
+		if !got {
+			sleep(ctx, r.cfg.LockRetryInterval)
+			continue
+		}
+		log.Info("projection: took the lock", "holder", r.cfg.Holder)
+		err = r.hold(ctx, p, session, log)
+		// The lock is released with the session: a new session waits for
+		// it again.
+		session.close()
+		session = nil
+		if errors.Is(err, eventstore.ErrClosed) {
+			return err
+		}
+	}
+	return nil
+}
+
+// hold runs p while this process holds its lock on session, until ctx ends
+// or the session is lost.
+func (r *Runner) hold(ctx context.Context, p Projection, session *lockSession, log *slog.Logger) error {
+	workCtx, cancel := context.WithCancel(ctx)
+	lost := make(chan error, 1)
+	go func() {
+		lost <- session.watch(workCtx, r.cfg.LockCheckInterval)
+		cancel()
+	}()
+	err := r.follow(workCtx, p, log)
+	cancel()
+	if lostErr := <-lost; lostErr != nil {
+		log.Warn("projection: lost the lock; waiting to take it again", "err", lostErr)
+		return nil
+	}
+	// Stopped: say so, unless another process may already hold the lock.
+	stopCtx, stopCancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer stopCancel()
+	if serr := r.setState(stopCtx, p.Name(), StateStopped); serr != nil {
+		log.Warn("projection: cannot record the stop", "err", serr)
+	}
+	return err
+}
+
+// follow applies the log to p's active generation, from its checkpoint:
+// first in batches of up to BatchSize, then live through a subscription. On a
+// failure it records the failure, waits and starts again from the checkpoint;
+// it returns when ctx ends or the store is closed.
+func (r *Runner) follow(ctx context.Context, p Projection, log *slog.Logger) error {
+	failures := 0
+	for ctx.Err() == nil {
+		err := r.followOnce(ctx, p, &failures)
+		switch {
+		case ctx.Err() != nil:
+			return nil
+		case errors.Is(err, eventstore.ErrClosed):
+			return err
+		case errors.Is(err, errFenced):
+			log.Info("projection: the read model moved on (a rebuild swapped it in); continuing from its checkpoint", "reason", err)
+			continue
+		}
+		failures++
+		r.recordFailure(ctx, p.Name(), err, failures, log)
+		sleep(ctx, r.retryDelay(failures))
+	}
+	return nil
+}
+
+// followOnce follows the log from p's checkpoint until an error stops it.
+func (r *Runner) followOnce(ctx context.Context, p Projection, failures *int) error {
+	name := p.Name()
+	var gen int64
+	if err := r.pool.QueryRow(ctx, `SELECT active_generation FROM rm_projections WHERE name = $1`, name).Scan(&gen); err != nil {
+		return fmt.Errorf("projection %s: read the active generation: %w", name, err)
+	}
+	pos, err := eventstore.LoadCheckpoint(ctx, r.pool, checkpointName(name))
+	if err != nil {
+		return err
+	}
+	a := &applier{p: p, pool: r.pool, gen: gen, checkpoint: checkpointName(name), pos: pos, fence: liveFence(name, gen)}
+	state := StateCatchingUp
+	if *failures == 0 {
+		if err := r.setState(ctx, name, state); err != nil {
+			return err
+		}
+	}
+	apply := func(ctx context.Context, events []eventstore.RecordedEvent) error {
+		if err := a.apply(ctx, events); err != nil {
+			return err
+		}
+		if *failures > 0 {
+			// The failing event went through: the projection recovered.
+			*failures = 0
+			if err := r.setState(ctx, name, state); err != nil {
+				r.log.Warn("projection: cannot record the recovery", "projection", name, "err", err)
+			}
+		}
+		if r.cfg.OnApplied != nil {
+			r.cfg.OnApplied(name, events)
+		}
+		return nil
+	}
+	for {
+		events, err := r.cfg.Store.ReadAll(ctx, a.pos, r.cfg.BatchSize, eventstore.Filter{})
+		if err != nil {
+			return err
+		}
+		if err := apply(ctx, events); err != nil {
+			return err
+		}
+		if len(events) < r.cfg.BatchSize {
+			break
+		}
+	}
+	state = StateLive
+	if *failures == 0 {
+		if err := r.setState(ctx, name, state); err != nil {
+			return err
+		}
+	}
+	return r.cfg.Store.Subscribe(ctx, a.pos, eventstore.Filter{}, apply)
+}
+
+// retryDelay is the wait before the nth retry.
+func (r *Runner) retryDelay(n int) time.Duration {
+	d := r.cfg.MinRetryDelay
+	for i := 1; i < n && d < r.cfg.MaxRetryDelay; i++ {
+		d *= 2
+	}
+	return min(d, r.cfg.MaxRetryDelay)
+}
+
+// setState records that this process runs projection name in state.
+func (r *Runner) setState(ctx context.Context, name string, state State) error {
+	_, err := r.pool.Exec(ctx, `UPDATE rm_projections SET state = $2, holder = $3, failures = 0, updated_at = clock_timestamp()
+		WHERE name = $1`, name, string(state), r.cfg.Holder)
+	if err != nil {
+		return fmt.Errorf("projection %s: record state: %w", name, err)
+	}
+	return nil
+}
+
+// recordFailure logs err and records it in the projection's status, with the
+// failing event when err names one.
+func (r *Runner) recordFailure(ctx context.Context, name string, err error, failures int, log *slog.Logger) {
+	var pos string
+	var eventID any
+	var ee *EventError
+	if errors.As(err, &ee) {
+		pos, eventID = ee.Position.String(), ee.EventID
+		log.Error("projection: stopped at a failing event; retrying", "err", err, "position", pos,
+			"event_id", ee.EventID.String(), "failures", failures)
+	} else {
+		log.Error("projection: failed; retrying", "err", err, "failures", failures)
+	}
+	_, uerr := r.pool.Exec(ctx, `UPDATE rm_projections SET state = $2, holder = $3, last_error = $4, error_position = $5,
+		error_event_id = $6, error_at = clock_timestamp(), failures = $7, updated_at = clock_timestamp()
+		WHERE name = $1`, name, string(StateFailing), r.cfg.Holder, err.Error(), pos, eventID, failures)
+	if uerr != nil && ctx.Err() == nil {
+		log.Warn("projection: cannot record the failure", "err", uerr)
+	}
+}
+
+// ensureStatusRow adds the status row of a projection that has none yet.
+func ensureStatusRow(ctx context.Context, pool *pgxpool.Pool, name string) error {
+	_, err := pool.Exec(ctx, `INSERT INTO rm_projections (name) VALUES ($1) ON CONFLICT (name) DO NOTHING`, name)
+	if err != nil {
+		return fmt.Errorf("projection %s: register: %w", name, err)
+	}
+	return nil
+}
+
+// sleep waits d or until ctx ends, reporting whether the whole wait passed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}

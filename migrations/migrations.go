@@ -47,20 +47,38 @@ func Version(ctx context.Context, databaseURL string) (version uint, dirty bool,
 
 // Latest is the highest migration version shipped in this binary.
 func Latest() (uint, error) {
+	versions, err := shipped()
+	if err != nil {
+		return 0, err
+	}
+	return versions[len(versions)-1], nil
+}
+
+// Count is the number of migrations shipped in this binary: the steps Down
+// takes to roll the schema all the way back. Versions need not be dense.
+func Count() (int, error) {
+	versions, err := shipped()
+	return len(versions), err
+}
+
+// shipped returns the versions of the embedded migrations in order.
+func shipped() ([]uint, error) {
 	src, err := iofs.New(files, ".")
 	if err != nil {
-		return 0, fmt.Errorf("migrations: read embedded files: %w", err)
+		return nil, fmt.Errorf("migrations: read embedded files: %w", err)
 	}
 	defer src.Close()
 	v, err := src.First()
 	if err != nil {
-		return 0, fmt.Errorf("migrations: first: %w", err)
+		return nil, fmt.Errorf("migrations: first: %w", err)
 	}
+	versions := []uint{v}
 	for {
 		next, err := src.Next(v)
 		if err != nil {
-			return v, nil
+			return versions, nil
 		}
+		versions = append(versions, next)
 		v = next
 	}
 }

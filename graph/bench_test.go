@@ -17,9 +17,11 @@ import (
 	"github.com/coder/websocket"
 	"github.com/coder/websocket/wsjson"
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/riskreg/riskreg/domain"
 	"github.com/riskreg/riskreg/eventstore"
+	"github.com/riskreg/riskreg/internal/pgtest"
 )
 
 // benchClients is the number of concurrent HTTP clients.
@@ -98,6 +100,23 @@ func benchPost(ctx context.Context, c *http.Client, url, token, query string, va
 	return nil
 }
 
+// benchPool returns a pool on a new database with a connection for every
+// client, for the API and the baseline alike (the default is 4).
+func benchPool(b *testing.B) *pgxpool.Pool {
+	b.Helper()
+	cfg, err := pgxpool.ParseConfig(pgtest.NewDatabase(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg.MaxConns = benchClients + 8
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(pool.Close)
+	return pool
+}
+
 func benchHTTPClient() *http.Client {
 	return &http.Client{Transport: &http.Transport{MaxIdleConns: 2 * benchClients, MaxIdleConnsPerHost: 2 * benchClients}}
 }
@@ -106,7 +125,7 @@ func benchHTTPClient() *http.Client {
 // loopback HTTP from 32 concurrent clients, each pair one operation, against
 // plain single-row INSERTs from 32 connections in the same run.
 func BenchmarkRegisterAssessVsInsert(b *testing.B) {
-	e := newEnv(b)
+	e := newEnvOn(b, benchPool(b))
 	tok := e.token(b, "bench", domain.RoleStaff)
 	ctx := context.Background()
 	if _, err := e.pool.Exec(ctx, `CREATE TABLE bench_rows (id bigserial PRIMARY KEY, data jsonb NOT NULL)`); err != nil {

@@ -56,7 +56,12 @@ func (b *syncBuffer) String() string {
 
 func newEnv(t testing.TB, opts ...func(*graph.Options)) *env {
 	t.Helper()
-	pool := pgtest.NewPool(t)
+	return newEnvOn(t, pgtest.NewPool(t), opts...)
+}
+
+// newEnvOn is newEnv on a pool of the caller's.
+func newEnvOn(t testing.TB, pool *pgxpool.Pool, opts ...func(*graph.Options)) *env {
+	t.Helper()
 	store, err := eventstore.New(pool, eventstore.Config{Upcasters: register.Upcasters()})
 	if err != nil {
 		t.Fatal(err)

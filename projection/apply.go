@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -84,7 +85,7 @@ func (a *applier) applyOnce(ctx context.Context, events []eventstore.RecordedEve
 		return err
 	}
 	last := events[len(events)-1].Position
-	err = pgx.BeginFunc(ctx, a.pool, func(tx pgx.Tx) error {
+	err = inTx(ctx, a.pool, func(tx pgx.Tx) error {
 		// Read models are derived and the checkpoint commits with them: a
 		// crash that loses the last commits loses both, and they are
 		// applied again. So the batch need not wait for the WAL flush.
@@ -110,6 +111,30 @@ func (a *applier) applyOnce(ctx context.Context, events []eventstore.RecordedEve
 		return err
 	}
 	a.pos = last
+	return nil
+}
+
+// inTx runs fn in a transaction and commits it when fn succeeds. Once fn has
+// succeeded, the commit is not cancelled with ctx: a runner that is told to
+// stop right then knows whether its last batch committed.
+func inTx(ctx context.Context, pool *pgxpool.Pool, fn func(pgx.Tx) error) error {
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("projection: begin: %w", err)
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_ = tx.Rollback(ctx) // a no-op after Commit
+	}()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	commitCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	defer cancel()
+	if err := tx.Commit(commitCtx); err != nil {
+		return fmt.Errorf("projection: commit: %w", err)
+	}
 	return nil
 }
 

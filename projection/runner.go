@@ -195,13 +195,14 @@ func (r *Runner) run(ctx context.Context, p Projection) error {
 		}
 		log.Info("projection: took the lock", "holder", r.cfg.Holder)
 		err = r.hold(ctx, p, session, log)
-		// The lock is released with the session: a new session waits for
-		// it again.
+		// The lock is released with the session. Give other processes'
+		// runners a chance at it before trying again.
 		session.close()
 		session = nil
 		if errors.Is(err, eventstore.ErrClosed) {
 			return err
 		}
+		sleep(ctx, r.cfg.LockRetryInterval)
 	}
 	return nil
 }
@@ -215,60 +216,70 @@ func (r *Runner) hold(ctx context.Context, p Projection, session *lockSession, l
 		lost <- session.watch(workCtx, r.cfg.LockCheckInterval)
 		cancel()
 	}()
-	err := r.follow(workCtx, p, log)
+	h := &holding{r: r, p: p, name: p.Name(), pid: session.conn.PgConn().PID(), log: log}
+	err := h.follow(workCtx)
 	cancel()
 	if lostErr := <-lost; lostErr != nil {
 		log.Warn("projection: lost the lock; waiting to take it again", "err", lostErr)
 		return nil
 	}
-	// Stopped: say so, unless another process may already hold the lock.
 	stopCtx, stopCancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer stopCancel()
-	if serr := r.setState(stopCtx, p.Name(), StateStopped); serr != nil {
+	if serr := h.setState(stopCtx, StateStopped); serr != nil {
 		log.Warn("projection: cannot record the stop", "err", serr)
 	}
 	return err
 }
 
-// follow applies the log to p's active generation, from its checkpoint:
-// first in batches of up to BatchSize, then live through a subscription. On a
-// failure it records the failure, waits and starts again from the checkpoint;
-// it returns when ctx ends or the store is closed.
-func (r *Runner) follow(ctx context.Context, p Projection, log *slog.Logger) error {
-	failures := 0
+// holding is a projection whose lock this runner holds.
+type holding struct {
+	r        *Runner
+	p        Projection
+	name     string
+	pid      uint32 // the lock session's backend
+	log      *slog.Logger
+	failures int // in a row
+}
+
+// follow applies the log to the projection's active generation, from its
+// checkpoint: first in batches of up to BatchSize, then live through a
+// subscription. On a failure it records the failure, waits and starts again
+// from the checkpoint; it returns when ctx ends or the store is closed.
+func (h *holding) follow(ctx context.Context) error {
 	for ctx.Err() == nil {
-		err := r.followOnce(ctx, p, &failures)
+		err := h.followOnce(ctx)
 		switch {
 		case ctx.Err() != nil:
 			return nil
 		case errors.Is(err, eventstore.ErrClosed):
 			return err
 		case errors.Is(err, errFenced):
-			log.Info("projection: the read model moved on (a rebuild swapped it in); continuing from its checkpoint", "reason", err)
+			h.log.Info("projection: the read model moved on (a rebuild swapped it in); continuing from its checkpoint", "reason", err)
 			continue
 		}
-		failures++
-		r.recordFailure(ctx, p.Name(), err, failures, log)
-		sleep(ctx, r.retryDelay(failures))
+		h.failures++
+		h.recordFailure(ctx, err)
+		sleep(ctx, h.r.retryDelay(h.failures))
 	}
 	return nil
 }
 
-// followOnce follows the log from p's checkpoint until an error stops it.
-func (r *Runner) followOnce(ctx context.Context, p Projection, failures *int) error {
-	name := p.Name()
+// followOnce follows the log from the projection's checkpoint until an error
+// stops it.
+func (h *holding) followOnce(ctx context.Context) error {
+	r := h.r
 	var gen int64
-	if err := r.pool.QueryRow(ctx, `SELECT active_generation FROM rm_projections WHERE name = $1`, name).Scan(&gen); err != nil {
-		return fmt.Errorf("projection %s: read the active generation: %w", name, err)
+	if err := r.pool.QueryRow(ctx, `SELECT active_generation FROM rm_projections WHERE name = $1`, h.name).Scan(&gen); err != nil {
+		return fmt.Errorf("projection %s: read the active generation: %w", h.name, err)
 	}
-	pos, err := eventstore.LoadCheckpoint(ctx, r.pool, checkpointName(name))
+	pos, err := eventstore.LoadCheckpoint(ctx, r.pool, checkpointName(h.name))
 	if err != nil {
 		return err
 	}
-	a := &applier{p: p, pool: r.pool, gen: gen, checkpoint: checkpointName(name), pos: pos, fence: liveFence(name, gen)}
+	a := &applier{p: h.p, pool: r.pool, gen: gen, checkpoint: checkpointName(h.name), pos: pos, fence: liveFence(h.name, gen)}
 	state := StateCatchingUp
-	if *failures == 0 {
-		if err := r.setState(ctx, name, state); err != nil {
+	if h.failures == 0 {
+		if err := h.setState(ctx, state); err != nil {
 			return err
 		}
 	}
@@ -276,15 +287,15 @@ func (r *Runner) followOnce(ctx context.Context, p Projection, failures *int) er
 		if err := a.apply(ctx, events); err != nil {
 			return err
 		}
-		if *failures > 0 {
+		if h.failures > 0 {
 			// The failing event went through: the projection recovered.
-			*failures = 0
-			if err := r.setState(ctx, name, state); err != nil {
-				r.log.Warn("projection: cannot record the recovery", "projection", name, "err", err)
+			h.failures = 0
+			if err := h.setState(ctx, state); err != nil {
+				h.log.Warn("projection: cannot record the recovery", "err", err)
 			}
 		}
 		if r.cfg.OnApplied != nil {
-			r.cfg.OnApplied(name, events)
+			r.cfg.OnApplied(h.name, events)
 		}
 		return nil
 	}
@@ -301,12 +312,59 @@ func (r *Runner) followOnce(ctx context.Context, p Projection, failures *int) er
 		}
 	}
 	state = StateLive
-	if *failures == 0 {
-		if err := r.setState(ctx, name, state); err != nil {
+	if h.failures == 0 {
+		if err := h.setState(ctx, state); err != nil {
 			return err
 		}
 	}
 	return r.cfg.Store.Subscribe(ctx, a.pos, eventstore.Filter{}, apply)
+}
+
+// lockHeldBy is the condition that backend $2 holds the run lock of the
+// projection whose key halves are $3 and $4.
+const lockHeldBy = `EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1
+	AND pid = $2 AND classid::bigint = $3 AND objid::bigint = $4)`
+
+// statusArgs are the arguments $1 to $4 of a status update: the name and
+// what lockHeldBy needs.
+func (h *holding) statusArgs() []any {
+	key := uint64(lockKey("run", h.name))
+	return []any{h.name, int64(h.pid), int64(key >> 32), int64(key & 0xffffffff)}
+}
+
+// setState records that this process runs the projection in state. It
+// records nothing once the lock is lost: the status belongs to whoever
+// holds it.
+func (h *holding) setState(ctx context.Context, state State) error {
+	_, err := h.r.pool.Exec(ctx, `UPDATE rm_projections SET state = $5, holder = $6, failures = 0,
+		updated_at = clock_timestamp() WHERE name = $1 AND `+lockHeldBy,
+		append(h.statusArgs(), string(state), h.r.cfg.Holder)...)
+	if err != nil {
+		return fmt.Errorf("projection %s: record state: %w", h.name, err)
+	}
+	return nil
+}
+
+// recordFailure logs err and records it in the projection's status, with the
+// failing event when err names one.
+func (h *holding) recordFailure(ctx context.Context, err error) {
+	var pos string
+	var eventID any
+	var ee *EventError
+	if errors.As(err, &ee) {
+		pos, eventID = ee.Position.String(), ee.EventID
+		h.log.Error("projection: stopped at a failing event; retrying", "err", err, "position", pos,
+			"event_id", ee.EventID.String(), "failures", h.failures)
+	} else {
+		h.log.Error("projection: failed; retrying", "err", err, "failures", h.failures)
+	}
+	_, uerr := h.r.pool.Exec(ctx, `UPDATE rm_projections SET state = $5, holder = $6, last_error = $7,
+		error_position = $8, error_event_id = $9, error_at = clock_timestamp(), failures = $10,
+		updated_at = clock_timestamp() WHERE name = $1 AND `+lockHeldBy,
+		append(h.statusArgs(), string(StateFailing), h.r.cfg.Holder, err.Error(), pos, eventID, h.failures)...)
+	if uerr != nil && ctx.Err() == nil {
+		h.log.Warn("projection: cannot record the failure", "err", uerr)
+	}
 }
 
 // retryDelay is the wait before the nth retry.
@@ -316,37 +374,6 @@ func (r *Runner) retryDelay(n int) time.Duration {
 		d *= 2
 	}
 	return min(d, r.cfg.MaxRetryDelay)
-}
-
-// setState records that this process runs projection name in state.
-func (r *Runner) setState(ctx context.Context, name string, state State) error {
-	_, err := r.pool.Exec(ctx, `UPDATE rm_projections SET state = $2, holder = $3, failures = 0, updated_at = clock_timestamp()
-		WHERE name = $1`, name, string(state), r.cfg.Holder)
-	if err != nil {
-		return fmt.Errorf("projection %s: record state: %w", name, err)
-	}
-	return nil
-}
-
-// recordFailure logs err and records it in the projection's status, with the
-// failing event when err names one.
-func (r *Runner) recordFailure(ctx context.Context, name string, err error, failures int, log *slog.Logger) {
-	var pos string
-	var eventID any
-	var ee *EventError
-	if errors.As(err, &ee) {
-		pos, eventID = ee.Position.String(), ee.EventID
-		log.Error("projection: stopped at a failing event; retrying", "err", err, "position", pos,
-			"event_id", ee.EventID.String(), "failures", failures)
-	} else {
-		log.Error("projection: failed; retrying", "err", err, "failures", failures)
-	}
-	_, uerr := r.pool.Exec(ctx, `UPDATE rm_projections SET state = $2, holder = $3, last_error = $4, error_position = $5,
-		error_event_id = $6, error_at = clock_timestamp(), failures = $7, updated_at = clock_timestamp()
-		WHERE name = $1`, name, string(StateFailing), r.cfg.Holder, err.Error(), pos, eventID, failures)
-	if uerr != nil && ctx.Err() == nil {
-		log.Warn("projection: cannot record the failure", "err", uerr)
-	}
 }
 
 // ensureStatusRow adds the status row of a projection that has none yet.

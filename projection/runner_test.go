@@ -304,7 +304,6 @@ func waitForStatus(t *testing.T, e *env, name string, ok func(projection.Status)
 	}
 }
 
-
 // Read-your-writes: a query after WaitFor(position of my append) sees my
 // write; without a runner, WaitFor waits until its context ends.
 func TestWaitForAndStatus(t *testing.T) {

@@ -199,7 +199,9 @@ func BenchmarkSubscriptionLatency(b *testing.B) {
 			}
 			at := time.Now()
 			var p struct {
-				Data struct{ Events struct{ Data struct{ I int } } }
+				Data struct {
+					Events struct{ Data struct{ I int } }
+				}
 			}
 			if json.Unmarshal(m.Payload, &p) != nil {
 				continue

@@ -72,12 +72,25 @@ func NewPublisher(ctx context.Context, rawURL string, logger *slog.Logger) (*Pub
 	return newPublisher(ctx, t, logger), nil
 }
 
+// WatermillLogger adapts logger for Watermill, whose chatty info logs
+// (connections, handlers starting, schema queries) become debug logs.
+func WatermillLogger(logger *slog.Logger) watermill.LoggerAdapter {
+	return watermill.NewSlogLoggerWithLevelMapping(logger, map[slog.Level]slog.Level{slog.LevelInfo: slog.LevelDebug})
+}
+
+// CheckURL reports whether rawURL names a broker NewPublisher knows; the
+// error wraps ErrBadURL and never quotes the URL's credentials.
+func CheckURL(rawURL string) error {
+	_, err := parseTarget(rawURL)
+	return err
+}
+
 func newPublisher(ctx context.Context, t *target, logger *slog.Logger) *Publisher {
 	if logger == nil {
 		logger = slog.Default()
 	}
 	logger = logger.With("target", t.String())
-	p := &Publisher{t: t, logger: logger, wl: watermill.NewSlogLogger(logger)}
+	p := &Publisher{t: t, logger: logger, wl: WatermillLogger(logger)}
 	switch t.kind {
 	case kindNATS:
 		p.dial = p.dialNATS

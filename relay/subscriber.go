@@ -40,7 +40,7 @@ func NewSubscriber(ctx context.Context, rawURL, group string, logger *slog.Logge
 		logger = slog.Default()
 	}
 	logger = logger.With("source", t.String(), "group", group)
-	s := &Subscriber{t: t, group: group, logger: logger, wl: watermill.NewSlogLogger(logger)}
+	s := &Subscriber{t: t, group: group, logger: logger, wl: WatermillLogger(logger)}
 	switch t.kind {
 	case kindNATS:
 		err = s.openNATS(ctx)

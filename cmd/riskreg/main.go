@@ -7,7 +7,10 @@
 //	riskreg serve [flags]                      run the server
 //	riskreg migrate up | down N | version [flags]   manage the database schema
 //	riskreg verify [--stream ID] [flags]       check the event log's hash chain
+//	riskreg replay --projection NAME | --all [flags]   rebuild read models from the log
 //	riskreg token create | list | revoke [flags]   manage the API's bearer tokens
+//	riskreg relay --publish URL [flags]        relay the event log to message brokers
+//	riskreg consume --from URL [flags]         print the events a broker carries
 //	riskreg help                               show this help
 //
 // Run a subcommand with -h for its flags. riskreg uses the PostgreSQL database
@@ -39,10 +42,15 @@ Commands:
   migrate down N               roll back the last N migrations
   migrate version              print the current schema version
   verify [--stream ID]         check the event log's hash chain; exit 1 if it was edited
+  replay --projection NAME[,NAME...] | --all
+                               rebuild read models from the event log and swap them in (serve keeps serving)
   token create --subject NAME --role ROLE [--role ROLE ...] [--expires DURATION]
                                issue an API bearer token and print it
   token list                   list the tokens (never the tokens themselves)
   token revoke ID              revoke a token at once
+  relay --publish URL [--publish URL ...]
+                               relay the event log to message brokers (serve does too, with --publish)
+  consume --from URL           print the events a broker carries, once each (an example consumer)
   help                         show this help
 
 Run "riskreg <command> -h" for a command's flags. Without --database-url
@@ -88,8 +96,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = runMigrate(ctx, args[1:], getenv, stdout, stderr, logger)
 	case "verify":
 		err = runVerify(ctx, args[1:], getenv, stdout, stderr, logger)
+	case "replay":
+		err = runReplay(ctx, args[1:], getenv, stdout, stderr, logger)
 	case "token":
 		err = runToken(ctx, args[1:], getenv, stdout, stderr, logger)
+	case "relay":
+		err = runRelay(ctx, args[1:], getenv, stderr, logger)
+	case "consume":
+		err = runConsume(ctx, args[1:], getenv, stdout, stderr, logger)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usageText)
 	default:

@@ -27,6 +27,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		"how long to let requests in flight finish on SIGTERM or SIGINT")
 	var api apiFlags
 	api.register(fs)
+	var publish publishFlags
+	publish.register(fs, getenv)
 	positional, err := parseArgs(fs, args)
 	if err != nil {
 		return err
@@ -48,6 +50,16 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			return fmt.Errorf("open database pool: %w", err)
 		}
 		defer pool.Close()
+		runners, err := startProjections(ctx, pool, logger)
+		if err != nil {
+			return err
+		}
+		defer runners.stop()
+		relays, err := startRelays(ctx, pool, publish.urls, logger)
+		if err != nil {
+			return err
+		}
+		defer relays.stop()
 		h, closeAPI, err := newAPIHandler(ctx, pool, api, newHandler(pool, latest, logger), logger)
 		if err != nil {
 			return err

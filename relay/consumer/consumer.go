@@ -19,7 +19,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
 
@@ -110,7 +109,7 @@ func New(cfg Config) (*Consumer, error) {
 		return nil, err
 	}
 	cfg.setDefaults()
-	wl := watermill.NewSlogLogger(cfg.Logger)
+	wl := relay.WatermillLogger(cfg.Logger)
 	router, err := message.NewRouter(message.RouterConfig{CloseTimeout: 10 * time.Second}, wl)
 	if err != nil {
 		return nil, fmt.Errorf("consumer: %w", err)

@@ -32,9 +32,15 @@ func change[A aggregate](ctx context.Context, s *Service, req Request, action do
 	if f, found, err := repeated(ctx, s, req, streamType, fromHistory); err != nil || found {
 		return f, err
 	}
-	f, err := load(ctx, s, streamType, id, AsOf{}, fromHistory)
+	f, cached, err := current(ctx, s, streamType, id, fromHistory)
 	if err != nil {
 		return f, err
+	}
+	if cached && f.agg.Version() != expected {
+		// The snapshot may be behind another process's writes: read.
+		if f, err = load(ctx, s, streamType, id, AsOf{}, fromHistory); err != nil {
+			return f, err
+		}
 	}
 	if err := domain.CheckVersion(expected, f.agg.Version()); err != nil {
 		var stale *domain.StaleError
@@ -49,6 +55,7 @@ func change[A aggregate](ctx context.Context, s *Service, req Request, action do
 	}
 	last, err := s.appendTo(ctx, req, streamType, id, eventstore.Exact(int64(expected)), events)
 	if err != nil {
+		s.snapshots.forget(id)
 		return f, staleFrom(err, map[string]int{id: expected})
 	}
 	for _, e := range events {
@@ -57,6 +64,7 @@ func change[A aggregate](ctx context.Context, s *Service, req Request, action do
 		}
 	}
 	f.updatedAt = last
+	s.snapshots.put(id, f)
 	return f, nil
 }
 
@@ -108,7 +116,12 @@ func create[A aggregate](ctx context.Context, s *Service, req Request, action do
 		return folded[A]{}, err
 	}
 	agg, err := fromHistory(id, events)
-	return folded[A]{agg: agg, createdAt: at, updatedAt: at}, err
+	if err != nil {
+		return folded[A]{}, err
+	}
+	f := folded[A]{agg: agg, createdAt: at, updatedAt: at}
+	s.snapshots.put(id, f)
+	return f, nil
 }
 
 func riskOf(f folded[*domain.Risk], err error) (Risk, error) {
@@ -123,11 +136,11 @@ func responseOf(f folded[*domain.StrategicResponse], err error) (Response, error
 func (s *Service) RegisterRisk(ctx context.Context, req Request, in domain.RiskDetails) (Risk, error) {
 	return riskOf(create(ctx, s, req, domain.ActionRegisterRisk, domain.StreamRisk, domain.RiskFromHistory,
 		func(id string) ([]domain.Event, error) {
-			var n int64
-			if err := s.store.Pool().QueryRow(ctx, "SELECT nextval('risk_reference_seq')").Scan(&n); err != nil {
-				return nil, fmt.Errorf("register: next risk reference: %w", err)
+			ref, err := s.nextReference(ctx)
+			if err != nil {
+				return nil, err
 			}
-			return domain.RegisterRisk(id, fmt.Sprintf("R-%04d", n), in)
+			return domain.RegisterRisk(id, ref, in)
 		}))
 }
 

@@ -87,6 +87,9 @@ func (s *Service) RecordDecision(ctx context.Context, req Request, in DecisionIn
 			Expected: eventstore.Exact(int64(eff.ExpectedVersion)), Events: ev})
 	}
 	res, err := s.store.Append(ctx, appends...)
+	for _, a := range appends[1:] {
+		s.snapshots.forget(a.StreamID)
+	}
 	if err != nil {
 		return Decision{}, staleFrom(err, expected)
 	}

@@ -270,3 +270,36 @@ func TestRolesAreEnforced(t *testing.T) {
 		t.Errorf("decision on a missing subject: %v, want NotFoundError", err)
 	}
 }
+
+// TestTwoServicesOnOneRegister checks that a service whose snapshot of an
+// aggregate is behind another process's writes still decides on the real
+// state and reports the real current version.
+func TestTwoServicesOnOneRegister(t *testing.T) {
+	a, store := newService(t)
+	b := register.New(store, time.Now) // another process: its own snapshots
+	ctx := context.Background()
+	risk := must(a.RegisterRisk(ctx, staff, details("Shared")))                        // a's snapshot: v1
+	must(b.AssessRisk(ctx, staff, risk.ID(), 1, domain.RatingKindInherent, 1, 1, "b")) // v2, unseen by a
+
+	got := must(a.AssessRisk(ctx, staff, risk.ID(), 2, domain.RatingKindResidual, 2, 2, "a")) // a's snapshot says v1
+	if got.Version() != 3 {
+		t.Fatalf("assess on the real v2: version %d, want 3", got.Version())
+	}
+	if r, ok := got.Rating(domain.RatingKindInherent); !ok || r.Rationale() != "b" {
+		t.Errorf("a decided without b's rating: %+v %v", r, ok)
+	}
+	must(b.AssessRisk(ctx, staff, risk.ID(), 3, domain.RatingKindTarget, 1, 1, "b again")) // v4, a's snapshot says v3
+	_, err := a.AssessRisk(ctx, staff, risk.ID(), 3, domain.RatingKindTarget, 2, 1, "a again")
+	var stale *domain.StaleError
+	if !errors.As(err, &stale) || stale.Current != 4 {
+		t.Errorf("a on its stale snapshot: %v, want StaleError with current 4", err)
+	}
+	refs := map[string]bool{}
+	for range 40 { // more than one block of references
+		r := must(a.RegisterRisk(ctx, staff, details("Numbered")))
+		if refs[r.Reference()] {
+			t.Fatalf("reference %s handed out twice", r.Reference())
+		}
+		refs[r.Reference()] = true
+	}
+}

@@ -140,11 +140,21 @@ func TestServeRunsProjections(t *testing.T) {
 		if err := pool.QueryRow(context.Background(), "SELECT count(*) FROM rm_risks WHERE version = 2").Scan(&n); err != nil {
 			t.Fatal(err)
 		}
-		if n == 1 {
+		statuses, err := projection.ReadStatus(context.Background(), pool)
+		if err != nil {
+			t.Fatal(err)
+		}
+		live := 0
+		for _, st := range statuses {
+			if st.State == projection.StateLive && st.LagEvents == 0 {
+				live++
+			}
+		}
+		if n == 1 && live == len(statuses) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("serve's projections did not apply the risk within 20s")
+			t.Fatalf("serve's projections did not apply the risk within 20s: %+v", statuses)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

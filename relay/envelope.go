@@ -174,7 +174,7 @@ func EnvelopeOf(e eventstore.RecordedEvent) Envelope {
 // the Meta... metadata, and the JSON envelope as payload.
 func NewMessage(e eventstore.RecordedEvent) (*message.Message, error) {
 	env := EnvelopeOf(e)
-	payload, err := json.Marshal(env)
+	payload, err := env.MarshalJSON() // directly: json.Marshal would scan it again
 	if err != nil {
 		return nil, fmt.Errorf("relay: encode event %s: %w", env.ID, err)
 	}

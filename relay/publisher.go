@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
-	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
@@ -14,10 +13,6 @@ import (
 
 // ErrPublisherClosed is returned by Publish after Close.
 var ErrPublisherClosed = errors.New("relay: publisher closed")
-
-// closeWait bounds how long Publish waits for an abandoned publish to return
-// after closing its connection.
-const closeWait = 5 * time.Second
 
 // Publisher is a Watermill publisher to the broker a URL names. It connects
 // on first use and again after every failure, so a broker that is down when
@@ -132,24 +127,18 @@ func (p *Publisher) Publish(topic string, messages ...*message.Message) error {
 	if err != nil {
 		return err
 	}
-	done := make(chan error, 1)
-	go func() { done <- c.pub.Publish(topic, messages...) }()
-	select {
-	case err := <-done:
-		if err != nil {
-			p.drop(c)
-			return fmt.Errorf("relay: publish to %s: %w", p.t, p.t.scrub(err))
-		}
-		return nil
-	case <-ctx.Done():
-		go p.drop(c)
-		select {
-		case <-done:
-		case <-time.After(closeWait):
-			p.logger.Warn("relay: an abandoned publish did not return after its connection was closed")
-		}
+	// When ctx ends first, close the connection: that ends a publish stuck
+	// waiting for the broker.
+	stop := context.AfterFunc(ctx, func() { p.drop(c) })
+	err = c.pub.Publish(topic, messages...)
+	if !stop() {
 		return fmt.Errorf("relay: publish to %s: %w", p.t, ctx.Err())
 	}
+	if err != nil {
+		p.drop(c)
+		return fmt.Errorf("relay: publish to %s: %w", p.t, p.t.scrub(err))
+	}
+	return nil
 }
 
 // get returns the current connection, dialling one if there is none.

@@ -129,8 +129,8 @@ type Status struct {
 	Name   string `json:"name"`
 	Target string `json:"target"`
 	State  State  `json:"state"`
-	// Position is the last event this process published and had
-	// acknowledged; "" before the first.
+	// Position is the last event of the last batch this process published
+	// and had acknowledged; "" before the first.
 	Position string `json:"position"`
 	// Published counts the events this process published (repeats
 	// included); Failures the publish attempts that failed.
@@ -300,9 +300,33 @@ func (r *Relay) session(ctx context.Context) (progressed bool, err error) {
 		return false, err
 	}
 	before := r.published.Load()
+	// The subscription reads the next batch while this goroutine publishes
+	// the current one; one batch waits at most. The checkpoint is saved
+	// only after a batch was published.
+	batches := make(chan []eventstore.RecordedEvent, 1)
+	published := make(chan error, 1)
+	go func() {
+		for events := range batches {
+			if err := r.handle(activeCtx, lc, events); err != nil {
+				cancel(err)
+				published <- err
+				return
+			}
+		}
+		published <- nil
+	}()
 	err = r.log.Subscribe(activeCtx, pos, eventstore.Filter{}, func(ctx context.Context, events []eventstore.RecordedEvent) error {
-		return r.handle(ctx, lc, events)
+		select {
+		case batches <- events:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	})
+	close(batches)
+	if perr := <-published; perr != nil && err == nil {
+		err = perr
+	}
 	progressed = r.published.Load() != before
 	if ctx.Err() != nil {
 		return progressed, nil
@@ -331,19 +355,23 @@ func (r *Relay) handle(ctx context.Context, lc *lockConn, events []eventstore.Re
 		if err := r.publish(ctx, r.cfg.Topic(e.StreamType, e.Type), msg); err != nil {
 			return err
 		}
-		r.update(func(s *Status) {
-			s.Position = e.Position.String()
-			s.LastPublishedAt = time.Now()
-		})
 	}
-	return eventstore.SaveCheckpoint(ctx, lc, r.cfg.Name, events[len(events)-1].Position)
+	last := events[len(events)-1].Position
+	r.update(func(s *Status) {
+		s.Position = last.String()
+		s.LastPublishedAt = time.Now()
+	})
+	return eventstore.SaveCheckpoint(ctx, lc, r.cfg.Name, last)
 }
 
 // publish publishes msg until the broker acknowledges it or ctx ends,
 // waiting with capped exponential backoff between attempts.
 func (r *Relay) publish(ctx context.Context, topic string, msg *message.Message) error {
 	for attempt := 1; ; attempt++ {
-		m := msg.Copy()
+		m := msg
+		if attempt > 1 {
+			m = msg.Copy()
+		}
 		pctx, cancel := context.WithTimeout(ctx, r.cfg.PublishTimeout)
 		m.SetContext(pctx)
 		err := r.pub.Publish(topic, m)

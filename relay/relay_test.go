@@ -2,6 +2,8 @@ package relay_test
 
 import (
 	"context"
+	"encoding/json"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -10,6 +12,7 @@ import (
 
 	"github.com/riskreg/riskreg/eventstore"
 	"github.com/riskreg/riskreg/relay"
+	"github.com/riskreg/riskreg/relay/eventschema"
 )
 
 // goChannelPair returns a relay publisher and a subscription on a fresh
@@ -73,7 +76,15 @@ func TestRelayPublishesEveryEvent(t *testing.T) {
 	for _, e := range events {
 		byID[e.ID.String()] = e
 	}
+	schemas, err := eventschema.LoadValidator(filepath.Join("..", "docs", "events"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	for i, m := range got {
+		payload, _ := json.Marshal(m.env)
+		if err := schemas.Envelope(payload); err != nil {
+			t.Errorf("message %s does not match docs/events: %v", m.uuid, err)
+		}
 		if m.env.Position != events[i].Position.String() {
 			t.Fatalf("message %d is at position %s, want %s: not in log order", i, m.env.Position, events[i].Position)
 		}

@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/riskreg/riskreg/domain"
 	"github.com/riskreg/riskreg/eventstore"
@@ -152,48 +151,16 @@ func TestSchemaFiles(t *testing.T) {
 	}
 }
 
-// compiler loads every schema file, current and frozen.
-func compiler(t *testing.T) *jsonschema.Compiler {
-	t.Helper()
-	c := jsonschema.NewCompiler()
-	c.AssertFormat()
-	entries, err := os.ReadDir(schemaDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range entries {
-		f, err := os.Open(filepath.Join(schemaDir, e.Name()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		doc, err := jsonschema.UnmarshalJSON(f)
-		f.Close()
-		if err != nil {
-			t.Fatalf("%s: %v", e.Name(), err)
-		}
-		id, _ := doc.(map[string]any)["$id"].(string)
-		if err := c.AddResource(id, doc); err != nil {
-			t.Fatalf("%s: %v", e.Name(), err)
-		}
-	}
-	return c
-}
-
 // TestSchemasAcceptEvents validates an encoded value of every event type,
 // with every field set and with none, and its envelope.
 func TestSchemasAcceptEvents(t *testing.T) {
-	c := compiler(t)
-	envelope, err := c.Compile(eventschema.EnvelopeID)
+	v, err := eventschema.LoadValidator(schemaDir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	infos, _ := eventschema.Events()
 	for i, zero := range eventschema.EventValues() {
 		info := infos[i]
-		sch, err := c.Compile(info.ID)
-		if err != nil {
-			t.Fatalf("%s: %v", info.File, err)
-		}
 		full := reflect.New(reflect.TypeOf(zero)).Elem()
 		fill(full)
 		for _, e := range []domain.Event{full.Interface().(domain.Event), optionalOnly(zero)} {
@@ -201,7 +168,7 @@ func TestSchemasAcceptEvents(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := validate(sch, data); err != nil {
+			if err := v.Data(info.Type, info.SchemaVersion, data); err != nil {
 				t.Errorf("%s rejects %s: %v", info.File, data, err)
 			}
 			rec := eventstore.RecordedEvent{
@@ -215,15 +182,14 @@ func TestSchemasAcceptEvents(t *testing.T) {
 			}
 			// The zero position encodes as "": the log has none.
 			env = bytes.Replace(env, []byte(`"position":""`), []byte(`"position":"00000000000000010000000000000001"`), 1)
-			if err := validate(envelope, env); err != nil {
+			if err := v.Envelope(env); err != nil {
 				t.Errorf("the envelope schema rejects %s: %v", env, err)
 			}
 		}
 	}
 	// And refuses what is not the contract.
 	bad, _ := json.Marshal(domain.RiskAssessed{Kind: "SIDEWAYS"})
-	sch, _ := c.Compile("urn:riskreg:event:RiskAssessed:v2")
-	if validate(sch, bad) == nil {
+	if v.Data(domain.EventRiskAssessed, 2, bad) == nil {
 		t.Errorf("RiskAssessed.v2.json accepts an unknown rating kind")
 	}
 }
@@ -234,14 +200,6 @@ func optionalOnly(zero domain.Event) domain.Event {
 	v := reflect.New(reflect.TypeOf(zero)).Elem()
 	fillRequired(v)
 	return v.Interface().(domain.Event)
-}
-
-func validate(sch *jsonschema.Schema, data []byte) error {
-	v, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
-	if err != nil {
-		return err
-	}
-	return sch.Validate(v)
 }
 
 var at = time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)

@@ -227,10 +227,11 @@ func (s *Store) commit(batch []*appendRequest, fresh bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
 	defer cancel()
 	for attempt := 1; ; attempt++ {
-		again, tx, err := s.commitOnce(ctx, batch, fresh)
+		again, last, err := s.commitOnce(ctx, batch, fresh)
 		if err == nil {
-			if tx != 0 {
-				s.committedTx(tx)
+			if !last.IsZero() {
+				s.noteAppended(last)
+				s.committedTx(last.tx)
 				select {
 				case s.notify <- struct{}{}:
 				default:
@@ -308,11 +309,12 @@ type streamHead struct {
 // settles and returns those to try again fresh: requests that reuse an event
 // id another request of the batch claims (one is then a retry of the other)
 // and, when not fresh, requests whose expected version failed against the
-// cache. tx is the committing transaction's id, 0 when nothing was written.
-func (s *Store) commitOnce(ctx context.Context, batch []*appendRequest, fresh bool) (again []*appendRequest, tx int64, err error) {
+// cache. last is the position of the last event written, zero when nothing
+// was.
+func (s *Store) commitOnce(ctx context.Context, batch []*appendRequest, fresh bool) (again []*appendRequest, last Position, err error) {
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
-		return nil, 0, err
+		return nil, Position{}, err
 	}
 	defer conn.Release()
 	inTx := false
@@ -329,7 +331,7 @@ func (s *Store) commitOnce(ctx context.Context, batch []*appendRequest, fresh bo
 	if fresh {
 		inTx = true
 		if heads, existing, err = readBatchState(ctx, conn, batch); err != nil {
-			return nil, 0, err
+			return nil, Position{}, err
 		}
 	} else {
 		heads = s.heads.lookup(batch)
@@ -366,13 +368,13 @@ func (s *Store) commitOnce(ctx context.Context, batch []*appendRequest, fresh bo
 	if len(inserts) > 0 {
 		inTx = true
 		if err := insertBatch(ctx, conn, inserts, heads, !fresh); err != nil {
-			return nil, 0, err
+			return nil, Position{}, err
 		}
-		tx = inserts[0].Position.tx
+		last = inserts[len(inserts)-1].Position
 		s.heads.store(inserts, heads)
 	} else if inTx {
 		if _, err := conn.Exec(ctx, "COMMIT"); err != nil {
-			return nil, 0, err
+			return nil, Position{}, err
 		}
 	}
 	inTx = false
@@ -391,7 +393,7 @@ func (s *Store) commitOnce(ctx context.Context, batch []*appendRequest, fresh bo
 		}
 		r.answer(res, nil)
 	}
-	return again, tx, nil
+	return again, last, nil
 }
 
 // readBatchState begins the transaction and, in one round trip, locks the

@@ -83,10 +83,13 @@ type Store struct {
 	wg       sync.WaitGroup
 	closeMu  sync.Once
 
-	appended  *signal       // broadcast after every commit and every NOTIFY
-	committed atomic.Int64  // the newest transaction known to have committed events
-	notify    chan struct{} // one pending NOTIFY for other processes
-	listenMu  sync.Once
+	appended  *signal      // broadcast after every commit and every NOTIFY
+	committed atomic.Int64 // the newest transaction known to have committed events
+
+	lastMu       sync.Mutex
+	lastAppended Position      // the position of the last event this store appended
+	notify       chan struct{} // one pending NOTIFY for other processes
+	listenMu     sync.Once
 }
 
 // New returns a Store over pool, with the schema of package migrations
@@ -122,6 +125,23 @@ func (s *Store) Close() {
 // Pool returns the connection pool the store works on, for consumers that
 // write their own tables in the same transaction as a checkpoint.
 func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+
+// LastAppended returns the position of the last event this store appended
+// (the start of the log when none). A reader that waits until its read models
+// reach it sees every write this process answered before.
+func (s *Store) LastAppended() Position {
+	s.lastMu.Lock()
+	defer s.lastMu.Unlock()
+	return s.lastAppended
+}
+
+func (s *Store) noteAppended(p Position) {
+	s.lastMu.Lock()
+	defer s.lastMu.Unlock()
+	if p.Compare(s.lastAppended) > 0 {
+		s.lastAppended = p
+	}
+}
 
 // signal wakes every goroutine waiting on it, however often it fires.
 type signal struct {

@@ -506,6 +506,24 @@ func TestPositionRoundTrip(t *testing.T) {
 	}
 }
 
+func TestLastAppended(t *testing.T) {
+	s, _ := newStore(t, eventstore.Config{})
+	if !s.LastAppended().IsZero() {
+		t.Fatalf("a new store's LastAppended = %v, want the start", s.LastAppended())
+	}
+	res := appendOne(t, s, "s", eventstore.NoStream, ev("A", `{}`), ev("B", `{}`))
+	if got := s.LastAppended(); got != res.Last().Position {
+		t.Errorf("LastAppended = %v, want %v", got, res.Last().Position)
+	}
+	// A retry records nothing and moves nothing.
+	if _, err := s.Append(ctxT(t), eventstore.StreamAppend{StreamID: "s", StreamType: "thing", Expected: eventstore.Exact(7), Events: []eventstore.Event{ev("C", `{}`)}}); err == nil {
+		t.Fatal("append at a wrong version succeeded")
+	}
+	if got := s.LastAppended(); got != res.Last().Position {
+		t.Errorf("LastAppended after a refused append = %v, want %v", got, res.Last().Position)
+	}
+}
+
 func TestStreamInfoAndEventsByID(t *testing.T) {
 	s, _ := newStore(t, eventstore.Config{})
 	ctx := ctxT(t)

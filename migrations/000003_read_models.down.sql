@@ -1,6 +1,5 @@
 -- Read models hold nothing that the event log does not: dropping them loses
 -- nothing, and `riskreg replay --all` rebuilds them after the up migration.
--- The pg_trgm extension stays: other objects may depend on it.
 DROP VIEW rm_decision_effects;
 DROP VIEW rm_decision_subjects;
 DROP VIEW rm_decisions;
@@ -11,7 +10,6 @@ DROP TABLE rm_decision_effects_gen;
 DROP TABLE rm_decision_subjects_gen;
 DROP TABLE rm_decisions_gen;
 DROP TABLE rm_responses_gen;
-DROP TABLE rm_heat_map_gen;
 DROP TABLE rm_risks_gen;
 DROP TABLE rm_projections;
 DELETE FROM checkpoints WHERE name LIKE 'projection:%';

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -34,6 +35,8 @@ type applier struct {
 	// owns the generation, and locks it against a swap. It returns errFenced
 	// when it does not.
 	fence func(ctx context.Context, tx pgx.Tx) error
+	// parallel is how many transactions commit may run at once.
+	parallel int
 }
 
 // apply applies events, which follow a.pos in the log. When an event cannot
@@ -84,11 +87,47 @@ func (a *applier) applyOnce(ctx context.Context, events []eventstore.RecordedEve
 	if err != nil {
 		return err
 	}
-	last := events[len(events)-1].Position
-	err = inTx(ctx, a.pool, func(tx pgx.Tx) error {
+	return a.commit(ctx, []Changes{changes}, events[len(events)-1].Position)
+}
+
+// commit writes changes, each in a transaction of its own, and moves the
+// checkpoint to last with the last of them. Every transaction checks the
+// fence and the checkpoint first. Up to a.parallel of the transactions before
+// the last run at once.
+func (a *applier) commit(ctx context.Context, changes []Changes, last eventstore.Position) error {
+	if len(changes) == 0 {
+		changes = []Changes{noChanges{}}
+	}
+	head, tail := changes[:len(changes)-1], changes[len(changes)-1]
+	errs := make([]error, len(head))
+	sem := make(chan struct{}, max(a.parallel, 1))
+	var wg sync.WaitGroup
+	for i, c := range head {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			errs[i] = a.write(ctx, c, nil)
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	if err := a.write(ctx, tail, &last); err != nil {
+		return err
+	}
+	a.pos = last
+	return nil
+}
+
+// write writes c in a transaction that checks the fence and that the
+// checkpoint is still a.pos, and moves the checkpoint to *last unless last is
+// nil.
+func (a *applier) write(ctx context.Context, c Changes, last *eventstore.Position) error {
+	return inTx(ctx, a.pool, func(tx pgx.Tx) error {
 		// Read models are derived and the checkpoint commits with them: a
-		// crash that loses the last commits loses both, and they are
-		// applied again. So the batch need not wait for the WAL flush.
+		// crash that loses the last commits loses both, and they are applied
+		// again. So the batch need not wait for the WAL flush.
 		if _, err := tx.Exec(ctx, "SET LOCAL synchronous_commit = off"); err != nil {
 			return fmt.Errorf("projection: %w", err)
 		}
@@ -102,16 +141,14 @@ func (a *applier) applyOnce(ctx context.Context, events []eventstore.RecordedEve
 		if stored != a.pos {
 			return fmt.Errorf("%w: checkpoint %s is at %q, the batch follows %q", errFenced, a.checkpoint, stored, a.pos)
 		}
-		if err := changes.Write(ctx, tx, a.gen); err != nil {
+		if err := c.Write(ctx, tx, a.gen); err != nil {
 			return err
 		}
-		return eventstore.SaveCheckpoint(ctx, tx, a.checkpoint, last)
+		if last == nil {
+			return nil
+		}
+		return eventstore.SaveCheckpoint(ctx, tx, a.checkpoint, *last)
 	})
-	if err != nil {
-		return err
-	}
-	a.pos = last
-	return nil
 }
 
 // inTx runs fn in a transaction and commits it when fn succeeds. Once fn has

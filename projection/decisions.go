@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -120,9 +121,9 @@ func scanEffect(row pgx.CollectableRow) (Effect, error) {
 }
 
 var (
-	decisionCopyColumns = []string{"generation", "decision_id", "position", "event_id", "body", "kind", "data"}
-	subjectCopyColumns  = []string{"generation", "subject_id", "position", "decision_id", "subject_kind", "version_seen"}
-	effectCopyColumns   = []string{"generation", "decision_id", "position", "event_id", "stream_id", "stream_type",
+	decisionCopyColumns = []string{"slot", "generation", "decision_id", "position", "event_id", "body", "kind", "data"}
+	subjectCopyColumns  = []string{"slot", "generation", "subject_id", "position", "decision_id", "subject_kind", "version_seen"}
+	effectCopyColumns   = []string{"slot", "generation", "decision_id", "position", "event_id", "stream_id", "stream_type",
 		"version", "type"}
 )
 
@@ -145,9 +146,22 @@ func (decisionsProjection) Tables() []string {
 // the tables' primary keys.
 func (decisionsProjection) Prepare(_ context.Context, _ Querier, gen int64, events []eventstore.RecordedEvent) (Changes, error) {
 	c := &decisionChanges{}
+	return c, c.add(gen, events)
+}
+
+// newBuffer implements bufferedProjection.
+func (decisionsProjection) newBuffer() projectionBuffer { return &decisionBuffer{} }
+
+// decisionChanges adds decisions, subjects and effects.
+type decisionChanges struct {
+	decisions, subjects, effects [][]any
+}
+
+// add adds the rows of events in generation gen.
+func (c *decisionChanges) add(gen int64, events []eventstore.RecordedEvent) error {
 	for _, e := range events {
 		if f, ok := effectOf(e); ok {
-			c.effects = append(c.effects, []any{gen, f.DecisionID, f.Position.String(), f.EventID, f.StreamID,
+			c.effects = append(c.effects, []any{slotOf(gen), gen, f.DecisionID, f.Position.String(), pgUUID(f.EventID), f.StreamID,
 				f.StreamType, f.Version, f.Type})
 			continue
 		}
@@ -156,25 +170,20 @@ func (decisionsProjection) Prepare(_ context.Context, _ Querier, gen int64, even
 		}
 		d, err := decode(e)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		rec, ok := d.(domain.DecisionRecorded)
 		if !ok || e.Version != 1 {
-			return nil, NewEventError(e, unexpected(e))
+			return NewEventError(e, unexpected(e))
 		}
 		pos := e.Position.String()
-		c.decisions = append(c.decisions, []any{gen, e.StreamID, pos, e.ID, string(rec.Body), string(rec.Kind),
+		c.decisions = append(c.decisions, []any{slotOf(gen), gen, e.StreamID, pos, pgUUID(e.ID), string(rec.Body), string(rec.Kind),
 			[]byte(e.Data)})
 		for _, s := range rec.Subjects {
-			c.subjects = append(c.subjects, []any{gen, s.ID, pos, e.StreamID, string(s.Kind), int32(s.VersionSeen)})
+			c.subjects = append(c.subjects, []any{slotOf(gen), gen, s.ID, pos, e.StreamID, string(s.Kind), int32(s.VersionSeen)})
 		}
 	}
-	return c, nil
-}
-
-// decisionChanges adds decisions, subjects and effects.
-type decisionChanges struct {
-	decisions, subjects, effects [][]any
+	return nil
 }
 
 func (c *decisionChanges) Write(ctx context.Context, tx pgx.Tx, _ int64) error {
@@ -185,4 +194,32 @@ func (c *decisionChanges) Write(ctx context.Context, tx pgx.Tx, _ int64) error {
 		return err
 	}
 	return copyRows(ctx, tx, "rm_decision_effects_gen", effectCopyColumns, c.effects)
+}
+
+// decisionBuffer gathers a rebuild's decision rows.
+type decisionBuffer struct {
+	c decisionChanges
+}
+
+func (b *decisionBuffer) add(_ context.Context, _ Querier, gen int64, events []eventstore.RecordedEvent) error {
+	return b.c.add(gen, events)
+}
+
+func (b *decisionBuffer) appendOnly() bool { return true }
+
+func (b *decisionBuffer) size() int { return len(b.c.decisions) + len(b.c.subjects) + len(b.c.effects) }
+
+func (b *decisionBuffer) take(chunk int) []Changes {
+	var out []Changes
+	for piece := range slices.Chunk(b.c.decisions, chunk) {
+		out = append(out, &decisionChanges{decisions: piece})
+	}
+	for piece := range slices.Chunk(b.c.subjects, chunk) {
+		out = append(out, &decisionChanges{subjects: piece})
+	}
+	for piece := range slices.Chunk(b.c.effects, chunk) {
+		out = append(out, &decisionChanges{effects: piece})
+	}
+	b.c = decisionChanges{}
+	return out
 }

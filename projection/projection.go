@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/riskreg/riskreg/domain"
 	"github.com/riskreg/riskreg/eventstore"
@@ -49,6 +50,28 @@ type Projection interface {
 type Changes interface {
 	// Write writes the changes to generation gen in tx.
 	Write(ctx context.Context, tx pgx.Tx, gen int64) error
+}
+
+// bufferedProjection is a projection that a rebuild can fold over many
+// batches in memory, writing each row once at the end (or when the buffer
+// is full) instead of once per batch that touches it.
+type bufferedProjection interface {
+	newBuffer() projectionBuffer
+}
+
+// projectionBuffer holds what a rebuild folded and has not written yet.
+type projectionBuffer interface {
+	// add folds events into the buffer, reading with q the rows of
+	// generation gen that it needs.
+	add(ctx context.Context, q Querier, gen int64, events []eventstore.RecordedEvent) error
+	// size returns the number of rows the buffer holds.
+	size() int
+	// appendOnly reports whether the rows are only ever added, never
+	// replaced: then holding them back saves nothing.
+	appendOnly() bool
+	// take returns the writes of everything the buffer holds, in pieces of
+	// at most chunk rows, and empties the buffer.
+	take(chunk int) []Changes
 }
 
 // Querier runs queries: a pool, a connection or a transaction.
@@ -142,13 +165,25 @@ func deleteKeys(ctx context.Context, tx pgx.Tx, table, column string, gen int64,
 	if len(keys) == 0 {
 		return nil
 	}
-	sql := fmt.Sprintf("DELETE FROM %s WHERE generation = $1 AND %s = ANY($2)",
+	sql := fmt.Sprintf("DELETE FROM %s WHERE slot = $1 AND generation = $2 AND %s = ANY($3)",
 		pgx.Identifier{table}.Sanitize(), pgx.Identifier{column}.Sanitize())
-	if _, err := tx.Exec(ctx, sql, gen, keys); err != nil {
+	if _, err := tx.Exec(ctx, sql, slotOf(gen), gen, keys); err != nil {
 		return fmt.Errorf("projection: delete from %s: %w", table, err)
 	}
 	return nil
 }
+
+// slotOf returns the partition that generation gen lies in: every read-model
+// table is split in two by slot = generation % 2, so that the active
+// generation and a rebuild's shadow never share a partition.
+func slotOf(gen int64) int16 { return int16(gen % 2) }
+
+// partitionOf returns the partition of table that holds generation gen.
+func partitionOf(table string, gen int64) string { return fmt.Sprintf("%s_%d", table, slotOf(gen)) }
+
+// pgUUID returns id for a uuid column. (A uuid.UUID would be encoded through
+// its driver.Valuer, as text.)
+func pgUUID(id uuid.UUID) pgtype.UUID { return pgtype.UUID{Bytes: id, Valid: true} }
 
 // noChanges is the Changes of a batch that touches nothing of a read model.
 type noChanges struct{}

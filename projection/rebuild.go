@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -150,7 +152,7 @@ func Rebuild(ctx context.Context, cfg RebuildConfig) (RebuildResult, error) {
 		return RebuildResult{}, err
 	}
 	for _, s := range shadows {
-		if err := dropGeneration(ctx, pool, s.p, s.active); err != nil {
+		if err := clearGeneration(ctx, pool, s.p, s.active); err != nil {
 			// The swap is done; the old rows only take space until the next
 			// rebuild clears them.
 			cfg.Logger.Warn("projection: cannot clear the old generation", "projection", s.p.Name(), "err", err)
@@ -205,64 +207,157 @@ func startShadow(ctx context.Context, pool *pgxpool.Pool, p Projection, builder 
 		return nil, err
 	}
 	gen := s.active + 1
-	for _, table := range p.Tables() {
-		sql := fmt.Sprintf("DELETE FROM %s WHERE generation <> $1", pgx.Identifier{table}.Sanitize())
-		if _, err := pool.Exec(ctx, sql, s.active); err != nil {
-			return nil, fmt.Errorf("projection %s: clear %s: %w", name, table, err)
-		}
+	if err := clearGeneration(ctx, pool, p, gen); err != nil {
+		return nil, err
 	}
 	s.applier = &applier{p: p, pool: pool, gen: gen, checkpoint: rebuildCheckpointName(name),
-		fence: rebuildFence(name, gen, builder)}
+		fence: rebuildFence(name, gen, builder), parallel: rebuildWriters}
 	return s, nil
 }
 
-// fill applies the log from its start to every shadow, batch by batch, while
-// the next batch is read, until it reaches the end of the log. It returns
-// the number of events applied.
+// Rebuilds fold into memory (see bufferedProjection) at most
+// rebuildBufferRows rows per projection before they write them, and write
+// rebuildWriteRows rows per transaction, in up to rebuildWriters transactions
+// per projection at once. Transactions stay short: one that runs holds back
+// every reader of the global log (see eventstore.Position).
+var (
+	rebuildBufferRows = 500_000
+	rebuildWriteRows  = 20_000
+	rebuildWriters    = 3
+)
+
+// target is how fill applies the log to one shadow: page by page, or into a
+// buffer written when full and at the end.
+type target struct {
+	*shadow
+	buf   projectionBuffer    // nil: apply page by page
+	limit int                 // the rows buf may hold
+	last  eventstore.Position // of the last event added to buf
+	done  atomic.Int64        // events added
+}
+
+func newTarget(s *shadow) *target {
+	t := &target{shadow: s, last: s.pos}
+	if b, ok := s.p.(bufferedProjection); ok {
+		t.buf = b.newBuffer()
+		t.limit = rebuildBufferRows
+		if t.buf.appendOnly() {
+			t.limit = rebuildWriteRows // nothing to gain from holding rows back
+		}
+	}
+	return t
+}
+
+func (t *target) add(ctx context.Context, events []eventstore.RecordedEvent) error {
+	if t.buf == nil {
+		return t.apply(ctx, events)
+	}
+	if err := t.buf.add(ctx, t.pool, t.gen, events); err != nil {
+		var ee *EventError
+		if errors.As(err, &ee) {
+			ee.Projection = t.p.Name()
+		}
+		return err
+	}
+	if len(events) > 0 {
+		t.last = events[len(events)-1].Position
+	}
+	if t.buf.size() >= t.limit {
+		return t.flush(ctx)
+	}
+	return nil
+}
+
+// flush writes what the buffer holds, with the checkpoint.
+func (t *target) flush(ctx context.Context) error {
+	if t.buf == nil || t.last == t.pos {
+		return nil
+	}
+	return t.commit(ctx, t.buf.take(rebuildWriteRows), t.last)
+}
+
+// fill applies the log from its start to every shadow until it reaches the
+// end of the log, and returns the number of events applied. One goroutine
+// reads pages of the log and hands each to every shadow's goroutine, so that
+// reading, folding and writing overlap.
 func fill(ctx context.Context, cfg RebuildConfig, shadows []*shadow, total int64, start time.Time) (int64, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	type page struct {
-		events []eventstore.RecordedEvent
-		err    error
+	targets := make([]*target, len(shadows))
+	pages := make([]chan []eventstore.RecordedEvent, len(shadows))
+	for i, s := range shadows {
+		targets[i], pages[i] = newTarget(s), make(chan []eventstore.RecordedEvent, 2)
 	}
-	pages := make(chan page, 1)
-	go func() {
-		defer close(pages)
-		var pos eventstore.Position
-		for {
-			events, err := cfg.Store.ReadAll(ctx, pos, cfg.BatchSize, eventstore.Filter{})
-			select {
-			case pages <- page{events, err}:
-			case <-ctx.Done():
-				return
-			}
-			if err != nil || len(events) < cfg.BatchSize {
-				return
-			}
-			pos = events[len(events)-1].Position
+	var mu sync.Mutex
+	var reported int64
+	report := func() {
+		if cfg.Progress == nil {
+			return
 		}
-	}()
-	var done int64
-	for pg := range pages {
-		if pg.err != nil {
-			return done, pg.err
+		mu.Lock()
+		defer mu.Unlock()
+		done := targets[0].done.Load()
+		for _, t := range targets[1:] {
+			done = min(done, t.done.Load())
 		}
-		errs := make([]error, len(shadows))
-		var wg sync.WaitGroup
-		for i, s := range shadows {
-			wg.Go(func() { errs[i] = s.apply(ctx, pg.events) })
-		}
-		wg.Wait()
-		if err := errors.Join(errs...); err != nil {
-			return done, err
-		}
-		done += int64(len(pg.events))
-		if cfg.Progress != nil {
+		if done > reported {
+			reported = done
 			cfg.Progress(Progress{Done: done, Total: max(total, done), Elapsed: time.Since(start)})
 		}
 	}
-	return done, ctx.Err()
+	errs := make([]error, len(targets)+1)
+	var wg sync.WaitGroup
+	for i, t := range targets {
+		wg.Go(func() {
+			for events := range pages[i] {
+				if err := t.add(ctx, events); err != nil {
+					errs[i+1] = err
+					cancel()
+					return
+				}
+				t.done.Add(int64(len(events)))
+				report()
+			}
+			if ctx.Err() == nil {
+				errs[i+1] = t.flush(ctx)
+			}
+		})
+	}
+	errs[0] = readPages(ctx, cfg, pages)
+	for _, ch := range pages {
+		close(ch)
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return 0, err
+	}
+	return targets[0].done.Load(), ctx.Err()
+}
+
+// readPages reads the log from its start in pages of cfg.BatchSize and sends
+// each page to every channel, until the end of the log or ctx ends.
+func readPages(ctx context.Context, cfg RebuildConfig, pages []chan []eventstore.RecordedEvent) error {
+	var pos eventstore.Position
+	for {
+		events, err := cfg.Store.ReadAll(ctx, pos, cfg.BatchSize, eventstore.Filter{})
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil // a shadow failed; its error says why
+			}
+			return err
+		}
+		for _, ch := range pages {
+			select {
+			case ch <- events:
+			case <-ctx.Done():
+				return nil
+			}
+		}
+		if len(events) < cfg.BatchSize {
+			return nil
+		}
+		pos = events[len(events)-1].Position
+	}
 }
 
 // swap applies what the log gained since fill ended to the shadows and makes
@@ -353,7 +448,7 @@ func abandon(pool *pgxpool.Pool, shadows []*shadow, builder string, log *slog.Lo
 		tag, err := pool.Exec(ctx, `UPDATE rm_projections SET building_generation = NULL, builder = NULL,
 			updated_at = clock_timestamp() WHERE name = $1 AND builder = $2`, s.p.Name(), builder)
 		if err == nil && tag.RowsAffected() == 1 {
-			err = dropGeneration(ctx, pool, s.p, s.gen)
+			err = clearGeneration(ctx, pool, s.p, s.gen)
 		}
 		if err != nil {
 			log.Warn("projection: cannot clear an abandoned shadow generation", "projection", s.p.Name(), "err", err)
@@ -361,17 +456,25 @@ func abandon(pool *pgxpool.Pool, shadows []*shadow, builder string, log *slog.Lo
 	}
 }
 
-// dropGeneration deletes the rows of generation gen of p's tables and
-// refreshes their statistics.
-func dropGeneration(ctx context.Context, pool *pgxpool.Pool, p Projection, gen int64) error {
-	for _, table := range p.Tables() {
-		t := pgx.Identifier{table}.Sanitize()
-		if _, err := pool.Exec(ctx, "DELETE FROM "+t+" WHERE generation = $1", gen); err != nil {
-			return fmt.Errorf("projection %s: clear generation %d of %s: %w", p.Name(), gen, table, err)
+// clearGeneration empties the partitions of p's tables that hold generation
+// gen (partitions alternate: gen-2 and gen+2 lie there too). TRUNCATE waits
+// for the statements that read the tables to end, and holds up the ones that
+// come meanwhile, for a moment. (The planner's statistics of the partitions
+// are left to autovacuum, which analyzes them soon after they were filled.)
+func clearGeneration(ctx context.Context, pool *pgxpool.Pool, p Projection, gen int64) error {
+	parts := make([]string, len(p.Tables()))
+	for i, table := range p.Tables() {
+		parts[i] = pgx.Identifier{partitionOf(table, gen)}.Sanitize()
+	}
+	err := inTx(ctx, pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "SET LOCAL lock_timeout = '10s'"); err != nil {
+			return err
 		}
-		if _, err := pool.Exec(ctx, "ANALYZE "+t); err != nil {
-			return fmt.Errorf("projection %s: analyze %s: %w", p.Name(), table, err)
-		}
+		_, err := tx.Exec(ctx, "TRUNCATE "+strings.Join(parts, ", "))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("projection %s: clear generation %d: %w", p.Name(), gen, err)
 	}
 	return nil
 }

@@ -95,7 +95,7 @@ const responseColumns = `response_id, risk_id, title, description, option, owner
 	created_at, updated_at, created_position`
 
 // responseCopyColumns are the columns responseRow writes.
-var responseCopyColumns = []string{"generation", "response_id", "risk_id", "title", "description", "option", "owner",
+var responseCopyColumns = []string{"slot", "generation", "response_id", "risk_id", "title", "description", "option", "owner",
 	"due_date", "status", "version", "created_at", "updated_at", "created_position"}
 
 // scanResponse reads a row of responseColumns.
@@ -119,7 +119,7 @@ func scanResponse(row pgx.CollectableRow) (*Response, error) {
 // responseRow returns the values of responseCopyColumns for s in generation
 // gen.
 func responseRow(gen int64, s *Response) []any {
-	return []any{gen, s.ID, s.RiskID, s.Title, s.Description, string(s.Option), s.Owner, toPgDate(s.DueDate),
+	return []any{slotOf(gen), gen, s.ID, s.RiskID, s.Title, s.Description, string(s.Option), s.Owner, toPgDate(s.DueDate),
 		string(s.Status), int64(s.Version), s.CreatedAt, s.UpdatedAt, s.CreatedPosition.String()}
 }
 

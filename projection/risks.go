@@ -79,7 +79,7 @@ func (r *Risk) band() domain.Band {
 }
 
 // onHeatMap reports whether the risk counts on the heat maps: every risk
-// that is not CLOSED or WITHDRAWN.
+// that is not CLOSED or WITHDRAWN. (View rm_heat_map says the same in SQL.)
 func (r *Risk) onHeatMap() bool { return !r.Status.Terminal() }
 
 // setStatus changes the status the way domain.Risk does: a risk that stops
@@ -198,9 +198,10 @@ const riskColumns = `risk_id, reference, title, description, category, source, o
 	band, flagged, tolerated_until, version, created_at, updated_at`
 
 // riskCopyColumns are the columns riskRow writes to rm_risks_gen.
-var riskCopyColumns = []string{"generation", "risk_id", "reference", "title", "description", "category", "source",
-	"owner", "status", "inherent", "residual", "target", "band", "flagged", "tolerated_until", "version",
-	"created_at", "updated_at", "search_text"}
+var riskCopyColumns = []string{"slot", "generation", "risk_id", "reference", "title", "description", "category", "source",
+	"owner", "status", "inherent", "residual", "target", "inherent_likelihood", "inherent_impact",
+	"residual_likelihood", "residual_impact", "target_likelihood", "target_impact", "band", "flagged",
+	"tolerated_until", "version", "created_at", "updated_at", "search_text"}
 
 // riskScanner scans rows of riskColumns.
 type riskScanner struct {
@@ -250,45 +251,38 @@ func scanRisk(row pgx.CollectableRow) (*Risk, error) {
 
 // riskRow returns the values of riskCopyColumns for r in generation gen.
 func riskRow(gen int64, r *Risk) ([]any, error) {
-	ratings := make([]any, 3)
-	for i, rating := range []*Rating{r.Inherent, r.Residual, r.Target} {
+	row := make([]any, 0, len(riskCopyColumns))
+	row = append(row, slotOf(gen), gen, r.ID, r.Reference, r.Title, r.Description, r.Category, r.Source, r.Owner,
+		string(r.Status))
+	ratings := []*Rating{r.Inherent, r.Residual, r.Target}
+	for _, rating := range ratings {
 		if rating == nil {
+			row = append(row, nil)
 			continue
 		}
 		b, err := json.Marshal(rating)
 		if err != nil {
 			return nil, fmt.Errorf("projection: rating of risk %s: %w", r.ID, err)
 		}
-		ratings[i] = b
+		row = append(row, b)
+	}
+	for _, rating := range ratings {
+		if rating == nil {
+			row = append(row, nil, nil)
+			continue
+		}
+		row = append(row, int16(rating.Likelihood), int16(rating.Impact))
 	}
 	var band any
 	if r.Band != "" {
 		band = string(r.Band)
 	}
-	return []any{gen, r.ID, r.Reference, r.Title, r.Description, r.Category, r.Source, r.Owner, string(r.Status),
-		ratings[0], ratings[1], ratings[2], band, r.Flagged, toPgDate(r.ToleratedUntil), int64(r.Version),
-		r.CreatedAt, r.UpdatedAt, searchText(r)}, nil
+	return append(row, band, r.Flagged, toPgDate(r.ToleratedUntil), int64(r.Version), r.CreatedAt, r.UpdatedAt,
+		searchText(r)), nil
 }
 
-// heatMapColumns are the columns heatMapRows writes to rm_heat_map_gen.
-var heatMapColumns = []string{"generation", "kind", "risk_id", "likelihood", "impact", "reference"}
-
-// heatMapRows returns the heat-map entries of r in generation gen.
-func heatMapRows(gen int64, r *Risk) [][]any {
-	if !r.onHeatMap() {
-		return nil
-	}
-	var rows [][]any
-	for _, kind := range ratingKinds {
-		if rating := r.Rating(kind); rating != nil {
-			rows = append(rows, []any{gen, string(kind), r.ID, int16(rating.Likelihood), int16(rating.Impact), r.Reference})
-		}
-	}
-	return rows
-}
-
-// Risks returns the projection that keeps the risk register (rm_risks) and
-// the heat map (rm_heat_map).
+// Risks returns the projection that keeps the risk register (rm_risks, and
+// the heat maps in view rm_heat_map).
 func Risks() Projection {
 	return &streamProjection[Risk]{
 		name: NameRisks,
@@ -302,10 +296,10 @@ func Risks() Projection {
 			version:    func(r *Risk) int { return r.Version },
 			apply:      applyRisk,
 		},
-		tables: []table{{"rm_risks_gen", riskCopyColumns}, {"rm_heat_map_gen", heatMapColumns}},
+		tables: []table{{"rm_risks_gen", riskCopyColumns}},
 		rows: func(gen int64, r *Risk) ([][][]any, error) {
 			row, err := riskRow(gen, r)
-			return [][][]any{{row}, heatMapRows(gen, r)}, err
+			return [][][]any{{row}}, err
 		},
 	}
 }

@@ -3,6 +3,7 @@ package projection
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/jackc/pgx/v5"
 
@@ -25,66 +26,71 @@ type streamModel[R any] struct {
 	apply func(r *R, e eventstore.RecordedEvent, d domain.Event) (*R, error)
 }
 
-// fold loads the rows of the streams that events touch from generation gen
-// and applies the events to them in order. It returns the final state of every
-// touched row, in the order the streams first appear, and the ids of the
-// touched streams that had a row before.
+// foldState is what a fold has touched: the current rows of the streams,
+// in the order they were first touched, and which of them were in the table.
+type foldState[R any] struct {
+	rows     map[string]*R
+	order    []string
+	existing map[string]bool
+}
+
+func newFoldState[R any]() *foldState[R] {
+	return &foldState[R]{rows: make(map[string]*R), existing: make(map[string]bool)}
+}
+
+// fold applies events to the rows in st in order. Rows of streams st does
+// not hold yet are loaded from generation gen first, unless load is false
+// (the generation is known to hold none).
 //
 // Every event must be the next version of its stream: an event applied twice
 // or skipped shows up as an *EventError here instead of a wrong row.
-func (m streamModel[R]) fold(ctx context.Context, q Querier, gen int64, events []eventstore.RecordedEvent) (rows []*R, existing []string, err error) {
-	var ids []string
+func (m streamModel[R]) fold(ctx context.Context, q Querier, gen int64, events []eventstore.RecordedEvent, st *foldState[R], load bool) error {
+	var missing []string
 	seen := make(map[string]bool)
 	for _, e := range events {
-		if e.StreamType == m.streamType && !seen[e.StreamID] {
+		if e.StreamType == m.streamType && st.rows[e.StreamID] == nil && !seen[e.StreamID] {
 			seen[e.StreamID] = true
-			ids = append(ids, e.StreamID)
+			missing = append(missing, e.StreamID)
 		}
 	}
-	if len(ids) == 0 {
-		return nil, nil, nil
-	}
-	state, err := m.load(ctx, q, gen, ids)
-	if err != nil {
-		return nil, nil, err
-	}
-	for _, id := range ids {
-		if state[id] != nil {
-			existing = append(existing, id)
+	if load && len(missing) > 0 {
+		loaded, err := m.load(ctx, q, gen, missing)
+		if err != nil {
+			return err
+		}
+		for id, r := range loaded {
+			st.rows[id], st.existing[id] = r, true
 		}
 	}
+	st.order = append(st.order, missing...)
 	for _, e := range events {
 		if e.StreamType != m.streamType {
 			continue
 		}
 		d, err := decode(e)
 		if err != nil {
-			return nil, nil, err
+			return err
 		}
-		r := state[e.StreamID]
+		r := st.rows[e.StreamID]
 		current := 0
 		if r != nil {
 			current = m.version(r)
 		}
 		if e.Version != int64(current)+1 {
-			return nil, nil, NewEventError(e, fmt.Errorf("%w: version %d follows version %d in the read model",
+			return NewEventError(e, fmt.Errorf("%w: version %d follows version %d in the read model",
 				domain.ErrUnexpectedEvent, e.Version, current))
 		}
-		if state[e.StreamID], err = m.apply(r, e, d); err != nil {
-			return nil, nil, NewEventError(e, err)
+		if st.rows[e.StreamID], err = m.apply(r, e, d); err != nil {
+			return NewEventError(e, err)
 		}
 	}
-	rows = make([]*R, len(ids))
-	for i, id := range ids {
-		rows[i] = state[id]
-	}
-	return rows, existing, nil
+	return nil
 }
 
 // load returns the rows of generation gen with the given ids, by id.
 func (m streamModel[R]) load(ctx context.Context, q Querier, gen int64, ids []string) (map[string]*R, error) {
-	sql := fmt.Sprintf("SELECT %s FROM %s WHERE generation = $1 AND %s = ANY($2)", m.columns, m.table, m.key)
-	found, err := queryAll(ctx, q, "load from "+m.table, m.scan, sql, gen, ids)
+	sql := fmt.Sprintf("SELECT %s FROM %s WHERE slot = $1 AND generation = $2 AND %s = ANY($3)", m.columns, m.table, m.key)
+	found, err := queryAll(ctx, q, "load from "+m.table, m.scan, sql, slotOf(gen), gen, ids)
 	if err != nil {
 		return nil, err
 	}
@@ -124,23 +130,43 @@ func (p *streamProjection[R]) Tables() []string {
 }
 
 func (p *streamProjection[R]) Prepare(ctx context.Context, q Querier, gen int64, events []eventstore.RecordedEvent) (Changes, error) {
-	rows, existing, err := p.fold(ctx, q, gen, events)
-	if err != nil || len(rows) == 0 {
-		return noChanges{}, err
+	st := newFoldState[R]()
+	if err := p.fold(ctx, q, gen, events, st, true); err != nil {
+		return nil, err
 	}
-	return &streamChanges[R]{p: p, rows: rows, existing: existing}, nil
+	return p.changes(st), nil
+}
+
+// changes returns the writes that replace the rows st touched.
+func (p *streamProjection[R]) changes(st *foldState[R]) *streamChanges[R] {
+	c := &streamChanges[R]{p: p, rows: make([]*R, 0, len(st.order)), existing: st.existing}
+	for _, id := range st.order {
+		if r := st.rows[id]; r != nil {
+			c.rows = append(c.rows, r)
+		}
+	}
+	return c
+}
+
+// newBuffer implements bufferedProjection.
+func (p *streamProjection[R]) newBuffer() projectionBuffer {
+	return &streamBuffer[R]{p: p, st: newFoldState[R]()}
 }
 
 // streamChanges replaces the rows of the streams a batch touched.
 type streamChanges[R any] struct {
 	p        *streamProjection[R]
 	rows     []*R
-	existing []string
+	existing map[string]bool // ids whose rows are in the tables already
 }
 
 func (c *streamChanges[R]) Write(ctx context.Context, tx pgx.Tx, gen int64) error {
 	byTable := make([][][]any, len(c.p.tables))
+	var replace []string
 	for _, r := range c.rows {
+		if id := c.p.id(r); c.existing[id] {
+			replace = append(replace, id)
+		}
 		rows, err := c.p.rows(gen, r)
 		if err != nil {
 			return err
@@ -150,7 +176,7 @@ func (c *streamChanges[R]) Write(ctx context.Context, tx pgx.Tx, gen int64) erro
 		}
 	}
 	for i, t := range c.p.tables {
-		if err := deleteKeys(ctx, tx, t.name, c.p.key, gen, c.existing); err != nil {
+		if err := deleteKeys(ctx, tx, t.name, c.p.key, gen, replace); err != nil {
 			return err
 		}
 		if err := copyRows(ctx, tx, t.name, t.columns, byTable[i]); err != nil {
@@ -158,6 +184,32 @@ func (c *streamChanges[R]) Write(ctx context.Context, tx pgx.Tx, gen int64) erro
 		}
 	}
 	return nil
+}
+
+// streamBuffer folds a rebuild's batches in memory, so that a row is
+// written once however many batches touch it.
+type streamBuffer[R any] struct {
+	p       *streamProjection[R]
+	st      *foldState[R]
+	written bool // whether rows were taken: until then the generation is empty
+}
+
+func (b *streamBuffer[R]) add(ctx context.Context, q Querier, gen int64, events []eventstore.RecordedEvent) error {
+	return b.p.fold(ctx, q, gen, events, b.st, b.written)
+}
+
+func (b *streamBuffer[R]) size() int { return len(b.st.rows) }
+
+func (b *streamBuffer[R]) appendOnly() bool { return false }
+
+func (b *streamBuffer[R]) take(chunk int) []Changes {
+	all := b.p.changes(b.st)
+	b.st, b.written = newFoldState[R](), true
+	var out []Changes
+	for rows := range slices.Chunk(all.rows, chunk) {
+		out = append(out, &streamChanges[R]{p: b.p, rows: rows, existing: all.existing})
+	}
+	return out
 }
 
 // unexpected is the error of an event that cannot come where it does in its

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -65,7 +66,7 @@ func runReplay(ctx context.Context, args []string, getenv func(string) string, s
 		if err != nil {
 			return fmt.Errorf("database URL: %w", err)
 		}
-		cfg.MaxConns = max(cfg.MaxConns, int32(len(ps)+3)) // a reader, a writer per projection, the swap
+		cfg.MaxConns = max(cfg.MaxConns, int32(4*len(ps)+2)) // a reader, the swap, up to 3 writers and a spare per projection
 		pool, err := pgxpool.NewWithConfig(ctx, cfg)
 		if err != nil {
 			return fmt.Errorf("open database pool: %w", err)
@@ -76,6 +77,9 @@ func runReplay(ctx context.Context, args []string, getenv func(string) string, s
 			return err
 		}
 		defer store.Close()
+		// The rebuild holds read models in memory; trade memory for less
+		// garbage collection while it runs.
+		defer debug.SetGCPercent(debug.SetGCPercent(400))
 		progress := newProgressReporter(stderr, logger)
 		res, err := projection.Rebuild(ctx, projection.RebuildConfig{
 			Store: store, Projections: ps, BatchSize: *batch, Logger: logger, Progress: progress.report,

@@ -1,0 +1,10 @@
+package projection
+
+// SetRebuildLimits sets how many rows a rebuild buffers per projection and
+// writes per transaction, for tests that want the buffers to spill, and
+// returns what restores them.
+func SetRebuildLimits(bufferRows, writeRows int) (restore func()) {
+	b, w := rebuildBufferRows, rebuildWriteRows
+	rebuildBufferRows, rebuildWriteRows = bufferRows, writeRows
+	return func() { rebuildBufferRows, rebuildWriteRows = b, w }
+}

@@ -180,6 +180,29 @@ func TestLateCommitIsNotSkipped(t *testing.T) {
 	}
 }
 
+func TestWaitVisible(t *testing.T) {
+	s, _ := newStore(t, eventstore.Config{})
+	slow := slowTransaction(t, s)
+	res := appendOne(t, s, "fast", eventstore.NoStream, ev("Fast", `{}`))
+	short, cancel := context.WithTimeout(ctxT(t), 100*time.Millisecond)
+	defer cancel()
+	if err := s.WaitVisible(short, res.Last().Position); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("WaitVisible while an older transaction is open = %v, want the deadline", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.WaitVisible(ctxT(t), res.Last().Position) }()
+	time.Sleep(20 * time.Millisecond)
+	if err := slow.Commit(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("WaitVisible after the older transaction ended: %v", err)
+	}
+	if got, _ := s.ReadAll(ctxT(t), eventstore.Position{}, 10, eventstore.Filter{StreamID: "fast"}); len(got) != 1 {
+		t.Errorf("ReadAll after WaitVisible returned %d events, want 1", len(got))
+	}
+}
+
 func TestSubscribeSeesLateCommitInOrder(t *testing.T) {
 	s, _ := newStore(t, eventstore.Config{PollInterval: time.Hour})
 	ctx, cancel := context.WithCancel(ctxT(t))

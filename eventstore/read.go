@@ -215,6 +215,28 @@ func (s *Store) readAll(ctx context.Context, after Position, limit int, f Filter
 	return events, reached, nil
 }
 
+// WaitVisible waits until ReadAll returns the event at pos, typically
+// LastAppended: the global log shows an event only once every transaction
+// that started before it in this database has ended (see Position), which is
+// normally a matter of milliseconds. It returns ctx's error when ctx ends
+// first.
+func (s *Store) WaitVisible(ctx context.Context, pos Position) error {
+	pause := time.Millisecond
+	for {
+		var xmin int64
+		if err := s.pool.QueryRow(ctx, "SELECT "+horizonSQL).Scan(&xmin); err != nil {
+			return fmt.Errorf("eventstore: wait visible: %w", err)
+		}
+		if pos.tx < xmin {
+			return nil
+		}
+		if !sleep(ctx, pause) {
+			return fmt.Errorf("eventstore: wait visible: %w", ctx.Err())
+		}
+		pause = min(2*pause, 20*time.Millisecond)
+	}
+}
+
 // horizonSQL is the oldest transaction whose events a reader must wait for:
 // the oldest transaction still running in the statement's snapshot, or the
 // snapshot's xmax when none is. Transactions of other databases on the same

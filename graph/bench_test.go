@@ -22,6 +22,7 @@ import (
 	"github.com/riskreg/riskreg/domain"
 	"github.com/riskreg/riskreg/eventstore"
 	"github.com/riskreg/riskreg/internal/pgtest"
+	"github.com/riskreg/riskreg/projection"
 )
 
 // benchClients is the number of concurrent HTTP clients.
@@ -247,6 +248,10 @@ func BenchmarkRisksPage(b *testing.B) {
 	e := newEnv(b)
 	tok := e.token(b, "bench", domain.RoleAuditor)
 	seedRegister(b, e, benchRisks)
+	// Time the reads, not the projections catching up with the seed.
+	if err := projection.NewReader(e.store).WaitFor(context.Background(), e.store.LastAppended()); err != nil {
+		b.Fatal(err)
+	}
 	client := benchHTTPClient()
 	const q = `{ risks(filter: {band: RED}, first: 50) { totalCount edges { node { id title band responses { id status decisions { id } } decisions { id kind } } } } }`
 	n := b.N

@@ -21,6 +21,7 @@ import (
 	"github.com/riskreg/riskreg/eventstore"
 	"github.com/riskreg/riskreg/graph"
 	"github.com/riskreg/riskreg/internal/pgtest"
+	"github.com/riskreg/riskreg/projection"
 	"github.com/riskreg/riskreg/register"
 )
 
@@ -68,9 +69,23 @@ func newEnvOn(t testing.TB, pool *pgxpool.Pool, opts ...func(*graph.Options)) *e
 	}
 	t.Cleanup(store.Close)
 	e := &env{pool: pool, store: store, tokens: auth.NewStore(pool, time.Now), logs: &syncBuffer{}}
+	runner, err := projection.NewRunner(projection.Config{Store: store, Logger: slog.New(slog.NewJSONHandler(e.logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- runner.Run(ctx) }()
+	t.Cleanup(func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Errorf("projection runner: %v", err)
+		}
+	})
 	o := graph.Options{
 		Register: register.New(store, time.Now),
 		Store:    store,
+		Reader:   projection.NewReader(store),
 		Tokens:   e.tokens,
 		Logger:   slog.New(slog.NewJSONHandler(e.logs, nil)),
 	}

@@ -2,15 +2,14 @@ package graph
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
-	"slices"
-	"strings"
+	"errors"
+	"sync"
 	"time"
 
 	"github.com/riskreg/riskreg/domain"
 	"github.com/riskreg/riskreg/eventstore"
 	"github.com/riskreg/riskreg/graph/model"
+	"github.com/riskreg/riskreg/projection"
 	"github.com/riskreg/riskreg/register"
 )
 
@@ -31,6 +30,7 @@ func readAt(at register.AsOf, updatedAt time.Time) time.Time {
 
 // readAll returns every event of the log that f selects, in log order.
 func (r *Resolver) readAll(ctx context.Context, f eventstore.Filter) ([]eventstore.RecordedEvent, error) {
+	r.logShowsOwnWrites(ctx)
 	var out []eventstore.RecordedEvent
 	var after eventstore.Position
 	for {
@@ -60,6 +60,7 @@ func (r *Resolver) eventPage(ctx context.Context, first *int, after *string, f e
 	if n == 0 {
 		return eventConnection(nil, false, !from.IsZero()), nil
 	}
+	r.logShowsOwnWrites(ctx)
 	events, err := r.Store.ReadAll(ctx, from, n+1, f)
 	if err != nil {
 		return nil, err
@@ -71,122 +72,127 @@ func (r *Resolver) eventPage(ctx context.Context, first *int, after *string, f e
 	return eventConnection(events, hasNext, !from.IsZero()), nil
 }
 
-// risksAsOf folds every risk as it stood at asOf (zero: now), in order of
-// registration, from one scan of the risks' events.
-func (r *Resolver) risksAsOf(ctx context.Context, asOf time.Time) ([]register.Risk, error) {
-	streams, err := r.foldStreams(ctx, domain.StreamRisk, asOf)
-	if err != nil {
-		return nil, err
-	}
-	risks := make([]register.Risk, len(streams))
-	for i, s := range streams {
-		agg, err := domain.RiskFromHistory(s.id, s.events)
-		if err != nil {
-			return nil, fmt.Errorf("graph: risk %s: %w", s.id, err)
-		}
-		risks[i] = register.Risk{Risk: agg, CreatedAt: s.createdAt, UpdatedAt: s.updatedAt}
-	}
-	return risks, nil
+// registerView is the register as list queries read it: the read models as
+// they stand (*projection.Reader) or the register as it stood at a past
+// instant (snapshotView).
+type registerView interface {
+	Risks(ctx context.Context, f projection.RiskFilter, first int, after string) (projection.Page[projection.Risk], error)
+	RisksByID(ctx context.Context, ids []string) (map[string]projection.Risk, error)
+	ResponsesByRisk(ctx context.Context, riskIDs []string) (map[string][]projection.Response, error)
+	DecisionsBySubject(ctx context.Context, subjectIDs []string) (map[string][]projection.Decision, error)
+	HeatMap(ctx context.Context, kind domain.RatingKind) (projection.HeatMap, error)
 }
 
-// responsesAsOf folds every response as it stood at asOf (zero: now), in
-// order of proposal.
-func (r *Resolver) responsesAsOf(ctx context.Context, asOf time.Time) ([]register.Response, error) {
-	streams, err := r.foldStreams(ctx, domain.StreamResponse, asOf)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]register.Response, len(streams))
-	for i, s := range streams {
-		agg, err := domain.ResponseFromHistory(s.id, s.events)
-		if err != nil {
-			return nil, fmt.Errorf("graph: response %s: %w", s.id, err)
+// snapshotView reads a projection.Snapshot as a registerView.
+type snapshotView struct{ s *projection.Snapshot }
+
+func (v snapshotView) Risks(_ context.Context, f projection.RiskFilter, first int, after string) (projection.Page[projection.Risk], error) {
+	return v.s.Risks(f, first, after)
+}
+
+func (v snapshotView) RisksByID(_ context.Context, ids []string) (map[string]projection.Risk, error) {
+	out := make(map[string]projection.Risk, len(ids))
+	for _, id := range ids {
+		if r, ok := v.s.Risk(id); ok {
+			out[id] = r
 		}
-		out[i] = register.Response{StrategicResponse: agg, CreatedAt: s.createdAt, UpdatedAt: s.updatedAt}
 	}
 	return out, nil
 }
 
-// streamEvents are the decoded events of one stream.
-type streamEvents struct {
-	id                   string
-	events               []domain.Event
-	createdAt, updatedAt time.Time
+func (v snapshotView) ResponsesByRisk(_ context.Context, riskIDs []string) (map[string][]projection.Response, error) {
+	return v.s.ResponsesByRisk(riskIDs), nil
 }
 
-// foldStreams reads every event of the streams of streamType recorded at or
-// before asOf (zero: now) and groups them by stream, in order of each
-// stream's first event.
-func (r *Resolver) foldStreams(ctx context.Context, streamType string, asOf time.Time) ([]*streamEvents, error) {
-	recs, err := r.readAll(ctx, eventstore.Filter{StreamType: streamType, Until: until(asOf)})
-	if err != nil {
-		return nil, err
+func (v snapshotView) DecisionsBySubject(_ context.Context, subjectIDs []string) (map[string][]projection.Decision, error) {
+	return v.s.DecisionsBySubject(subjectIDs), nil
+}
+
+func (v snapshotView) HeatMap(_ context.Context, kind domain.RatingKind) (projection.HeatMap, error) {
+	return v.s.HeatMap(kind)
+}
+
+// readYourWritesTimeout bounds how long a list query waits for the read
+// models to catch up with this process's own writes.
+const readYourWritesTimeout = 5 * time.Second
+
+// current returns the read models once they reflect every write this process
+// answered before the query started, so that a client never misses its own
+// write in a list. A projection that is failing or slow does not fail the
+// query: it is answered from the read models as they are, and logged.
+func (r *Resolver) current(ctx context.Context) registerView {
+	pos := r.Store.LastAppended()
+	if r.caughtUp.reached(pos) {
+		return r.Reader
 	}
-	var order []*streamEvents
-	byID := make(map[string]*streamEvents)
-	for _, rec := range recs {
-		ev, err := domain.DecodeEvent(rec.Type, rec.SchemaVersion, rec.Data)
-		if err != nil {
-			return nil, fmt.Errorf("graph: %s %s version %d: %w", streamType, rec.StreamID, rec.Version, err)
+	wctx, cancel := context.WithTimeout(ctx, readYourWritesTimeout)
+	defer cancel()
+	if err := r.Reader.WaitFor(wctx, pos); err != nil {
+		if ctx.Err() == nil {
+			r.Logger.Warn("graph: read models behind this process's writes; answering from them as they are",
+				"position", pos.String(), "err", err, "request_id", RequestID(ctx))
 		}
-		s := byID[rec.StreamID]
-		if s == nil {
-			s = &streamEvents{id: rec.StreamID, createdAt: rec.RecordedAt}
-			byID[rec.StreamID] = s
-			order = append(order, s)
+		return r.Reader
+	}
+	r.caughtUp.mark(pos)
+	return r.Reader
+}
+
+// logShowsOwnWrites waits until the global log shows every event this
+// process appended before the query started (see eventstore.WaitVisible).
+// When that takes too long, the query is answered from the log as it is.
+func (r *Resolver) logShowsOwnWrites(ctx context.Context) {
+	pos := r.Store.LastAppended()
+	if r.visible.reached(pos) {
+		return
+	}
+	wctx, cancel := context.WithTimeout(ctx, readYourWritesTimeout)
+	defer cancel()
+	if err := r.Store.WaitVisible(wctx, pos); err != nil {
+		if ctx.Err() == nil {
+			r.Logger.Warn("graph: the log does not show this process's writes yet; answering from it as it is",
+				"position", pos.String(), "err", err, "request_id", RequestID(ctx))
 		}
-		s.events = append(s.events, ev)
-		s.updatedAt = rec.RecordedAt
+		return
 	}
-	return order, nil
+	r.visible.mark(pos)
 }
 
-// matches reports whether risk passes filter.
-func matches(risk register.Risk, f model.RiskFilter) bool {
-	band, banded := risk.Band()
-	switch {
-	case f.Band != nil && (!banded || model.Band(band) != *f.Band),
-		f.Status != nil && model.RiskStatus(risk.Status()) != *f.Status,
-		f.Owner != nil && risk.Owner() != *f.Owner,
-		f.Category != nil && risk.Category() != *f.Category,
-		f.Flagged != nil && risk.Flagged() != *f.Flagged:
-		return false
-	}
-	if f.Search == nil || *f.Search == "" {
-		return true
-	}
-	s := strings.ToLower(*f.Search)
-	return strings.Contains(strings.ToLower(risk.Reference()), s) ||
-		strings.Contains(strings.ToLower(risk.Title()), s) ||
-		strings.Contains(strings.ToLower(risk.Description()), s)
+// mark remembers the furthest position the read models were seen to reach.
+type mark struct {
+	mu  sync.Mutex
+	pos eventstore.Position
 }
 
-// listRisks answers the risks query by folding the register from the log.
-// A risk's cursor is its id.
+func (m *mark) reached(p eventstore.Position) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return p.Compare(m.pos) <= 0
+}
+
+func (m *mark) mark(p eventstore.Position) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if p.Compare(m.pos) > 0 {
+		m.pos = p
+	}
+}
+
+// listRisks answers the risks query from the read models, or as of a past
+// instant from a snapshot of the register.
 func (r *Resolver) listRisks(ctx context.Context, f model.RiskFilter, n int, after string, asOf time.Time) (*model.RiskConnection, error) {
-	all, err := r.risksAsOf(ctx, asOf)
+	view, err := loadersFrom(ctx, r).view(ctx, asOf)
 	if err != nil {
 		return nil, err
 	}
-	var matching []register.Risk
-	for _, risk := range all {
-		if matches(risk, f) {
-			matching = append(matching, risk)
-		}
+	page, err := view.Risks(ctx, riskFilter(f), n, after)
+	if err != nil {
+		return nil, readError(err, "after")
 	}
-	start := 0
-	if after != "" {
-		i := slices.IndexFunc(matching, func(risk register.Risk) bool { return risk.ID() == after })
-		if i < 0 {
-			return nil, badInput("after", "is not a cursor of this list")
-		}
-		start = i + 1
-	}
-	end := min(start+n, len(matching))
-	c := &model.RiskConnection{Edges: []*model.RiskEdge{}, TotalCount: len(matching),
-		PageInfo: &model.PageInfo{HasNextPage: end < len(matching), HasPreviousPage: start > 0}}
-	for _, risk := range matching[start:end] {
-		c.Edges = append(c.Edges, &model.RiskEdge{Cursor: risk.ID(), Node: riskModel(risk, asOf)})
+	c := &model.RiskConnection{Edges: []*model.RiskEdge{}, TotalCount: page.TotalCount,
+		PageInfo: &model.PageInfo{HasNextPage: page.HasNextPage, HasPreviousPage: after != ""}}
+	for _, risk := range page.Items {
+		c.Edges = append(c.Edges, &model.RiskEdge{Cursor: risk.Cursor(), Node: riskFromRead(risk, asOf)})
 	}
 	if len(c.Edges) > 0 {
 		c.PageInfo.StartCursor = &c.Edges[0].Cursor
@@ -195,60 +201,42 @@ func (r *Resolver) listRisks(ctx context.Context, f model.RiskFilter, n int, aft
 	return c, nil
 }
 
-// recordedDecisions returns every decision recorded at or before asOf
-// (zero: now), oldest first.
-func (r *Resolver) recordedDecisions(ctx context.Context, asOf time.Time) ([]recordedDecision, error) {
-	events, err := r.readAll(ctx, eventstore.Filter{Types: []string{domain.EventDecisionRecorded}, Until: until(asOf)})
-	if err != nil {
-		return nil, err
+func riskFilter(f model.RiskFilter) projection.RiskFilter {
+	out := projection.RiskFilter{Owner: deref(f.Owner), Category: deref(f.Category), Flagged: f.Flagged, Search: deref(f.Search)}
+	if f.Band != nil {
+		out.Band = domain.Band(*f.Band)
 	}
-	out := make([]recordedDecision, len(events))
-	for i, e := range events {
-		var d domain.DecisionRecorded
-		if err := json.Unmarshal(e.Data, &d); err != nil {
-			return nil, fmt.Errorf("graph: decision %s: %w", e.StreamID, err)
-		}
-		dec, err := domain.DecisionFromHistory(e.StreamID, []domain.Event{d})
-		if err != nil {
-			return nil, fmt.Errorf("graph: decision %s: %w", e.StreamID, err)
-		}
-		out[i] = recordedDecision{event: e, model: decisionModel(register.Decision{Decision: dec, Recorded: e})}
+	if f.Status != nil {
+		out.Status = domain.RiskStatus(*f.Status)
 	}
-	return out, nil
+	return out
 }
 
-type recordedDecision struct {
-	event eventstore.RecordedEvent
-	model *model.Decision
+// readError turns the read models' invalid-input errors (a malformed cursor)
+// into BAD_USER_INPUT on field.
+func readError(err error, field string) error {
+	if errors.Is(err, projection.ErrInvalidInput) {
+		return badInput(field, "is not a cursor of this list")
+	}
+	return err
 }
 
-// listDecisions answers the decisions query; a decision's cursor is the
-// position of its DecisionRecorded event.
+// listDecisions answers the decisions query from the read models; a
+// decision's cursor is the position of its DecisionRecorded event.
 func (r *Resolver) listDecisions(ctx context.Context, body *model.Body, n int, after *string) (*model.DecisionConnection, error) {
-	from, err := cursor(after)
+	var b domain.Body
+	if body != nil {
+		b = domain.Body(*body)
+	}
+	r.current(ctx)
+	page, err := r.Reader.Decisions(ctx, b, n, deref(after))
 	if err != nil {
-		return nil, err
+		return nil, readError(err, "after")
 	}
-	all, err := r.recordedDecisions(ctx, time.Time{})
-	if err != nil {
-		return nil, err
-	}
-	var matching []recordedDecision
-	for _, d := range all {
-		if body == nil || d.model.Body == *body {
-			matching = append(matching, d)
-		}
-	}
-	c := &model.DecisionConnection{Edges: []*model.DecisionEdge{}, TotalCount: len(matching), PageInfo: &model.PageInfo{HasPreviousPage: !from.IsZero()}}
-	for _, d := range matching {
-		if d.event.Position.Compare(from) <= 0 {
-			continue
-		}
-		if len(c.Edges) == n {
-			c.PageInfo.HasNextPage = true
-			break
-		}
-		c.Edges = append(c.Edges, &model.DecisionEdge{Cursor: d.event.Position.String(), Node: d.model})
+	c := &model.DecisionConnection{Edges: []*model.DecisionEdge{}, TotalCount: page.TotalCount,
+		PageInfo: &model.PageInfo{HasNextPage: page.HasNextPage, HasPreviousPage: deref(after) != ""}}
+	for _, d := range page.Items {
+		c.Edges = append(c.Edges, &model.DecisionEdge{Cursor: d.Cursor(), Node: decisionFromRead(d)})
 	}
 	if len(c.Edges) > 0 {
 		c.PageInfo.StartCursor = &c.Edges[0].Cursor
@@ -258,9 +246,22 @@ func (r *Resolver) listDecisions(ctx context.Context, body *model.Body, n int, a
 }
 
 // heatMap counts the risks of each (likelihood, impact) cell of their
-// rating of kind, as they stood at asOf.
+// rating of kind, now or as they stood at asOf. CLOSED and WITHDRAWN risks
+// are not on it.
 func (r *Resolver) heatMap(ctx context.Context, asOf time.Time, kind model.RatingKind) (*model.HeatMap, error) {
-	risks, err := r.risksAsOf(ctx, asOf)
+	view, err := loadersFrom(ctx, r).view(ctx, asOf)
+	if err != nil {
+		return nil, err
+	}
+	hm, err := view.HeatMap(ctx, domain.RatingKind(kind))
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	for _, c := range hm.Cells {
+		ids = append(ids, c.RiskIDs...)
+	}
+	risks, err := view.RisksByID(ctx, ids)
 	if err != nil {
 		return nil, err
 	}
@@ -268,19 +269,15 @@ func (r *Resolver) heatMap(ctx context.Context, asOf time.Time, kind model.Ratin
 	if at.IsZero() {
 		at = time.Now()
 	}
-	hm := &model.HeatMap{AsOf: at, RatingKind: kind}
-	for l := domain.MinScale; l <= domain.MaxScale; l++ {
-		for i := domain.MinScale; i <= domain.MaxScale; i++ {
-			cell := &model.HeatMapCell{Likelihood: l, Impact: i, Band: model.Band(domain.BandOf(l * i)), Risks: []*model.Risk{}}
-			for _, risk := range risks {
-				rating, ok := risk.Rating(domain.RatingKind(kind))
-				if ok && rating.Likelihood() == l && rating.Impact() == i {
-					cell.Risks = append(cell.Risks, riskModel(risk, asOf))
-				}
+	out := &model.HeatMap{AsOf: at, RatingKind: kind}
+	for _, c := range hm.Cells {
+		cell := &model.HeatMapCell{Likelihood: c.Likelihood, Impact: c.Impact, Band: model.Band(c.Band), Count: c.Count, Risks: []*model.Risk{}}
+		for _, id := range c.RiskIDs {
+			if risk, ok := risks[id]; ok {
+				cell.Risks = append(cell.Risks, riskFromRead(risk, asOf))
 			}
-			cell.Count = len(cell.Risks)
-			hm.Cells = append(hm.Cells, cell)
 		}
+		out.Cells = append(out.Cells, cell)
 	}
-	return hm, nil
+	return out, nil
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/riskreg/riskreg/domain"
 	"github.com/riskreg/riskreg/eventstore"
 	"github.com/riskreg/riskreg/graph/model"
+	"github.com/riskreg/riskreg/projection"
 	"github.com/riskreg/riskreg/register"
 )
 
@@ -24,8 +25,14 @@ type Resolver struct {
 	// Store is the event log, for events, history, integrity and the
 	// subscription.
 	Store *eventstore.Store
+	// Reader reads the read models that the projections keep, for lists
+	// and the heat map, and the register as of a past instant.
+	Reader *projection.Reader
 	// Logger receives errors that the client sees only as INTERNAL.
 	Logger *slog.Logger
+
+	caughtUp mark // how far the read models were seen to follow this process's writes
+	visible  mark // how far the global log was seen to show this process's writes
 }
 
 // principal returns the caller; the HTTP and websocket layers authenticate

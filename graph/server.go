@@ -25,6 +25,7 @@ import (
 	"github.com/riskreg/riskreg/auth"
 	"github.com/riskreg/riskreg/domain"
 	"github.com/riskreg/riskreg/eventstore"
+	"github.com/riskreg/riskreg/projection"
 	"github.com/riskreg/riskreg/register"
 )
 
@@ -37,8 +38,11 @@ type Authenticator interface {
 type Options struct {
 	Register *register.Service
 	Store    *eventstore.Store
-	Tokens   Authenticator
-	Logger   *slog.Logger
+	// Reader reads the read models; the projections that keep them must
+	// run (projection.Runner), in this process or another.
+	Reader *projection.Reader
+	Tokens Authenticator
+	Logger *slog.Logger
 	// Metrics, when not nil, receives the API's metrics.
 	Metrics *Metrics
 	// DisableIntrospection turns introspection off (it is on for every
@@ -90,7 +94,7 @@ type Server struct {
 func NewServer(cfg Options) *Server {
 	cfg.setDefaults()
 	s := &Server{cfg: cfg, closing: make(chan struct{})}
-	s.resolver = &Resolver{Register: cfg.Register, Store: cfg.Store, Logger: cfg.Logger}
+	s.resolver = &Resolver{Register: cfg.Register, Store: cfg.Store, Reader: cfg.Reader, Logger: cfg.Logger}
 	schema := NewExecutableSchema(Config{Resolvers: s.resolver, Complexity: complexity()})
 
 	srv := handler.New(schema)

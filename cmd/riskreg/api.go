@@ -16,6 +16,7 @@ import (
 	"github.com/riskreg/riskreg/auth"
 	"github.com/riskreg/riskreg/eventstore"
 	"github.com/riskreg/riskreg/graph"
+	"github.com/riskreg/riskreg/projection"
 	"github.com/riskreg/riskreg/register"
 )
 
@@ -52,6 +53,7 @@ func newAPIHandler(ctx context.Context, pool *pgxpool.Pool, f apiFlags, base htt
 	api := graph.NewServer(graph.Options{
 		Register:             register.New(store, time.Now),
 		Store:                store,
+		Reader:               projection.NewReader(store),
 		Tokens:               auth.NewStore(pool, time.Now),
 		Logger:               logger,
 		Metrics:              graph.NewMetrics(reg),

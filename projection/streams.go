@@ -22,7 +22,8 @@ type streamModel[R any] struct {
 	id         func(*R) string
 	version    func(*R) int
 	// apply folds one event into the row (nil before the stream's first
-	// event) and returns the new row.
+	// event) and returns the row: a new one for the first event, r changed
+	// in place for the others.
 	apply func(r *R, e eventstore.RecordedEvent, d domain.Event) (*R, error)
 }
 
@@ -45,24 +46,11 @@ func newFoldState[R any]() *foldState[R] {
 // Every event must be the next version of its stream: an event applied twice
 // or skipped shows up as an *EventError here instead of a wrong row.
 func (m streamModel[R]) fold(ctx context.Context, q Querier, gen int64, events []eventstore.RecordedEvent, st *foldState[R], load bool) error {
-	var missing []string
-	seen := make(map[string]bool)
-	for _, e := range events {
-		if e.StreamType == m.streamType && st.rows[e.StreamID] == nil && !seen[e.StreamID] {
-			seen[e.StreamID] = true
-			missing = append(missing, e.StreamID)
-		}
-	}
-	if load && len(missing) > 0 {
-		loaded, err := m.load(ctx, q, gen, missing)
-		if err != nil {
+	if load {
+		if err := m.loadMissing(ctx, q, gen, events, st); err != nil {
 			return err
 		}
-		for id, r := range loaded {
-			st.rows[id], st.existing[id] = r, true
-		}
 	}
-	st.order = append(st.order, missing...)
 	for _, e := range events {
 		if e.StreamType != m.streamType {
 			continue
@@ -80,8 +68,40 @@ func (m streamModel[R]) fold(ctx context.Context, q Querier, gen int64, events [
 			return NewEventError(e, fmt.Errorf("%w: version %d follows version %d in the read model",
 				domain.ErrUnexpectedEvent, e.Version, current))
 		}
-		if st.rows[e.StreamID], err = m.apply(r, e, d); err != nil {
+		next, err := m.apply(r, e, d)
+		if err != nil {
 			return NewEventError(e, err)
+		}
+		if r == nil { // a new stream (apply changes other rows in place)
+			st.rows[e.StreamID] = next
+			st.order = append(st.order, e.StreamID)
+		}
+	}
+	return nil
+}
+
+// loadMissing loads from generation gen the rows of the streams of events
+// that st does not hold yet.
+func (m streamModel[R]) loadMissing(ctx context.Context, q Querier, gen int64, events []eventstore.RecordedEvent, st *foldState[R]) error {
+	var missing []string
+	seen := make(map[string]bool)
+	for _, e := range events {
+		if e.StreamType == m.streamType && !seen[e.StreamID] && st.rows[e.StreamID] == nil {
+			seen[e.StreamID] = true
+			missing = append(missing, e.StreamID)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	loaded, err := m.load(ctx, q, gen, missing)
+	if err != nil {
+		return err
+	}
+	for _, id := range missing {
+		if r := loaded[id]; r != nil {
+			st.rows[id], st.existing[id] = r, true
+			st.order = append(st.order, id)
 		}
 	}
 	return nil

@@ -37,13 +37,15 @@ func (f *apiFlags) register(fs *flag.FlagSet) {
 // routes). When ctx ends, every websocket is closed with a close frame (the
 // HTTP server's shutdown does not wait for them); the returned function
 // stops the event store.
-func newAPIHandler(ctx context.Context, pool *pgxpool.Pool, f apiFlags, base http.Handler, logger *slog.Logger) (http.Handler, func(), error) {
+// Further collectors (the relays') join the API's metrics.
+func newAPIHandler(ctx context.Context, pool *pgxpool.Pool, f apiFlags, base http.Handler, logger *slog.Logger, more ...prometheus.Collector) (http.Handler, func(), error) {
 	store, err := eventstore.New(pool, eventstore.Config{Upcasters: register.Upcasters(), Logger: logger})
 	if err != nil {
 		return nil, nil, err
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(more...)
 	var origins []string
 	for o := range strings.SplitSeq(f.corsOrigins, ",") {
 		if o = strings.TrimSpace(o); o != "" {

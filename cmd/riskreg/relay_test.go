@@ -6,6 +6,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"net/url"
 	"os/exec"
 	"strings"
@@ -176,6 +178,18 @@ func TestRelayServeAndConsume(t *testing.T) {
 			}
 		}
 		c.stop(t)
+	}
+	// serve's /metrics shows its relay's lag and what it published.
+	resp, err := http.Get("http://" + srv.addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, name := range []string{"riskreg_relay_lag_events", "riskreg_relay_published_total"} {
+		if !strings.Contains(string(metrics), name) {
+			t.Errorf("serve's /metrics has no %s", name)
+		}
 	}
 	rel.stop(t)
 	srv.terminate(t)

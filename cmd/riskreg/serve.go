@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -45,9 +46,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		if err != nil {
 			return err
 		}
-		pool, err := pgxpool.New(ctx, url)
+		pool, err := openServePool(ctx, url)
 		if err != nil {
-			return fmt.Errorf("open database pool: %w", err)
+			return err
 		}
 		defer pool.Close()
 		runners, err := startProjections(ctx, pool, logger)
@@ -60,13 +61,34 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			return err
 		}
 		defer relays.stop()
-		h, closeAPI, err := newAPIHandler(ctx, pool, api, newHandler(pool, latest, logger), logger)
+		h, closeAPI, err := newAPIHandler(ctx, pool, api, newHandler(pool, latest, logger), logger, relays.Collector())
 		if err != nil {
 			return err
 		}
 		defer closeAPI()
 		return serveHTTP(ctx, *addr, h, *shutdownTimeout, logger)
 	})
+}
+
+// servePoolSize is the connection pool of riskreg serve, unless the database
+// URL sets pool_max_conns: the projections and relays hold a few connections
+// for their locks, and concurrent API requests need the rest.
+const servePoolSize = 24
+
+// openServePool opens serve's connection pool.
+func openServePool(ctx context.Context, url string) (*pgxpool.Pool, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("database URL: %w", err)
+	}
+	if !strings.Contains(url, "pool_max_conns") {
+		cfg.MaxConns = servePoolSize
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open database pool: %w", err)
+	}
+	return pool, nil
 }
 
 // serveHTTP serves h on addr until ctx ends, then lets requests in flight

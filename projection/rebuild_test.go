@@ -307,3 +307,25 @@ func TestRebuildFailureAndExclusion(t *testing.T) {
 		t.Errorf("decisions: generation %d active, want 2", gen)
 	}
 }
+
+// A rebuild of an empty log swaps in empty read models at the start.
+func TestRebuildEmptyLog(t *testing.T) {
+	e := newEnv(t)
+	res, err := projection.Rebuild(context.Background(), projection.RebuildConfig{Store: e.store,
+		Projections: projection.Builtin(), Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Events != 0 || !res.Position.IsZero() || res.Generations[projection.NameRisks] != 2 {
+		t.Errorf("rebuild of an empty log: %+v", res)
+	}
+	page, err := e.reader.Risks(context.Background(), projection.RiskFilter{}, 10, "")
+	if err != nil || page.TotalCount != 0 || len(page.Items) != 0 {
+		t.Errorf("risks after rebuilding an empty log: %+v, %v", page, err)
+	}
+	// A runner started afterwards applies the log to the new generation.
+	e.steps(20)
+	start(t, runnerConfig(e.store))
+	e.waitCaughtUp()
+	e.assertFoldEqual()
+}

@@ -142,7 +142,7 @@ func (k riskKey) compare(o riskKey) int {
 
 // Cursor returns the risk's cursor in the register's order, for the after
 // argument of a list read.
-func (r *Risk) Cursor() string {
+func (r Risk) Cursor() string {
 	return base64.RawURLEncoding.EncodeToString([]byte(r.Reference + "\x00" + r.ID))
 }
 
@@ -161,7 +161,7 @@ func parseRiskCursor(s string) (key riskKey, ok bool, err error) {
 
 // Cursor returns the decision's cursor in log order, for the after argument
 // of a list read.
-func (d *Decision) Cursor() string { return d.Position.String() }
+func (d Decision) Cursor() string { return d.Position.String() }
 
 // parseDecisionCursor parses what Decision.Cursor returns; "" is the start.
 func parseDecisionCursor(s string) (eventstore.Position, error) {

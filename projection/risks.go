@@ -53,7 +53,7 @@ func (r Rating) Score() int { return r.Likelihood * r.Impact }
 func (r Rating) Band() domain.Band { return domain.BandOf(r.Score()) }
 
 // Rating returns the rating of the given kind, nil when it is not set.
-func (r *Risk) Rating(kind domain.RatingKind) *Rating {
+func (r Risk) Rating(kind domain.RatingKind) *Rating {
 	switch kind {
 	case domain.RatingKindInherent:
 		return r.Inherent

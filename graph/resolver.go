@@ -98,7 +98,8 @@ func until(asOf time.Time) time.Time {
 	if asOf.IsZero() {
 		return asOf
 	}
-	return asOf.Add(time.Nanosecond)
+	// recorded_at keeps microseconds: the bound is the next microsecond.
+	return asOf.Truncate(time.Microsecond).Add(time.Microsecond)
 }
 
 // transition runs one of the staff transitions of a response.

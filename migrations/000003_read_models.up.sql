@@ -83,6 +83,9 @@ CREATE TABLE rm_risks_gen_1 PARTITION OF rm_risks_gen FOR VALUES IN (1);
 -- The register's order (and keyset pagination): R-0002 before R-0010 before
 -- R-10000.
 CREATE INDEX rm_risks_gen_order_idx ON rm_risks_gen (generation, length(reference), reference, risk_id);
+-- The red risks, the register's main question, in the same order: a page of
+-- them and their count read the index alone.
+CREATE INDEX rm_risks_gen_red_idx ON rm_risks_gen (generation, length(reference), reference, risk_id) WHERE band = 'RED';
 
 -- Strategic responses (projection "responses"). created_position is the log
 -- position of the ResponseProposed event: a risk's responses in that order.

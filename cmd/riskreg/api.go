@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -34,15 +33,10 @@ func (f *apiFlags) register(fs *flag.FlagSet) {
 }
 
 // newAPIHandler serves /graphql and /metrics next to base (the health
-// routes). When ctx ends, every websocket is closed with a close frame (the
-// HTTP server's shutdown does not wait for them); the returned function
-// stops the event store.
+// routes), on store. When ctx ends, every websocket is closed with a close
+// frame (the HTTP server's shutdown does not wait for them).
 // Further collectors (the relays') join the API's metrics.
-func newAPIHandler(ctx context.Context, pool *pgxpool.Pool, f apiFlags, base http.Handler, logger *slog.Logger, more ...prometheus.Collector) (http.Handler, func(), error) {
-	store, err := eventstore.New(pool, eventstore.Config{Upcasters: register.Upcasters(), Logger: logger})
-	if err != nil {
-		return nil, nil, err
-	}
+func newAPIHandler(ctx context.Context, store *eventstore.Store, f apiFlags, base http.Handler, logger *slog.Logger, more ...prometheus.Collector) http.Handler {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	reg.MustRegister(more...)
@@ -56,7 +50,7 @@ func newAPIHandler(ctx context.Context, pool *pgxpool.Pool, f apiFlags, base htt
 		Register:             register.New(store, time.Now),
 		Store:                store,
 		Reader:               projection.NewReader(store),
-		Tokens:               auth.NewStore(pool, time.Now),
+		Tokens:               auth.NewStore(store.Pool(), time.Now),
 		Logger:               logger,
 		Metrics:              graph.NewMetrics(reg),
 		DisableIntrospection: f.noIntrospection,
@@ -67,5 +61,5 @@ func newAPIHandler(ctx context.Context, pool *pgxpool.Pool, f apiFlags, base htt
 	mux.Handle("/", base)
 	mux.Handle("/graphql", api)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	return mux, store.Close, nil
+	return mux
 }

@@ -60,9 +60,8 @@ func (p *publishFlags) Set(v string) error {
 	return nil
 }
 
-// relays runs one relay per broker URL on its own event store.
+// relays runs one relay per broker URL.
 type relays struct {
-	store  *eventstore.Store
 	pubs   []*relay.Publisher
 	relays []*relay.Relay
 	cancel context.CancelFunc
@@ -71,16 +70,11 @@ type relays struct {
 
 // startRelays starts a relay to each URL; they run until ctx ends or stop is
 // called. A malformed URL, or two URLs for one target, is an error.
-func startRelays(ctx context.Context, pool *pgxpool.Pool, urls []string, logger *slog.Logger) (*relays, error) {
+func startRelays(ctx context.Context, store *eventstore.Store, urls []string, logger *slog.Logger) (*relays, error) {
 	rs := &relays{}
 	if len(urls) == 0 {
 		return rs, nil
 	}
-	store, err := eventstore.New(pool, eventstore.Config{Upcasters: register.Upcasters(), Logger: logger})
-	if err != nil {
-		return nil, err
-	}
-	rs.store = store
 	names := map[string]bool{}
 	for _, u := range urls {
 		pub, err := relay.NewPublisher(ctx, u, logger)
@@ -138,9 +132,6 @@ func (rs *relays) close() {
 	for _, p := range rs.pubs {
 		_ = p.Close()
 	}
-	if rs.store != nil {
-		rs.store.Close()
-	}
 }
 
 // runRelay runs "riskreg relay --publish URL ...": the relays alone, without
@@ -178,7 +169,12 @@ func runRelay(ctx context.Context, args []string, getenv func(string) string, st
 			return fmt.Errorf("open database pool: %w", err)
 		}
 		defer pool.Close()
-		rs, err := startRelays(ctx, pool, publish.urls, logger)
+		store, err := eventstore.New(pool, eventstore.Config{Upcasters: register.Upcasters(), Logger: logger})
+		if err != nil {
+			return err
+		}
+		defer store.Close()
+		rs, err := startRelays(ctx, store, publish.urls, logger)
 		if err != nil {
 			return err
 		}

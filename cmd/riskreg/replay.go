@@ -182,35 +182,28 @@ func thousands(n int64) string {
 
 // projectionRunners keeps the read models up to date while serve runs.
 type projectionRunners struct {
-	store  *eventstore.Store
 	logger *slog.Logger
 	cancel context.CancelFunc
 	done   chan error
 }
 
-// startProjections starts the runners of the built-in projections on their
-// own event store; they run until ctx ends or stop is called.
-func startProjections(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger) (*projectionRunners, error) {
-	store, err := eventstore.New(pool, eventstore.Config{Upcasters: register.Upcasters(), Logger: logger})
-	if err != nil {
-		return nil, err
-	}
+// startProjections starts the runners of the built-in projections on store;
+// they run until ctx ends or stop is called.
+func startProjections(ctx context.Context, store *eventstore.Store, logger *slog.Logger) (*projectionRunners, error) {
 	runner, err := projection.NewRunner(projection.Config{Store: store, Logger: logger})
 	if err != nil {
-		store.Close()
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	rs := &projectionRunners{store: store, logger: logger, cancel: cancel, done: make(chan error, 1)}
+	rs := &projectionRunners{logger: logger, cancel: cancel, done: make(chan error, 1)}
 	go func() { rs.done <- runner.Run(ctx) }()
 	return rs, nil
 }
 
-// stop stops the runners, which release their locks, and closes their store.
+// stop stops the runners, which release their locks.
 func (rs *projectionRunners) stop() {
 	rs.cancel()
 	if err := <-rs.done; err != nil && !errors.Is(err, eventstore.ErrClosed) {
 		rs.logger.Warn("projection runners stopped with an error", "err", err)
 	}
-	rs.store.Close()
 }

@@ -13,7 +13,9 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/riskreg/riskreg/eventstore"
 	"github.com/riskreg/riskreg/migrations"
+	"github.com/riskreg/riskreg/register"
 )
 
 // runServe runs "riskreg serve": it applies pending migrations and serves
@@ -51,21 +53,24 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			return err
 		}
 		defer pool.Close()
-		runners, err := startProjections(ctx, pool, logger)
+		// One store for the API, the projections and the relays: its
+		// subscribers are woken at once by its own appends.
+		store, err := eventstore.New(pool, eventstore.Config{Upcasters: register.Upcasters(), Logger: logger})
+		if err != nil {
+			return err
+		}
+		defer store.Close()
+		runners, err := startProjections(ctx, store, logger)
 		if err != nil {
 			return err
 		}
 		defer runners.stop()
-		relays, err := startRelays(ctx, pool, publish.urls, logger)
+		relays, err := startRelays(ctx, store, publish.urls, logger)
 		if err != nil {
 			return err
 		}
 		defer relays.stop()
-		h, closeAPI, err := newAPIHandler(ctx, pool, api, newHandler(pool, latest, logger), logger, relays.Collector())
-		if err != nil {
-			return err
-		}
-		defer closeAPI()
+		h := newAPIHandler(ctx, store, api, newHandler(pool, latest, logger), logger, relays.Collector())
 		return serveHTTP(ctx, *addr, h, *shutdownTimeout, logger)
 	})
 }

@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -157,6 +159,23 @@ func TestServeRunsProjections(t *testing.T) {
 			t.Fatalf("serve's projections did not apply the risk within 20s: %+v", statuses)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+	// /metrics reports every projection live and caught up.
+	resp, err := http.Get("http://" + s.addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, name := range []string{projection.NameRisks, projection.NameResponses, projection.NameDecisions} {
+		for _, want := range []string{
+			`riskreg_projection_lag_events{projection="` + name + `"} 0`,
+			`riskreg_projection_live{projection="` + name + `"} 1`,
+		} {
+			if !strings.Contains(string(metrics), want) {
+				t.Errorf("/metrics lacks %s", want)
+			}
+		}
 	}
 	s.terminate(t)
 	statuses, err := projection.ReadStatus(context.Background(), pool)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/riskreg/riskreg/eventstore"
 	"github.com/riskreg/riskreg/migrations"
+	"github.com/riskreg/riskreg/projection"
 	"github.com/riskreg/riskreg/register"
 )
 
@@ -70,7 +71,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			return err
 		}
 		defer relays.stop()
-		h := newAPIHandler(ctx, store, api, newHandler(pool, latest, logger), logger, relays.Collector())
+		h := newAPIHandler(ctx, store, api, newHandler(pool, latest, logger), logger,
+			relays.Collector(), projection.NewCollector(pool))
 		return serveHTTP(ctx, *addr, h, *shutdownTimeout, logger)
 	})
 }

@@ -40,6 +40,7 @@ const (
 // Concurrent appends are committed together by the store's writers (group
 // commit), so many small appends cost few transactions.
 func (s *Store) Append(ctx context.Context, streams ...StreamAppend) (AppendResult, error) {
+	start := time.Now()
 	req, err := s.prepare(streams)
 	if err != nil {
 		return AppendResult{}, err
@@ -53,6 +54,9 @@ func (s *Store) Append(ctx context.Context, streams ...StreamAppend) (AppendResu
 	}
 	select {
 	case out := <-req.done:
+		if out.err == nil && s.cfg.ObserveAppend != nil {
+			s.cfg.ObserveAppend(time.Since(start))
+		}
 		return out.res, out.err
 	case <-ctx.Done():
 		return AppendResult{}, fmt.Errorf("%w: %w", ErrOutcomeUnknown, ctx.Err())

@@ -32,6 +32,9 @@ type Config struct {
 	// Logger receives the store's own warnings (lost connections, retries).
 	// Default slog.Default().
 	Logger *slog.Logger
+	// ObserveAppend, when set, is called with the duration of every
+	// successful Append, for metrics. It must be quick.
+	ObserveAppend func(time.Duration)
 }
 
 // Validate reports settings that cannot work.

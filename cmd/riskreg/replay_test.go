@@ -167,6 +167,9 @@ func TestServeRunsProjections(t *testing.T) {
 	}
 	metrics, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
+	if !strings.Contains(string(metrics), "riskreg_append_seconds_count") {
+		t.Error("/metrics lacks riskreg_append_seconds")
+	}
 	for _, name := range []string{projection.NameRisks, projection.NameResponses, projection.NameDecisions} {
 		for _, want := range []string{
 			`riskreg_projection_lag_events{projection="` + name + `"} 0`,

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/riskreg/riskreg/eventstore"
 	"github.com/riskreg/riskreg/migrations"
@@ -56,7 +57,13 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		defer pool.Close()
 		// One store for the API, the projections and the relays: its
 		// subscribers are woken at once by its own appends.
-		store, err := eventstore.New(pool, eventstore.Config{Upcasters: register.Upcasters(), Logger: logger})
+		appendSeconds := prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "riskreg_append_seconds",
+			Help:    "Time from an append's call to its commit, group commit included.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
+		})
+		store, err := eventstore.New(pool, eventstore.Config{Upcasters: register.Upcasters(), Logger: logger,
+			ObserveAppend: func(d time.Duration) { appendSeconds.Observe(d.Seconds()) }})
 		if err != nil {
 			return err
 		}
@@ -72,7 +79,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		}
 		defer relays.stop()
 		h := newAPIHandler(ctx, store, api, newHandler(pool, latest, logger), logger,
-			relays.Collector(), projection.NewCollector(pool))
+			relays.Collector(), projection.NewCollector(pool), appendSeconds)
 		return serveHTTP(ctx, *addr, h, *shutdownTimeout, logger)
 	})
 }

@@ -4,12 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/riskreg/riskreg/internal/sqlwhere"
 )
 
 // eventColumns are the columns scanEvent reads, from table alias e.
@@ -64,22 +65,22 @@ type ReadStreamOptions struct {
 // ReadStream returns the events of one stream in version order, upcast to
 // their current schema versions. A stream with no events returns none.
 func (s *Store) ReadStream(ctx context.Context, streamID string, opts ReadStreamOptions) ([]RecordedEvent, error) {
-	q := &query{}
-	q.where("e.stream_id = %s", streamID)
+	q := &sqlwhere.Builder{}
+	q.Where("e.stream_id = %s", streamID)
 	if opts.FromVersion > 1 {
-		q.where("e.version >= %s", opts.FromVersion)
+		q.Where("e.version >= %s", opts.FromVersion)
 	}
 	if opts.ToVersion > 0 {
-		q.where("e.version <= %s", opts.ToVersion)
+		q.Where("e.version <= %s", opts.ToVersion)
 	}
 	if !opts.RecordedUntil.IsZero() {
-		q.where("e.recorded_at <= %s", opts.RecordedUntil)
+		q.Where("e.recorded_at <= %s", opts.RecordedUntil)
 	}
-	sql := "SELECT " + eventColumns + " FROM events e WHERE " + q.conditions() + " ORDER BY e.version"
+	sql := "SELECT " + eventColumns + " FROM events e WHERE " + q.Conditions() + " ORDER BY e.version"
 	if opts.Limit > 0 {
-		sql += " LIMIT " + q.arg(opts.Limit)
+		sql += " LIMIT " + q.Arg(opts.Limit)
 	}
-	return s.queryEvents(ctx, sql, q.args...)
+	return s.queryEvents(ctx, sql, q.Args...)
 }
 
 // StreamVersion returns the current version of a stream: the number of its
@@ -141,40 +142,40 @@ func (s *Store) readAll(ctx context.Context, after Position, limit int, f Filter
 	if limit <= 0 {
 		return nil, after, invalidf("limit must be positive")
 	}
-	q := &query{}
-	q.where("(e.tx_id, e.seq) > (%s, %s)", after.tx, after.seq)
-	q.where("e.tx_id < h.xmin")
+	q := &sqlwhere.Builder{}
+	q.Where("(e.tx_id, e.seq) > (%s, %s)", after.tx, after.seq)
+	q.Where("e.tx_id < h.xmin")
 	if f.StreamID != "" {
-		q.where("e.stream_id = %s", f.StreamID)
+		q.Where("e.stream_id = %s", f.StreamID)
 	}
 	if f.StreamType != "" {
-		q.where("e.stream_type = %s", f.StreamType)
+		q.Where("e.stream_type = %s", f.StreamType)
 	}
 	if len(f.Types) > 0 {
-		q.where("e.type = ANY(%s)", f.Types)
+		q.Where("e.type = ANY(%s)", f.Types)
 	}
 	if f.CorrelationID != "" {
-		q.where("e.correlation_id = %s", f.CorrelationID)
+		q.Where("e.correlation_id = %s", f.CorrelationID)
 	}
 	if f.CausationID != "" {
-		q.where("e.causation_id = %s", f.CausationID)
+		q.Where("e.causation_id = %s", f.CausationID)
 	}
 	if f.DecisionID != "" {
-		q.where("e.decision_id = %s", f.DecisionID)
+		q.Where("e.decision_id = %s", f.DecisionID)
 	}
 	if !f.Since.IsZero() {
-		q.where("e.recorded_at >= %s", f.Since)
+		q.Where("e.recorded_at >= %s", f.Since)
 	}
 	if !f.Until.IsZero() {
-		q.where("e.recorded_at < %s", f.Until)
+		q.Where("e.recorded_at < %s", f.Until)
 	}
 	// The horizon comes from the statement's own snapshot, so it agrees with
 	// the rows the statement sees. The left join keeps it when no row matches.
 	sql := `WITH h AS (SELECT ` + horizonSQL + ` AS xmin)
 		SELECT page.*, h.xmin FROM h LEFT JOIN LATERAL (
-			SELECT ` + eventColumns + ` FROM events e WHERE ` + q.conditions() + `
-			ORDER BY e.tx_id, e.seq LIMIT ` + q.arg(limit) + `) page ON true`
-	rows, err := s.pool.Query(ctx, sql, q.args...)
+			SELECT ` + eventColumns + ` FROM events e WHERE ` + q.Conditions() + `
+			ORDER BY e.tx_id, e.seq LIMIT ` + q.Arg(limit) + `) page ON true`
+	rows, err := s.pool.Query(ctx, sql, q.Args...)
 	if err != nil {
 		return nil, after, fmt.Errorf("eventstore: read all: %w", err)
 	}
@@ -275,27 +276,3 @@ func (s *Store) queryEvents(ctx context.Context, sql string, args ...any) ([]Rec
 	}
 	return events, nil
 }
-
-// query builds a WHERE clause with numbered parameters.
-type query struct {
-	conds []string
-	args  []any
-}
-
-// arg adds a parameter and returns its placeholder.
-func (q *query) arg(v any) string {
-	q.args = append(q.args, v)
-	return fmt.Sprintf("$%d", len(q.args))
-}
-
-// where adds a condition; each %s in format becomes a placeholder for the
-// next value.
-func (q *query) where(format string, values ...any) {
-	ph := make([]any, len(values))
-	for i, v := range values {
-		ph[i] = q.arg(v)
-	}
-	q.conds = append(q.conds, fmt.Sprintf(format, ph...))
-}
-
-func (q *query) conditions() string { return strings.Join(q.conds, " AND ") }

@@ -5,6 +5,8 @@ import (
 	"context"
 	"fmt"
 	"sort"
+
+	"github.com/riskreg/riskreg/internal/sqlwhere"
 )
 
 // Problem is one place where the log is not what its hash chain says.
@@ -32,13 +34,13 @@ func (s *Store) Verify(ctx context.Context, streamID string) (Report, error) {
 	if err != nil {
 		return Report{}, err
 	}
-	q := &query{}
+	q := &sqlwhere.Builder{}
 	sql := "SELECT " + eventColumns + " FROM events e"
 	if streamID != "" {
-		q.where("e.stream_id = %s", streamID)
-		sql += " WHERE " + q.conditions()
+		q.Where("e.stream_id = %s", streamID)
+		sql += " WHERE " + q.Conditions()
 	}
-	rows, err := s.pool.Query(ctx, sql+" ORDER BY e.stream_id, e.version", q.args...)
+	rows, err := s.pool.Query(ctx, sql+" ORDER BY e.stream_id, e.version", q.Args...)
 	if err != nil {
 		return Report{}, fmt.Errorf("eventstore: verify: %w", err)
 	}
@@ -105,13 +107,13 @@ func (s *Store) Verify(ctx context.Context, streamID string) (Report, error) {
 }
 
 func (s *Store) verifyHeads(ctx context.Context, streamID string) (map[string]*streamHead, error) {
-	q := &query{}
+	q := &sqlwhere.Builder{}
 	sql := "SELECT stream_id, version, last_hash FROM streams"
 	if streamID != "" {
-		q.where("stream_id = %s", streamID)
-		sql += " WHERE " + q.conditions()
+		q.Where("stream_id = %s", streamID)
+		sql += " WHERE " + q.Conditions()
 	}
-	rows, err := s.pool.Query(ctx, sql, q.args...)
+	rows, err := s.pool.Query(ctx, sql, q.Args...)
 	if err != nil {
 		return nil, fmt.Errorf("eventstore: verify: %w", err)
 	}

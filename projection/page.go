@@ -9,6 +9,7 @@ import (
 
 	"github.com/riskreg/riskreg/domain"
 	"github.com/riskreg/riskreg/eventstore"
+	"github.com/riskreg/riskreg/internal/sqlwhere"
 )
 
 // MaxPageSize is the largest page a list read returns.
@@ -98,24 +99,24 @@ func (f RiskFilter) Match(r *Risk) bool {
 }
 
 // sqlWhere adds the filter's conditions on rm_risks r to q.
-func (f RiskFilter) sqlWhere(q *query) {
+func (f RiskFilter) sqlWhere(q *sqlwhere.Builder) {
 	if f.Band != "" {
-		q.where("r.band = %s", string(f.Band))
+		q.Where("r.band = %s", string(f.Band))
 	}
 	if f.Status != "" {
-		q.where("r.status = %s", string(f.Status))
+		q.Where("r.status = %s", string(f.Status))
 	}
 	if f.Owner != "" {
-		q.where("r.owner = %s", f.Owner)
+		q.Where("r.owner = %s", f.Owner)
 	}
 	if f.Category != "" {
-		q.where("r.category = %s", f.Category)
+		q.Where("r.category = %s", f.Category)
 	}
 	if f.Flagged != nil {
-		q.where("r.flagged = %s", *f.Flagged)
+		q.Where("r.flagged = %s", *f.Flagged)
 	}
 	if f.Search != "" {
-		q.where("r.search_text LIKE %s", "%"+likeEscaper.Replace(f.needle())+"%")
+		q.Where("r.search_text LIKE %s", "%"+likeEscaper.Replace(f.needle())+"%")
 	}
 }
 
@@ -170,34 +171,4 @@ func parseDecisionCursor(s string) (eventstore.Position, error) {
 		return eventstore.Position{}, fmt.Errorf("%w: malformed decision cursor %q", ErrInvalidInput, s)
 	}
 	return p, nil
-}
-
-// query builds a WHERE clause with numbered parameters.
-type query struct {
-	conds []string
-	args  []any
-}
-
-// arg adds a parameter and returns its placeholder.
-func (q *query) arg(v any) string {
-	q.args = append(q.args, v)
-	return fmt.Sprintf("$%d", len(q.args))
-}
-
-// where adds a condition; each %s in format becomes the placeholder of the
-// next value.
-func (q *query) where(format string, values ...any) {
-	ph := make([]any, len(values))
-	for i, v := range values {
-		ph[i] = q.arg(v)
-	}
-	q.conds = append(q.conds, fmt.Sprintf(format, ph...))
-}
-
-// conditions returns the conditions joined with AND, or "true".
-func (q *query) conditions() string {
-	if len(q.conds) == 0 {
-		return "true"
-	}
-	return strings.Join(q.conds, " AND ")
 }

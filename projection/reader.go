@@ -9,6 +9,7 @@ import (
 
 	"github.com/riskreg/riskreg/domain"
 	"github.com/riskreg/riskreg/eventstore"
+	"github.com/riskreg/riskreg/internal/sqlwhere"
 )
 
 // Reader answers the API's queries from the read models: each read is one
@@ -61,18 +62,18 @@ func (r *Reader) Risks(ctx context.Context, filter RiskFilter, first int, after 
 	if err != nil {
 		return Page[Risk]{}, err
 	}
-	q := &query{}
+	q := &sqlwhere.Builder{}
 	filter.sqlWhere(q)
-	where := q.conditions()
+	where := q.Conditions()
 	pageWhere := where
 	if hasKey {
 		pageWhere += fmt.Sprintf(" AND (length(r.reference), r.reference, r.risk_id) > (%s, %s, %s)",
-			q.arg(len([]rune(key.reference))), q.arg(key.reference), q.arg(key.id))
+			q.Arg(len([]rune(key.reference))), q.Arg(key.reference), q.Arg(key.id))
 	}
 	sql := `SELECT total.n, page.* FROM (SELECT count(*) AS n FROM rm_risks r WHERE ` + where + `) total
 		LEFT JOIN LATERAL (SELECT ` + riskColumns + ` FROM rm_risks r WHERE ` + pageWhere + `
-			ORDER BY length(r.reference), r.reference, r.risk_id LIMIT ` + q.arg(first+1) + `) page ON true`
-	rows, err := r.pool.Query(ctx, sql, planned(q.args...)...)
+			ORDER BY length(r.reference), r.reference, r.risk_id LIMIT ` + q.Arg(first+1) + `) page ON true`
+	rows, err := r.pool.Query(ctx, sql, planned(q.Args...)...)
 	if err != nil {
 		return Page[Risk]{}, fmt.Errorf("projection: risks: %w", err)
 	}
@@ -147,19 +148,19 @@ func (r *Reader) Decisions(ctx context.Context, body domain.Body, first int, aft
 	if err != nil {
 		return Page[Decision]{}, err
 	}
-	q := &query{}
+	q := &sqlwhere.Builder{}
 	if body != "" {
-		q.where("d.body = %s", string(body))
+		q.Where("d.body = %s", string(body))
 	}
-	where := q.conditions()
+	where := q.Conditions()
 	pageWhere := where
 	if !pos.IsZero() {
-		pageWhere += " AND d.position > " + q.arg(pos.String())
+		pageWhere += " AND d.position > " + q.Arg(pos.String())
 	}
 	sql := `SELECT total.n, page.* FROM (SELECT count(*) AS n FROM rm_decisions d WHERE ` + where + `) total
 		LEFT JOIN LATERAL (SELECT ` + decisionColumns + ` FROM rm_decisions d WHERE ` + pageWhere + `
-			ORDER BY d.position LIMIT ` + q.arg(first+1) + `) page ON true`
-	rows, err := r.pool.Query(ctx, sql, planned(q.args...)...)
+			ORDER BY d.position LIMIT ` + q.Arg(first+1) + `) page ON true`
+	rows, err := r.pool.Query(ctx, sql, planned(q.Args...)...)
 	if err != nil {
 		return Page[Decision]{}, fmt.Errorf("projection: decisions: %w", err)
 	}

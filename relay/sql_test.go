@@ -3,12 +3,10 @@ package relay_test
 import (
 	"context"
 	"errors"
-	"net/url"
 	"testing"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/riskreg/riskreg/internal/pgtest"
 	"github.com/riskreg/riskreg/relay"
@@ -18,37 +16,7 @@ import (
 // server, dropped when the test ends, and returns its URL.
 func brokerDatabase(t testing.TB) string {
 	t.Helper()
-	server := pgtest.URL()
-	if server == "" {
-		pgtest.NewDatabase(t) // skips, saying why, or fails
-	}
-	ctx := context.Background()
-	admin, err := pgx.Connect(ctx, server)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close(ctx)
-	name := "relay_broker_" + unique()
-	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		c, err := pgx.Connect(ctx, server)
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		defer c.Close(ctx)
-		if _, err := c.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
-			t.Error(err)
-		}
-	})
-	u, err := url.Parse(server)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.Path = "/" + name
-	return u.String()
+	return pgtest.NewEmptyDatabase(t)
 }
 
 func TestPostgresPublishesEveryEvent(t *testing.T) {

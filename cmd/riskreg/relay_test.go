@@ -15,8 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/riskreg/riskreg/eventstore"
@@ -28,29 +26,7 @@ import (
 // a consumer's), dropped when the test ends, and returns its URL.
 func emptyDatabase(t *testing.T) string {
 	t.Helper()
-	server := pgtest.URL()
-	if server == "" {
-		pgtest.NewDatabase(t) // skips, saying why, or fails
-	}
-	ctx := context.Background()
-	admin, err := pgx.Connect(ctx, server)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close(ctx)
-	name := "cmd_broker_" + strings.ReplaceAll(uuid.NewString()[:8], "-", "")
-	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if c, err := pgx.Connect(ctx, server); err == nil {
-			_, _ = c.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
-			c.Close(ctx)
-		}
-	})
-	u, _ := url.Parse(server)
-	u.Path = "/" + name
-	return u.String()
+	return pgtest.NewEmptyDatabase(t)
 }
 
 // process is a riskreg subcommand running in the background.

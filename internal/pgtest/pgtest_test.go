@@ -113,3 +113,19 @@ func TestURL(t *testing.T) {
 		t.Errorf("URL() = %q", u)
 	}
 }
+
+func TestNewEmptyDatabaseHasNoSchema(t *testing.T) {
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, pgtest.NewEmptyDatabase(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var tables int
+	if err := conn.QueryRow(ctx, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'").Scan(&tables); err != nil {
+		t.Fatal(err)
+	}
+	if tables != 0 {
+		t.Errorf("an empty database has %d tables, want none", tables)
+	}
+}

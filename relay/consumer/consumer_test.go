@@ -15,7 +15,6 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	amqp091 "github.com/rabbitmq/amqp091-go"
 
@@ -31,29 +30,7 @@ func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 // schema), dropped when the test ends, and returns a pool on it.
 func ownDatabase(t *testing.T) *pgxpool.Pool {
 	t.Helper()
-	server := pgtest.URL()
-	if server == "" {
-		pgtest.NewDatabase(t) // skips, saying why, or fails
-	}
-	ctx := context.Background()
-	admin, err := pgx.Connect(ctx, server)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close(ctx)
-	name := fmt.Sprintf("consumer_%s", uuid.NewString()[:8])
-	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if c, err := pgx.Connect(ctx, server); err == nil {
-			_, _ = c.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
-			c.Close(ctx)
-		}
-	})
-	u, _ := url.Parse(server)
-	u.Path = "/" + name
-	pool, err := pgxpool.New(ctx, u.String())
+	pool, err := pgxpool.New(context.Background(), pgtest.NewEmptyDatabase(t))
 	if err != nil {
 		t.Fatal(err)
 	}

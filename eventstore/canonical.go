@@ -1,9 +1,7 @@
 package eventstore
 
 import (
-	"bytes"
 	"encoding/json"
-	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,89 +15,255 @@ import (
 // escapes decoded, and numbers written by value (1.50e1 and 15.0 are both
 // 15e0). The hash chain is computed over this form.
 func canonicalJSON(b []byte) ([]byte, error) {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, invalidf("not valid JSON: %v", err)
-	}
-	var buf bytes.Buffer
-	buf.Grow(len(b))
-	if err := writeCanonical(&buf, v); err != nil {
+	c := canonicalizer{in: b, out: make([]byte, 0, len(b))}
+	c.space()
+	if err := c.value(); err != nil {
 		return nil, err
 	}
-	return buf.Bytes(), nil
+	if c.space(); c.pos != len(c.in) {
+		return nil, invalidf("not valid JSON: data after the value")
+	}
+	return c.out, nil
 }
 
-func writeCanonical(buf *bytes.Buffer, v any) error {
-	switch v := v.(type) {
-	case nil:
-		buf.WriteString("null")
-	case bool:
-		buf.WriteString(strconv.FormatBool(v))
-	case string:
-		writeCanonicalString(buf, v)
-	case json.Number:
-		n, err := canonicalNumber(string(v))
+// canonicalizer writes the canonical form of the JSON text in in to out in
+// one pass, without building Go values: it runs on every append.
+type canonicalizer struct {
+	in  []byte
+	pos int
+	out []byte
+}
+
+// member is an object member: its decoded key and its canonical value.
+type member struct {
+	key string
+	val []byte
+}
+
+func (c *canonicalizer) space() {
+	for c.pos < len(c.in) {
+		switch c.in[c.pos] {
+		case ' ', '\t', '\n', '\r':
+			c.pos++
+		default:
+			return
+		}
+	}
+}
+
+func (c *canonicalizer) malformed() error {
+	return invalidf("not valid JSON at byte %d", c.pos)
+}
+
+func (c *canonicalizer) value() error {
+	if c.pos >= len(c.in) {
+		return c.malformed()
+	}
+	switch ch := c.in[c.pos]; {
+	case ch == '{':
+		return c.object()
+	case ch == '[':
+		return c.array()
+	case ch == '"':
+		s, err := c.string()
 		if err != nil {
 			return err
 		}
-		buf.WriteString(n)
-	case []any:
-		buf.WriteByte('[')
-		for i, x := range v {
-			if i > 0 {
-				buf.WriteByte(',')
-			}
-			if err := writeCanonical(buf, x); err != nil {
-				return err
-			}
-		}
-		buf.WriteByte(']')
-	case map[string]any:
-		keys := make([]string, 0, len(v))
-		for k := range v {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		buf.WriteByte('{')
-		for i, k := range keys {
-			if i > 0 {
-				buf.WriteByte(',')
-			}
-			writeCanonicalString(buf, k)
-			buf.WriteByte(':')
-			if err := writeCanonical(buf, v[k]); err != nil {
-				return err
-			}
-		}
-		buf.WriteByte('}')
-	default:
-		return fmt.Errorf("eventstore: unexpected JSON value %T", v)
+		c.out = appendCanonicalString(c.out, s)
+		return nil
+	case ch == '-' || ch >= '0' && ch <= '9':
+		return c.number()
 	}
+	for _, lit := range []string{"true", "false", "null"} {
+		if len(c.in)-c.pos >= len(lit) && string(c.in[c.pos:c.pos+len(lit)]) == lit {
+			c.out = append(c.out, lit...)
+			c.pos += len(lit)
+			return nil
+		}
+	}
+	return c.malformed()
+}
+
+func (c *canonicalizer) object() error {
+	c.pos++ // {
+	var members []member
+	c.space()
+	if c.pos < len(c.in) && c.in[c.pos] == '}' {
+		c.pos++
+		c.out = append(c.out, "{}"...)
+		return nil
+	}
+	for {
+		c.space()
+		if c.pos >= len(c.in) || c.in[c.pos] != '"' {
+			return c.malformed()
+		}
+		key, err := c.string()
+		if err != nil {
+			return err
+		}
+		c.space()
+		if c.pos >= len(c.in) || c.in[c.pos] != ':' {
+			return c.malformed()
+		}
+		c.pos++
+		c.space()
+		// Write the value at the end of out, then move it aside.
+		start := len(c.out)
+		if err := c.value(); err != nil {
+			return err
+		}
+		members = append(members, member{key: key, val: append([]byte(nil), c.out[start:]...)})
+		c.out = c.out[:start]
+		c.space()
+		if c.pos >= len(c.in) {
+			return c.malformed()
+		}
+		if c.in[c.pos] == '}' {
+			c.pos++
+			break
+		}
+		if c.in[c.pos] != ',' {
+			return c.malformed()
+		}
+		c.pos++
+	}
+	// Sorted by key; of equal keys the last one given wins, as in jsonb.
+	slices.SortStableFunc(members, func(a, b member) int { return strings.Compare(a.key, b.key) })
+	c.out = append(c.out, '{')
+	first := true
+	for i, m := range members {
+		if i+1 < len(members) && members[i+1].key == m.key {
+			continue
+		}
+		if !first {
+			c.out = append(c.out, ',')
+		}
+		first = false
+		c.out = appendCanonicalString(c.out, m.key)
+		c.out = append(c.out, ':')
+		c.out = append(c.out, m.val...)
+	}
+	c.out = append(c.out, '}')
 	return nil
 }
 
-// writeCanonicalString quotes s, escaping only what JSON requires.
-func writeCanonicalString(buf *bytes.Buffer, s string) {
+func (c *canonicalizer) array() error {
+	c.pos++ // [
+	c.out = append(c.out, '[')
+	c.space()
+	if c.pos < len(c.in) && c.in[c.pos] == ']' {
+		c.pos++
+		c.out = append(c.out, ']')
+		return nil
+	}
+	for {
+		c.space()
+		if err := c.value(); err != nil {
+			return err
+		}
+		c.space()
+		if c.pos >= len(c.in) {
+			return c.malformed()
+		}
+		if c.in[c.pos] == ']' {
+			c.pos++
+			c.out = append(c.out, ']')
+			return nil
+		}
+		if c.in[c.pos] != ',' {
+			return c.malformed()
+		}
+		c.pos++
+		c.out = append(c.out, ',')
+	}
+}
+
+// string reads a JSON string and returns it decoded. Invalid UTF-8 is
+// refused (PostgreSQL would refuse it too); a lone surrogate escape decodes
+// to U+FFFD, as encoding/json decodes it.
+func (c *canonicalizer) string() (string, error) {
+	c.pos++ // "
+	start := c.pos
+	for c.pos < len(c.in) {
+		switch ch := c.in[c.pos]; {
+		case ch == '"':
+			raw := c.in[start:c.pos]
+			c.pos++
+			if !utf8.Valid(raw) {
+				return "", invalidf("a JSON string is not valid UTF-8")
+			}
+			return string(raw), nil
+		case ch == '\\':
+			c.pos = start - 1
+			return c.escapedString()
+		case ch < 0x20:
+			return "", c.malformed()
+		}
+		c.pos++
+	}
+	return "", c.malformed()
+}
+
+// escapedString is string for a string with escapes: encoding/json decodes
+// it exactly as the canonical form needs.
+func (c *canonicalizer) escapedString() (string, error) {
+	end := c.pos + 1
+	for end < len(c.in) && c.in[end] != '"' {
+		if c.in[end] == '\\' {
+			end++
+		}
+		end++
+	}
+	if end >= len(c.in) {
+		return "", c.malformed()
+	}
+	if !utf8.Valid(c.in[c.pos : end+1]) {
+		return "", invalidf("a JSON string is not valid UTF-8")
+	}
+	var s string
+	if err := json.Unmarshal(c.in[c.pos:end+1], &s); err != nil {
+		return "", invalidf("not valid JSON: %v", err)
+	}
+	c.pos = end + 1
+	return s, nil
+}
+
+func (c *canonicalizer) number() error {
+	start := c.pos
+	for c.pos < len(c.in) {
+		ch := c.in[c.pos]
+		if ch != '-' && ch != '+' && ch != '.' && ch != 'e' && ch != 'E' && (ch < '0' || ch > '9') {
+			break
+		}
+		c.pos++
+	}
+	n, err := canonicalNumber(string(c.in[start:c.pos]))
+	if err != nil {
+		return err
+	}
+	c.out = append(c.out, n...)
+	return nil
+}
+
+// appendCanonicalString appends s quoted, escaping only what JSON requires,
+// and U+FFFD (which invalid UTF-8 decodes to).
+func appendCanonicalString(out []byte, s string) []byte {
 	const hex = "0123456789abcdef"
-	buf.WriteByte('"')
+	out = append(out, '"')
 	for _, r := range s {
 		switch {
 		case r == '"' || r == '\\':
-			buf.WriteByte('\\')
-			buf.WriteRune(r)
+			out = append(out, '\\', byte(r))
 		case r < 0x20:
-			buf.WriteString(`\u00`)
-			buf.WriteByte(hex[r>>4])
-			buf.WriteByte(hex[r&0xf])
+			out = append(out, '\\', 'u', '0', '0', hex[r>>4], hex[r&0xf])
 		case r == utf8.RuneError:
-			buf.WriteString(`\ufffd`)
+			out = append(out, `\ufffd`...)
 		default:
-			buf.WriteRune(r)
+			out = utf8.AppendRune(out, r)
 		}
 	}
-	buf.WriteByte('"')
+	return append(out, '"')
 }
 
 // canonicalNumber writes a JSON number by value: its significant digits

@@ -3,6 +3,7 @@ package graph
 import (
 	"context"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/riskreg/riskreg/auth"
@@ -30,6 +31,8 @@ type Resolver struct {
 	Reader *projection.Reader
 	// Logger receives errors that the client sees only as INTERNAL.
 	Logger *slog.Logger
+
+	subscriptions atomic.Int64 // subscriptions whose goroutine runs
 
 	caughtUp mark // how far the read models were seen to follow this process's writes
 	visible  mark // how far the global log was seen to show this process's writes

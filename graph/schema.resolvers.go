@@ -340,7 +340,9 @@ func (r *subscriptionResolver) Events(ctx context.Context, after *string, stream
 	}
 	f := eventstore.Filter{StreamID: deref(streamID), Types: types}
 	ch := make(chan *model.Event)
+	r.subscriptions.Add(1)
 	go func() {
+		defer r.subscriptions.Add(-1)
 		defer close(ch)
 		err := r.Store.Subscribe(ctx, from, f, func(ctx context.Context, events []eventstore.RecordedEvent) error {
 			for _, e := range events {

@@ -131,6 +131,10 @@ func NewServer(cfg Options) *Server {
 // ServeHTTP serves /graphql.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
 
+// Subscriptions returns how many subscriptions are running: each holds a
+// goroutine that follows the log, and ends when its client leaves.
+func (s *Server) Subscriptions() int { return int(s.resolver.subscriptions.Load()) }
+
 // CloseSubscriptions ends every websocket connection with a normal close
 // frame; call it when the server shuts down. New connections are refused.
 func (s *Server) CloseSubscriptions() {

@@ -111,6 +111,35 @@ func TestSubscriptionReplaysThenStaysLive(t *testing.T) {
 	c.Close(websocket.StatusNormalClosure, "")
 }
 
+// TestSubscriptionEndsWhenTheClientLeaves: a client that goes away without
+// completing its subscription leaves no goroutine behind.
+func TestSubscriptionEndsWhenTheClientLeaves(t *testing.T) {
+	e := newEnv(t)
+	staff := e.token(t, "sam", staffRole)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c := e.dialWS(t, ctx, "graphql-transport-ws")
+	send(t, ctx, c, wsMessage{Type: "connection_init", Payload: json.RawMessage(`{"Authorization":"Bearer ` + staff + `"}`)})
+	if m := next(t, ctx, c); m.Type != "connection_ack" {
+		t.Fatalf("after init: %+v", m)
+	}
+	send(t, ctx, c, wsMessage{ID: "1", Type: "subscribe", Payload: json.RawMessage(`{"query":"subscription { events { id } }"}`)})
+	e.registerRisk(t, staff, "Seen")
+	payloadEvent(t, next(t, ctx, c))
+	if got := e.api.Subscriptions(); got != 1 {
+		t.Fatalf("%d subscriptions running, want 1", got)
+	}
+
+	c.CloseNow() // the client vanishes: no complete, no close handshake
+	deadline := time.Now().Add(10 * time.Second)
+	for e.api.Subscriptions() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d subscriptions still running 10s after their client left", e.api.Subscriptions())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // TestSubscriptionLegacyProtocol: the same over the legacy graphql-ws.
 func TestSubscriptionLegacyProtocol(t *testing.T) {
 	e := newEnv(t)

@@ -91,9 +91,12 @@ func (c Config) withDefaults() (Config, error) {
 
 // Cluster is a running PostgreSQL server started by Start.
 type Cluster struct {
-	cfg     Config
-	port    int
-	cmd     *exec.Cmd
+	cfg  Config
+	port int
+	// attached is set when another process runs the server (Start found it
+	// running in the data directory): Stop then leaves it running.
+	attached bool
+	cmd      *exec.Cmd
 	exited  chan struct{} // closed when the server process has ended
 	waitErr error         // the process's exit status; read after exited is closed
 
@@ -111,6 +114,12 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
+	}
+	if port, ok := runningServer(cfg.DataDir); ok {
+		// Another riskreg (say serve, while this is "riskreg token create")
+		// runs the cluster: use it, and leave it running.
+		cfg.Logger.Info("using the PostgreSQL already running in the data directory", "data_dir", cfg.DataDir, "port", port)
+		return &Cluster{cfg: cfg, port: port, attached: true}, nil
 	}
 	if cfg.BinDir == "" {
 		cfg.BinDir, err = findBinDir(ctx, dataDirVersion(cfg.DataDir), defaultSearch)
@@ -261,6 +270,9 @@ func (c *Cluster) URL(dbname string) string {
 // immediate shutdown (SIGQUIT; crash recovery on the next start) and returns
 // the context's error. Calling Stop again returns the first result.
 func (c *Cluster) Stop(ctx context.Context) error {
+	if c.attached {
+		return nil
+	}
 	c.stopOnce.Do(func() { c.stopErr = c.stop(ctx) })
 	return c.stopErr
 }
@@ -291,6 +303,34 @@ func (c *Cluster) stop(ctx context.Context) error {
 		<-c.exited
 	}
 	return fmt.Errorf("pgembed: fast shutdown of PostgreSQL did not finish, shut it down immediately: %w", ctx.Err())
+}
+
+// runningServer reports whether a live server runs in dataDir, by its
+// postmaster.pid (whose first line is the process id and fourth the port),
+// and returns its port. A stale file left by a crash is not a live server.
+func runningServer(dataDir string) (port int, ok bool) {
+	b, err := os.ReadFile(filepath.Join(dataDir, "postmaster.pid"))
+	if err != nil {
+		return 0, false
+	}
+	lines := strings.Split(string(b), "\n")
+	if len(lines) < 4 {
+		return 0, false
+	}
+	pid, err1 := strconv.Atoi(strings.TrimSpace(lines[0]))
+	port, err2 := strconv.Atoi(strings.TrimSpace(lines[3]))
+	if err1 != nil || err2 != nil || pid <= 0 {
+		return 0, false
+	}
+	if err := syscall.Kill(pid, 0); err != nil && !errors.Is(err, syscall.EPERM) {
+		return 0, false
+	}
+	conn, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), time.Second)
+	if err != nil {
+		return 0, false
+	}
+	conn.Close()
+	return port, true
 }
 
 // freePort asks the kernel for a free TCP port on 127.0.0.1. Another process

@@ -403,3 +403,22 @@ func TestHelperCaller(t *testing.T) {
 	fmt.Println(c.cmd.Process.Pid)
 	time.Sleep(time.Minute)
 }
+
+// TestSecondStartUsesTheRunningServer: a second riskreg on the same data
+// directory (say "token create" while serve runs) uses the running server
+// and leaves it running when it stops.
+func TestSecondStartUsesTheRunningServer(t *testing.T) {
+	requireBinaries(t)
+	dir := dataDir(t)
+	first := startCluster(t, Config{DataDir: dir, Throwaway: true})
+	second := startCluster(t, Config{DataDir: dir, Throwaway: true})
+	if first.URL("postgres") != second.URL("postgres") {
+		t.Fatalf("second start serves %s, want the running server's %s", second.URL("postgres"), first.URL("postgres"))
+	}
+	if err := second.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := queryString(t, first, "SELECT 'still up'"); got != "still up" {
+		t.Errorf("after the second stopped: %q", got)
+	}
+}

@@ -234,7 +234,6 @@ func (s *Store) commit(batch []*appendRequest, fresh bool) {
 		again, last, err := s.commitOnce(ctx, batch, fresh)
 		if err == nil {
 			if !last.IsZero() {
-				s.noteAppended(last)
 				s.committedTx(last.tx)
 				select {
 				case s.notify <- struct{}{}:
@@ -375,6 +374,9 @@ func (s *Store) commitOnce(ctx context.Context, batch []*appendRequest, fresh bo
 			return nil, Position{}, err
 		}
 		last = inserts[len(inserts)-1].Position
+		// Before any caller hears of its append: a caller that then asks
+		// for LastAppended must find its own events there.
+		s.noteAppended(last)
 		s.heads.store(inserts, heads)
 	} else if inTx {
 		if _, err := conn.Exec(ctx, "COMMIT"); err != nil {

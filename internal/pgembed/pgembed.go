@@ -97,8 +97,8 @@ type Cluster struct {
 	// running in the data directory): Stop then leaves it running.
 	attached bool
 	cmd      *exec.Cmd
-	exited  chan struct{} // closed when the server process has ended
-	waitErr error         // the process's exit status; read after exited is closed
+	exited   chan struct{} // closed when the server process has ended
+	waitErr  error         // the process's exit status; read after exited is closed
 
 	stopOnce sync.Once
 	stopErr  error

@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/riskreg/riskreg/eventstore"
+	"github.com/riskreg/riskreg/internal/pglock"
 )
 
 // RebuildConfig says what Rebuild rebuilds. Store and Projections are
@@ -118,16 +119,16 @@ func Rebuild(ctx context.Context, cfg RebuildConfig) (RebuildResult, error) {
 	pool := cfg.Store.Pool()
 	ps := slices.SortedFunc(slices.Values(cfg.Projections), func(a, b Projection) int { return cmp.Compare(a.Name(), b.Name()) })
 
-	session, err := openLockSession(ctx, pool.Config().ConnConfig, "riskreg rebuild")
+	session, err := pglock.Open(ctx, pool.Config().ConnConfig, "riskreg rebuild")
 	if err != nil {
 		return RebuildResult{}, err
 	}
-	defer session.close()
+	defer session.Close()
 	for _, p := range ps {
 		if err := ensureStatusRow(ctx, pool, p.Name()); err != nil {
 			return RebuildResult{}, err
 		}
-		got, err := session.tryLock(ctx, lockKey("rebuild", p.Name()))
+		got, err := session.TryLock(ctx, lockKey("rebuild", p.Name()))
 		if err != nil {
 			return RebuildResult{}, err
 		}

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/riskreg/riskreg/eventstore"
+	"github.com/riskreg/riskreg/internal/pglock"
 )
 
 // Config tunes a Runner. Store is required; New fills in the other defaults.
@@ -163,27 +164,27 @@ func (r *Runner) run(ctx context.Context, p Projection) error {
 			return nil
 		}
 	}
-	var session *lockSession
+	var session *pglock.Session
 	defer func() {
 		if session != nil {
-			session.close()
+			session.Close()
 		}
 	}()
 	for failures := 0; ctx.Err() == nil; {
 		if session == nil {
 			var err error
-			if session, err = openLockSession(ctx, r.pool.Config().ConnConfig, "riskreg projection "+p.Name()); err != nil {
+			if session, err = pglock.Open(ctx, r.pool.Config().ConnConfig, "riskreg projection "+p.Name()); err != nil {
 				failures++
 				log.Warn("projection: cannot connect for the lock, retrying", "err", err)
 				sleep(ctx, r.retryDelay(failures))
 				continue
 			}
 		}
-		got, err := session.tryLock(ctx, lockKey("run", p.Name()))
+		got, err := session.TryLock(ctx, lockKey("run", p.Name()))
 		if err != nil {
 			failures++
 			log.Warn("projection: lock session failed, reconnecting", "err", err)
-			session.close()
+			session.Close()
 			session = nil
 			sleep(ctx, r.retryDelay(failures))
 			continue
@@ -197,7 +198,7 @@ func (r *Runner) run(ctx context.Context, p Projection) error {
 		err = r.hold(ctx, p, session, log)
 		// The lock is released with the session. Give other processes'
 		// runners a chance at it before trying again.
-		session.close()
+		session.Close()
 		session = nil
 		if errors.Is(err, eventstore.ErrClosed) {
 			return err
@@ -209,14 +210,14 @@ func (r *Runner) run(ctx context.Context, p Projection) error {
 
 // hold runs p while this process holds its lock on session, until ctx ends
 // or the session is lost.
-func (r *Runner) hold(ctx context.Context, p Projection, session *lockSession, log *slog.Logger) error {
+func (r *Runner) hold(ctx context.Context, p Projection, session *pglock.Session, log *slog.Logger) error {
 	workCtx, cancel := context.WithCancel(ctx)
 	lost := make(chan error, 1)
 	go func() {
-		lost <- session.watch(workCtx, r.cfg.LockCheckInterval)
+		lost <- session.Watch(workCtx, r.cfg.LockCheckInterval)
 		cancel()
 	}()
-	h := &holding{r: r, p: p, name: p.Name(), pid: session.conn.PgConn().PID(), log: log}
+	h := &holding{r: r, p: p, name: p.Name(), pid: session.PID(), log: log}
 	err := h.follow(workCtx)
 	cancel()
 	if lostErr := <-lost; lostErr != nil {

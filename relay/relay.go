@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -14,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/riskreg/riskreg/eventstore"
+	"github.com/riskreg/riskreg/internal/pglock"
 )
 
 // Log is the part of the event store a relay reads: the global log and the
@@ -187,9 +187,7 @@ func New(log Log, pub message.Publisher, cfg Config) (*Relay, error) {
 
 // lockKey derives the advisory lock key of a relay from its name.
 func lockKey(name string) int64 {
-	h := fnv.New64a()
-	h.Write([]byte("riskreg relay\x00" + name))
-	return int64(h.Sum64())
+	return pglock.Key("riskreg relay\x00" + name)
 }
 
 // Name returns the relay's name, under which its checkpoint is saved.
@@ -271,14 +269,14 @@ func (r *Relay) backoff(n int) time.Duration {
 // session connects, waits for the lock and publishes until ctx ends or
 // something fails. progressed reports whether it published anything.
 func (r *Relay) session(ctx context.Context) (progressed bool, err error) {
-	lc, err := connectLock(ctx, r.log.Pool())
+	lc, err := pglock.Open(ctx, r.log.Pool().Config().ConnConfig, "riskreg relay "+r.cfg.Name)
 	if err != nil {
-		return false, err
+		return false, fmt.Errorf("relay: connect for the lock: %w", err)
 	}
-	defer lc.close()
+	defer lc.Close()
 
 	r.setState(StateStandby)
-	if err := lc.acquire(ctx, r.lockKey, r.cfg.LockInterval); err != nil {
+	if err := lc.Acquire(ctx, r.lockKey, r.cfg.LockInterval); err != nil {
 		return false, err
 	}
 	r.logger.Info("relay: holds the lock; publishing")
@@ -290,7 +288,7 @@ func (r *Relay) session(ctx context.Context) (progressed bool, err error) {
 	defer wg.Wait()
 	defer cancel(nil) // stops the watchdog before wg.Wait
 	wg.Go(func() {
-		if err := lc.watch(activeCtx, r.cfg.LockInterval); err != nil {
+		if err := lc.Watch(activeCtx, r.cfg.LockInterval); err != nil {
 			cancel(err)
 		}
 	})
@@ -343,7 +341,7 @@ func (r *Relay) session(ctx context.Context) (progressed bool, err error) {
 // handle publishes a batch of events in order, then saves the checkpoint
 // after the last of them on the lock connection: if the lock was lost, the
 // save fails and the relay stops.
-func (r *Relay) handle(ctx context.Context, lc *lockConn, events []eventstore.RecordedEvent) error {
+func (r *Relay) handle(ctx context.Context, lc *pglock.Session, events []eventstore.RecordedEvent) error {
 	for _, e := range events {
 		if err := ctx.Err(); err != nil {
 			return err

@@ -1,0 +1,72 @@
+package pglock_test
+
+import (
+	"context"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/riskreg/riskreg/internal/pglock"
+	"github.com/riskreg/riskreg/internal/pgtest"
+)
+
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+
+func TestLockHandOverAndLoss(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	pool := pgtest.NewPool(t)
+	open := func() *pglock.Session {
+		s, err := pglock.Open(ctx, pool.Config().ConnConfig, "pglock test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(s.Close)
+		return s
+	}
+	key := pglock.Key("test")
+	a, b := open(), open()
+	if got, err := a.TryLock(ctx, key); err != nil || !got {
+		t.Fatalf("a.TryLock = %v, %v; want the lock", got, err)
+	}
+	if got, err := b.TryLock(ctx, key); err != nil || got {
+		t.Fatalf("b.TryLock while a holds it = %v, %v; want no lock", got, err)
+	}
+	acquired := make(chan error, 1)
+	go func() { acquired <- b.Acquire(ctx, key, 10*time.Millisecond) }()
+	select {
+	case err := <-acquired:
+		t.Fatalf("b acquired while a holds the lock: %v", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	a.Close()
+	if err := <-acquired; err != nil {
+		t.Fatalf("b.Acquire after a closed: %v", err)
+	}
+
+	// A session ended by the server loses its locks, and Watch says so.
+	watched := make(chan error, 1)
+	go func() { watched <- b.Watch(ctx, 10*time.Millisecond) }()
+	terminate(t, pool, b.PID())
+	select {
+	case err := <-watched:
+		if err == nil {
+			t.Fatal("Watch returned nil for a terminated session")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Watch did not notice the terminated session")
+	}
+	c := open()
+	if got, err := c.TryLock(ctx, key); err != nil || !got {
+		t.Errorf("after b's session ended: TryLock = %v, %v; want the lock", got, err)
+	}
+}
+
+func terminate(t *testing.T, pool *pgxpool.Pool, pid uint32) {
+	t.Helper()
+	if _, err := pool.Exec(context.Background(), "SELECT pg_terminate_backend($1)", int64(pid)); err != nil {
+		t.Fatal(err)
+	}
+}

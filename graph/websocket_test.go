@@ -31,6 +31,18 @@ func (e *env) dialWS(t *testing.T, ctx context.Context, subprotocol string) *web
 	return c
 }
 
+// connectWS dials the API over subprotocol and authenticates with token in
+// connection_init, failing the test unless the server acknowledges.
+func (e *env) connectWS(t *testing.T, ctx context.Context, subprotocol, token string) *websocket.Conn {
+	t.Helper()
+	c := e.dialWS(t, ctx, subprotocol)
+	send(t, ctx, c, wsMessage{Type: "connection_init", Payload: json.RawMessage(`{"Authorization":"Bearer ` + token + `"}`)})
+	if m := next(t, ctx, c); m.Type != "connection_ack" {
+		t.Fatalf("after init: %+v", m)
+	}
+	return c
+}
+
 func send(t *testing.T, ctx context.Context, c *websocket.Conn, m wsMessage) {
 	t.Helper()
 	if err := wsjson.Write(ctx, c, m); err != nil {
@@ -89,11 +101,7 @@ func TestSubscriptionReplaysThenStaysLive(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	c := e.dialWS(t, ctx, "graphql-transport-ws")
-	send(t, ctx, c, wsMessage{Type: "connection_init", Payload: json.RawMessage(`{"Authorization":"Bearer ` + staff + `"}`)})
-	if m := next(t, ctx, c); m.Type != "connection_ack" {
-		t.Fatalf("after init: %+v", m)
-	}
+	c := e.connectWS(t, ctx, "graphql-transport-ws", staff)
 	sub, _ := json.Marshal(map[string]any{"query": `subscription($after: String) { events(after: $after) { id type streamId position } }`,
 		"variables": map[string]any{"after": after}})
 	send(t, ctx, c, wsMessage{ID: "1", Type: "subscribe", Payload: sub})
@@ -118,11 +126,7 @@ func TestSubscriptionEndsWhenTheClientLeaves(t *testing.T) {
 	staff := e.token(t, "sam", staffRole)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	c := e.dialWS(t, ctx, "graphql-transport-ws")
-	send(t, ctx, c, wsMessage{Type: "connection_init", Payload: json.RawMessage(`{"Authorization":"Bearer ` + staff + `"}`)})
-	if m := next(t, ctx, c); m.Type != "connection_ack" {
-		t.Fatalf("after init: %+v", m)
-	}
+	c := e.connectWS(t, ctx, "graphql-transport-ws", staff)
 	send(t, ctx, c, wsMessage{ID: "1", Type: "subscribe", Payload: json.RawMessage(`{"query":"subscription { events { id } }"}`)})
 	e.registerRisk(t, staff, "Seen")
 	payloadEvent(t, next(t, ctx, c))
@@ -147,11 +151,7 @@ func TestSubscriptionLegacyProtocol(t *testing.T) {
 	staff := e.token(t, "sam", staffRole)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	c := e.dialWS(t, ctx, "graphql-ws")
-	send(t, ctx, c, wsMessage{Type: "connection_init", Payload: json.RawMessage(`{"Authorization":"Bearer ` + tok + `"}`)})
-	if m := next(t, ctx, c); m.Type != "connection_ack" {
-		t.Fatalf("after init: %+v", m)
-	}
+	c := e.connectWS(t, ctx, "graphql-ws", tok)
 	sub, _ := json.Marshal(map[string]any{"query": `subscription { events(types: ["RiskRegistered"]) { id type streamId position } }`})
 	send(t, ctx, c, wsMessage{ID: "1", Type: "start", Payload: sub})
 	risk := e.registerRisk(t, staff, "Live")
@@ -192,11 +192,7 @@ func TestShutdownClosesSubscriptions(t *testing.T) {
 	tok := e.token(t, "int", "integration")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c := e.dialWS(t, ctx, "graphql-transport-ws")
-	send(t, ctx, c, wsMessage{Type: "connection_init", Payload: json.RawMessage(`{"Authorization":"Bearer ` + tok + `"}`)})
-	if m := next(t, ctx, c); m.Type != "connection_ack" {
-		t.Fatalf("after init: %+v", m)
-	}
+	c := e.connectWS(t, ctx, "graphql-transport-ws", tok)
 	sub, _ := json.Marshal(map[string]any{"query": `subscription { events { id } }`})
 	send(t, ctx, c, wsMessage{ID: "1", Type: "subscribe", Payload: sub})
 	e.api.CloseSubscriptions()

@@ -6,9 +6,13 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/riskreg/riskreg/internal/pgembed"
+	"github.com/riskreg/riskreg/migrations"
 )
 
 // embeddedStopTimeout bounds the embedded PostgreSQL's fast shutdown.
@@ -58,4 +62,25 @@ func (f dbFlags) open(ctx context.Context, logger *slog.Logger) (string, func(co
 			f.dataDir, err)
 	}
 	return cluster.URL("postgres"), cluster.Stop, nil
+}
+
+// openMigrated applies pending migrations to the database at url and opens a
+// pool of at least minConns connections on it (0: pgx's default), unless the
+// URL sets pool_max_conns.
+func openMigrated(ctx context.Context, url string, minConns int32) (*pgxpool.Pool, error) {
+	if err := migrations.Up(ctx, url); err != nil {
+		return nil, err
+	}
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("database URL: %w", err)
+	}
+	if !strings.Contains(url, "pool_max_conns") {
+		cfg.MaxConns = max(cfg.MaxConns, minConns)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open database pool: %w", err)
+	}
+	return pool, nil
 }

@@ -12,13 +12,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/riskreg/riskreg/eventstore"
-	"github.com/riskreg/riskreg/migrations"
 	"github.com/riskreg/riskreg/register"
 	"github.com/riskreg/riskreg/relay"
 )
@@ -161,12 +159,9 @@ func runRelay(ctx context.Context, args []string, getenv func(string) string, st
 		}
 	}
 	return withDatabase(ctx, db, logger, func(url string) error {
-		if err := migrations.Up(ctx, url); err != nil {
-			return err
-		}
-		pool, err := pgxpool.New(ctx, url)
+		pool, err := openMigrated(ctx, url, 0)
 		if err != nil {
-			return fmt.Errorf("open database pool: %w", err)
+			return err
 		}
 		defer pool.Close()
 		store, err := eventstore.New(pool, eventstore.Config{Upcasters: register.Upcasters(), Logger: logger})

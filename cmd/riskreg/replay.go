@@ -12,11 +12,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"golang.org/x/term"
 
 	"github.com/riskreg/riskreg/eventstore"
-	"github.com/riskreg/riskreg/migrations"
 	"github.com/riskreg/riskreg/projection"
 	"github.com/riskreg/riskreg/register"
 )
@@ -59,17 +57,10 @@ func runReplay(ctx context.Context, args []string, getenv func(string) string, s
 	}
 
 	return withDatabase(ctx, db, logger, func(url string) error {
-		if err := migrations.Up(ctx, url); err != nil {
+		// A reader, the swap, up to 3 writers and a spare per projection.
+		pool, err := openMigrated(ctx, url, int32(4*len(ps)+2))
+		if err != nil {
 			return err
-		}
-		cfg, err := pgxpool.ParseConfig(url)
-		if err != nil {
-			return fmt.Errorf("database URL: %w", err)
-		}
-		cfg.MaxConns = max(cfg.MaxConns, int32(4*len(ps)+2)) // a reader, the swap, up to 3 writers and a spare per projection
-		pool, err := pgxpool.NewWithConfig(ctx, cfg)
-		if err != nil {
-			return fmt.Errorf("open database pool: %w", err)
 		}
 		defer pool.Close()
 		store, err := eventstore.New(pool, eventstore.Config{Upcasters: register.Upcasters(), Logger: logger})

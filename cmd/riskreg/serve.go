@@ -8,10 +8,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/riskreg/riskreg/eventstore"
@@ -43,18 +41,15 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 
 	return withDatabase(ctx, db, logger, func(url string) error {
-		if err := migrations.Up(ctx, url); err != nil {
-			return err
-		}
-		latest, err := migrations.Latest()
-		if err != nil {
-			return err
-		}
-		pool, err := openServePool(ctx, url)
+		pool, err := openMigrated(ctx, url, servePoolSize)
 		if err != nil {
 			return err
 		}
 		defer pool.Close()
+		latest, err := migrations.Latest()
+		if err != nil {
+			return err
+		}
 		// One store for the API, the projections and the relays: its
 		// subscribers are woken at once by its own appends.
 		appendSeconds := prometheus.NewHistogram(prometheus.HistogramOpts{
@@ -84,26 +79,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	})
 }
 
-// servePoolSize is the connection pool of riskreg serve, unless the database
-// URL sets pool_max_conns: the projections and relays hold a few connections
-// for their locks, and concurrent API requests need the rest.
+// servePoolSize is the connection pool of riskreg serve: the projections
+// and relays hold a few connections for their locks, and concurrent API
+// requests need the rest.
 const servePoolSize = 24
-
-// openServePool opens serve's connection pool.
-func openServePool(ctx context.Context, url string) (*pgxpool.Pool, error) {
-	cfg, err := pgxpool.ParseConfig(url)
-	if err != nil {
-		return nil, fmt.Errorf("database URL: %w", err)
-	}
-	if !strings.Contains(url, "pool_max_conns") {
-		cfg.MaxConns = servePoolSize
-	}
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		return nil, fmt.Errorf("open database pool: %w", err)
-	}
-	return pool, nil
-}
 
 // serveHTTP serves h on addr until ctx ends, then lets requests in flight
 // finish for up to shutdownTimeout.

@@ -10,11 +10,8 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"github.com/riskreg/riskreg/auth"
 	"github.com/riskreg/riskreg/domain"
-	"github.com/riskreg/riskreg/migrations"
 )
 
 // roleFlags collects repeated --role flags.
@@ -63,12 +60,9 @@ func runToken(ctx context.Context, args []string, getenv func(string) string, st
 		return usageErrorf(fs, "unknown token command %q", positional)
 	}
 	return withDatabase(ctx, db, logger, func(url string) error {
-		if err := migrations.Up(ctx, url); err != nil {
-			return err
-		}
-		pool, err := pgxpool.New(ctx, url)
+		pool, err := openMigrated(ctx, url, 0)
 		if err != nil {
-			return fmt.Errorf("connect: %w", err)
+			return err
 		}
 		defer pool.Close()
 		tokens := auth.NewStore(pool, time.Now)

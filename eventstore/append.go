@@ -402,6 +402,12 @@ func (s *Store) commitOnce(ctx context.Context, batch []*appendRequest, fresh bo
 	return again, last, nil
 }
 
+// customPlans makes the transaction plan every statement for its values.
+// The batch statements take arrays of ids; a plan cached for any value (what
+// pgx's statement cache leads to after a few runs) is fixed while the tables
+// are small, and stays a sequential scan of streams after they have grown.
+const customPlans = "SET LOCAL plan_cache_mode = force_custom_plan"
+
 // readBatchState begins the transaction and, in one round trip, locks the
 // heads of the batch's existing streams (in stream id order, so writers never
 // deadlock on them) and finds which of its event ids are stored already.
@@ -428,6 +434,7 @@ func readBatchState(ctx context.Context, conn *pgxpool.Conn, batch []*appendRequ
 
 	b := &pgx.Batch{}
 	b.Queue("BEGIN")
+	b.Queue(customPlans)
 	b.Queue(`SELECT stream_id, stream_type, version, last_hash FROM streams
 		WHERE stream_id = ANY($1) ORDER BY stream_id FOR UPDATE`, streamIDs)
 	b.Queue(`SELECT `+eventColumns+`,
@@ -441,8 +448,10 @@ func readBatchState(ctx context.Context, conn *pgxpool.Conn, batch []*appendRequ
 		}
 	}()
 
-	if _, err = br.Exec(); err != nil {
-		return nil, nil, err
+	for range 2 { // BEGIN, customPlans
+		if _, err = br.Exec(); err != nil {
+			return nil, nil, err
+		}
 	}
 	heads = make(map[string]*streamHead, len(streamIDs))
 	rows, _ := br.Query()
@@ -610,6 +619,7 @@ func insertBatch(ctx context.Context, conn *pgxpool.Conn, recs []*RecordedEvent,
 	b := &pgx.Batch{}
 	if begin {
 		b.Queue("BEGIN")
+		b.Queue(customPlans)
 	}
 	b.Queue(`INSERT INTO events (event_id, stream_id, stream_type, version, type, schema_version, data, metadata,
 			actor, correlation_id, causation_id, decision_id, request_id, occurred_at, prev_hash, hash)
@@ -640,7 +650,9 @@ func insertBatch(ctx context.Context, conn *pgxpool.Conn, recs []*RecordedEvent,
 	}
 	var err error
 	if begin {
-		_, err = br.Exec()
+		if _, err = br.Exec(); err == nil {
+			_, err = br.Exec()
+		}
 	}
 	if err == nil {
 		rows, _ := br.Query()

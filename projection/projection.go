@@ -167,7 +167,7 @@ func deleteKeys(ctx context.Context, tx pgx.Tx, table, column string, gen int64,
 	}
 	sql := fmt.Sprintf("DELETE FROM %s WHERE slot = $1 AND generation = $2 AND %s = ANY($3)",
 		pgx.Identifier{table}.Sanitize(), pgx.Identifier{column}.Sanitize())
-	if _, err := tx.Exec(ctx, sql, slotOf(gen), gen, keys); err != nil {
+	if _, err := tx.Exec(ctx, sql, planned(slotOf(gen), gen, keys)...); err != nil {
 		return fmt.Errorf("projection: delete from %s: %w", table, err)
 	}
 	return nil

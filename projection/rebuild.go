@@ -173,6 +173,14 @@ func rebuild(ctx context.Context, cfg RebuildConfig, pool *pgxpool.Pool, shadows
 	if err != nil {
 		return RebuildResult{}, err
 	}
+	// The partitions still hold the statistics of the generation before
+	// last (see analyzeFirst): plan the swapped-in generation's reads on its
+	// own.
+	for _, s := range shadows {
+		if err := analyze(ctx, pool, s.p, s.gen); err != nil {
+			return RebuildResult{}, err
+		}
+	}
 	pos, caughtUp, err := swap(ctx, cfg, pool, shadows, builder)
 	if err != nil {
 		return RebuildResult{}, err
@@ -460,8 +468,7 @@ func abandon(pool *pgxpool.Pool, shadows []*shadow, builder string, log *slog.Lo
 // clearGeneration empties the partitions of p's tables that hold generation
 // gen (partitions alternate: gen-2 and gen+2 lie there too). TRUNCATE waits
 // for the statements that read the tables to end, and holds up the ones that
-// come meanwhile, for a moment. (The planner's statistics of the partitions
-// are left to autovacuum, which analyzes them soon after they were filled.)
+// come meanwhile, for a moment.
 func clearGeneration(ctx context.Context, pool *pgxpool.Pool, p Projection, gen int64) error {
 	parts := make([]string, len(p.Tables()))
 	for i, table := range p.Tables() {

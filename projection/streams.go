@@ -110,7 +110,7 @@ func (m streamModel[R]) loadMissing(ctx context.Context, q Querier, gen int64, e
 // load returns the rows of generation gen with the given ids, by id.
 func (m streamModel[R]) load(ctx context.Context, q Querier, gen int64, ids []string) (map[string]*R, error) {
 	sql := fmt.Sprintf("SELECT %s FROM %s WHERE slot = $1 AND generation = $2 AND %s = ANY($3)", m.columns, m.table, m.key)
-	found, err := queryAll(ctx, q, "load from "+m.table, m.scan, sql, slotOf(gen), gen, ids)
+	found, err := queryAll(ctx, q, "load from "+m.table, m.scan, sql, planned(slotOf(gen), gen, ids)...)
 	if err != nil {
 		return nil, err
 	}

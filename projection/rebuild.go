@@ -177,7 +177,7 @@ func rebuild(ctx context.Context, cfg RebuildConfig, pool *pgxpool.Pool, shadows
 	// last (see analyzeFirst): plan the swapped-in generation's reads on its
 	// own.
 	for _, s := range shadows {
-		if err := analyze(ctx, pool, s.p, s.gen); err != nil {
+		if err := maintain(ctx, pool, s.p, s.gen, cmdAnalyze); err != nil {
 			return RebuildResult{}, err
 		}
 	}

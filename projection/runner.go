@@ -260,8 +260,8 @@ type holding struct {
 }
 
 // noteApplied counts n events applied to generation gen and, at analyzeFirst
-// events and each doubling after, has the generation's tables analyzed in the
-// background (see analyzeFirst).
+// events and each doubling after, has the generation's tables vacuumed and
+// analyzed in the background (see analyzeFirst).
 func (h *holding) noteApplied(ctx context.Context, gen int64, n int) {
 	h.applied += n
 	if h.applied < h.nextAnalyze || !h.busy.CompareAndSwap(false, true) {
@@ -270,7 +270,7 @@ func (h *holding) noteApplied(ctx context.Context, gen int64, n int) {
 	h.nextAnalyze = 2 * h.applied
 	h.analyzing.Go(func() {
 		defer h.busy.Store(false)
-		if err := analyze(ctx, h.r.pool, h.p, gen); err != nil && ctx.Err() == nil {
+		if err := maintain(ctx, h.r.pool, h.p, gen, cmdVacuumAnalyze); err != nil && ctx.Err() == nil {
 			h.log.Warn("projection: cannot update the read model's statistics", "err", err)
 		}
 	})

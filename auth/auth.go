@@ -5,7 +5,8 @@
 // crypto/rand. The database keeps only the SHA-256 hash of the whole token, so
 // a copy of the table does not let anyone call the API. Authenticate looks the
 // token up by its id and compares the hashes in constant time; it reads the
-// row on every call, so expiry and revocation take effect at once.
+// row on every call (gathering the look-ups of concurrent calls into one
+// query), so expiry and revocation take effect at once.
 package auth
 
 import (
@@ -18,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -58,6 +60,10 @@ func (t Token) Active(now time.Time) bool {
 type Store struct {
 	pool *pgxpool.Pool
 	now  func() time.Time
+
+	mu       sync.Mutex
+	waiting  []*lookup // look-ups for the next query (see lookUp)
+	querying bool      // a goroutine is answering look-ups
 }
 
 // NewStore returns a Store on pool; now is the clock (time.Now in
@@ -114,22 +120,18 @@ func (s *Store) Authenticate(ctx context.Context, token string) (domain.Principa
 	if !ok {
 		return domain.Principal{}, ErrUnauthenticated
 	}
-	var (
-		stored []byte
-		t      Token
-	)
-	err := s.scanOne(s.pool.QueryRow(ctx, selectTokens+` WHERE token_id = $1`, id), &t, &stored)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return domain.Principal{}, ErrUnauthenticated
-	}
+	l, err := s.lookUp(ctx, id)
 	if err != nil {
-		return domain.Principal{}, fmt.Errorf("auth: look up token: %w", err)
+		return domain.Principal{}, err
+	}
+	if !l.found {
+		return domain.Principal{}, ErrUnauthenticated
 	}
 	hash := sha256.Sum256([]byte(token))
-	if subtle.ConstantTimeCompare(hash[:], stored) != 1 || !t.Active(s.now()) {
+	if subtle.ConstantTimeCompare(hash[:], l.hash) != 1 || !l.token.Active(s.now()) {
 		return domain.Principal{}, ErrUnauthenticated
 	}
-	return domain.Principal{Subject: t.Subject, Roles: t.Roles}, nil
+	return domain.Principal{Subject: l.token.Subject, Roles: l.token.Roles}, nil
 }
 
 // List returns every token, newest first.

@@ -402,12 +402,6 @@ func (s *Store) commitOnce(ctx context.Context, batch []*appendRequest, fresh bo
 	return again, last, nil
 }
 
-// customPlans makes the transaction plan every statement for its values.
-// The batch statements take arrays of ids; a plan cached for any value (what
-// pgx's statement cache leads to after a few runs) is fixed while the tables
-// are small, and stays a sequential scan of streams after they have grown.
-const customPlans = "SET LOCAL plan_cache_mode = force_custom_plan"
-
 // readBatchState begins the transaction and, in one round trip, locks the
 // heads of the batch's existing streams (in stream id order, so writers never
 // deadlock on them) and finds which of its event ids are stored already.
@@ -434,7 +428,6 @@ func readBatchState(ctx context.Context, conn *pgxpool.Conn, batch []*appendRequ
 
 	b := &pgx.Batch{}
 	b.Queue("BEGIN")
-	b.Queue(customPlans)
 	b.Queue(`SELECT stream_id, stream_type, version, last_hash FROM streams
 		WHERE stream_id = ANY($1) ORDER BY stream_id FOR UPDATE`, streamIDs)
 	b.Queue(`SELECT `+eventColumns+`,
@@ -448,10 +441,8 @@ func readBatchState(ctx context.Context, conn *pgxpool.Conn, batch []*appendRequ
 		}
 	}()
 
-	for range 2 { // BEGIN, customPlans
-		if _, err = br.Exec(); err != nil {
-			return nil, nil, err
-		}
+	if _, err = br.Exec(); err != nil {
+		return nil, nil, err
 	}
 	heads = make(map[string]*streamHead, len(streamIDs))
 	rows, _ := br.Query()
@@ -619,7 +610,6 @@ func insertBatch(ctx context.Context, conn *pgxpool.Conn, recs []*RecordedEvent,
 	b := &pgx.Batch{}
 	if begin {
 		b.Queue("BEGIN")
-		b.Queue(customPlans)
 	}
 	b.Queue(`INSERT INTO events (event_id, stream_id, stream_type, version, type, schema_version, data, metadata,
 			actor, correlation_id, causation_id, decision_id, request_id, occurred_at, prev_hash, hash)
@@ -637,9 +627,15 @@ func insertBatch(ctx context.Context, conn *pgxpool.Conn, recs []*RecordedEvent,
 			added.ids, added.types, added.versions, added.hashes)
 	}
 	if len(moved.ids) > 0 {
-		b.Queue(`UPDATE streams s SET version = u.v, last_hash = u.h, updated_at = clock_timestamp()
-			FROM unnest($1::text[], $2::bigint[], $3::bytea[]) AS u(id, v, h) WHERE s.stream_id = u.id`,
-			moved.ids, moved.versions, moved.hashes)
+		// An upsert, though every head here exists: its conflict check
+		// always probes the primary key, where an UPDATE joined to the ids
+		// is planned by the table's size, and pgx's statement cache kept a
+		// plan made while streams was small (a sequential scan of it).
+		b.Queue(`INSERT INTO streams (stream_id, stream_type, version, last_hash)
+			SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bytea[])
+			ON CONFLICT (stream_id) DO UPDATE
+			SET version = EXCLUDED.version, last_hash = EXCLUDED.last_hash, updated_at = clock_timestamp()`,
+			moved.ids, moved.types, moved.versions, moved.hashes)
 	}
 	b.Queue("COMMIT")
 	br := conn.SendBatch(ctx, b)
@@ -650,9 +646,7 @@ func insertBatch(ctx context.Context, conn *pgxpool.Conn, recs []*RecordedEvent,
 	}
 	var err error
 	if begin {
-		if _, err = br.Exec(); err == nil {
-			_, err = br.Exec()
-		}
+		_, err = br.Exec()
 	}
 	if err == nil {
 		rows, _ := br.Query()

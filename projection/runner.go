@@ -32,7 +32,7 @@ type Config struct {
 	// a projection to the next: the events committed meanwhile join the next
 	// batch, so that a busy log is applied in fewer, larger transactions
 	// (each costs a dozen round trips to PostgreSQL whatever its size). It
-	// adds at most that much to the projection's lag. Default 10ms; negative
+	// adds at most that much to the projection's lag. Default 25ms; negative
 	// for none.
 	BatchInterval time.Duration
 	// LockRetryInterval is how often a runner that waits for another
@@ -93,7 +93,7 @@ func (c *Config) setDefaults() {
 		c.BatchSize = 5000
 	}
 	if c.BatchInterval == 0 {
-		c.BatchInterval = 10 * time.Millisecond
+		c.BatchInterval = 25 * time.Millisecond
 	}
 	if c.LockRetryInterval == 0 {
 		c.LockRetryInterval = time.Second

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"flag"
 	"io"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -15,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/riskreg/riskreg/eventstore"
+	"github.com/riskreg/riskreg/internal/benchstat"
 	"github.com/riskreg/riskreg/internal/pgtest"
 )
 
@@ -216,26 +216,11 @@ func BenchmarkReadAll(b *testing.B) {
 // one round moves least.
 func report(b *testing.B, baseline, store []float64, baselineName string) {
 	b.Helper()
-	mean := func(xs []float64) float64 {
-		var sum float64
-		for _, x := range xs {
-			sum += x
-		}
-		return sum / float64(len(xs))
-	}
-	ratios := make([]float64, len(store))
-	for i := range store {
-		ratios[i] = store[i] / baseline[i]
-	}
-	slices.Sort(ratios)
-	median := ratios[len(ratios)/2]
-	if len(ratios)%2 == 0 {
-		median = (ratios[len(ratios)/2-1] + ratios[len(ratios)/2]) / 2
-	}
-	bl, st := mean(baseline), mean(store)
+	median := benchstat.MedianRatio(store, baseline)
+	bl, st := benchstat.Mean(baseline), benchstat.Mean(store)
 	b.ReportMetric(bl, baselineName+"-events/s")
 	b.ReportMetric(st, "store-events/s")
 	b.ReportMetric(median, "ratio")
 	b.ReportMetric(0, "ns/op")
-	b.Logf("%s %.0f events/s, store %.0f events/s, median ratio of %d rounds %.2f", baselineName, bl, st, len(ratios), median)
+	b.Logf("%s %.0f events/s, store %.0f events/s, median ratio of %d rounds %.2f", baselineName, bl, st, len(store), median)
 }

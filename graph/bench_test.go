@@ -21,6 +21,7 @@ import (
 
 	"github.com/riskreg/riskreg/domain"
 	"github.com/riskreg/riskreg/eventstore"
+	"github.com/riskreg/riskreg/internal/benchstat"
 	"github.com/riskreg/riskreg/internal/pgtest"
 	"github.com/riskreg/riskreg/projection"
 	"github.com/riskreg/riskreg/register"
@@ -190,37 +191,14 @@ func BenchmarkRegisterAssessVsInsert(b *testing.B) {
 		insertPairRates = append(insertPairRates, rate)
 	}
 	b.StopTimer()
-	b.ReportMetric(mean(apiRates), "pairs/s")
-	b.ReportMetric(mean(insertRates), "inserts/s")
-	b.ReportMetric(medianRatio(apiRates, insertRates), "ratio")
-	b.ReportMetric(medianRatio(serviceRates, insertRates), "service-ratio")
-	b.ReportMetric(medianRatio(insertPairRates, insertRates), "insert-pair-ratio")
+	b.ReportMetric(benchstat.Mean(apiRates), "pairs/s")
+	b.ReportMetric(benchstat.Mean(insertRates), "inserts/s")
+	b.ReportMetric(benchstat.MedianRatio(apiRates, insertRates), "ratio")
+	b.ReportMetric(benchstat.MedianRatio(serviceRates, insertRates), "service-ratio")
+	b.ReportMetric(benchstat.MedianRatio(insertPairRates, insertRates), "insert-pair-ratio")
 	b.ReportMetric(percentile(lat, 0.50), "p50-ms")
 	b.ReportMetric(percentile(lat, 0.99), "p99-ms")
 	b.ReportMetric(0, "ns/op")
-}
-
-// mean returns the mean of xs.
-func mean(xs []float64) float64 {
-	var sum float64
-	for _, x := range xs {
-		sum += x
-	}
-	return sum / float64(len(xs))
-}
-
-// medianRatio returns the median of the ratios a[i]/b[i] of rounds run side
-// by side, which a burst of noise in one round moves least.
-func medianRatio(a, b []float64) float64 {
-	ratios := make([]float64, len(a))
-	for i := range a {
-		ratios[i] = a[i] / b[i]
-	}
-	slices.Sort(ratios)
-	if len(ratios)%2 == 0 {
-		return (ratios[len(ratios)/2-1] + ratios[len(ratios)/2]) / 2
-	}
-	return ratios[len(ratios)/2]
 }
 
 // BenchmarkSubscriptionLatency: appends at 500 a second, one websocket

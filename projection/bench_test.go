@@ -19,6 +19,7 @@ import (
 
 	"github.com/riskreg/riskreg/domain"
 	"github.com/riskreg/riskreg/eventstore"
+	"github.com/riskreg/riskreg/internal/benchstat"
 	"github.com/riskreg/riskreg/internal/pgtest"
 	"github.com/riskreg/riskreg/projection"
 	"github.com/riskreg/riskreg/register"
@@ -163,19 +164,11 @@ func BenchmarkRebuild(b *testing.B) {
 		b.Logf("copy %.0f events/s, rebuild %.0f events/s (%s)", copyRates[len(copyRates)-1],
 			rebuildRates[len(rebuildRates)-1], res.Elapsed.Round(time.Millisecond))
 	}
-	c, r := mean(copyRates), mean(rebuildRates)
+	c, r := benchstat.Mean(copyRates), benchstat.Mean(rebuildRates)
 	b.ReportMetric(c, "copy-events/s")
 	b.ReportMetric(r, "rebuild-events/s")
 	b.ReportMetric(r/c, "ratio")
 	b.ReportMetric(0, "ns/op")
-}
-
-func mean(xs []float64) float64 {
-	var sum float64
-	for _, x := range xs {
-		sum += x
-	}
-	return sum / float64(len(xs))
 }
 
 // lagWorker appends to risks of its own, so that workers never conflict:
@@ -358,11 +351,11 @@ func BenchmarkLiveLag(b *testing.B) {
 	}
 	slices.Sort(lags)
 	q := func(p float64) time.Duration { return lags[min(int(p*float64(len(lags))), len(lags)-1)] }
-	b.ReportMetric(mean(appendsPerSecond), "appends/s")
+	b.ReportMetric(benchstat.Mean(appendsPerSecond), "appends/s")
 	b.ReportMetric(float64(q(0.50).Microseconds())/1000, "p50-ms")
 	b.ReportMetric(float64(q(0.99).Microseconds())/1000, "p99-ms")
 	b.ReportMetric(float64(lags[len(lags)-1].Microseconds())/1000, "max-ms")
 	b.ReportMetric(0, "ns/op")
 	b.Logf("%d events: lag p50 %s, p99 %s, max %s at %.0f appends/s", len(lags), q(0.5), q(0.99), lags[len(lags)-1],
-		mean(appendsPerSecond))
+		benchstat.Mean(appendsPerSecond))
 }

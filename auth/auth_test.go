@@ -34,9 +34,9 @@ func (c *lookupCounter) TraceQueryStart(ctx context.Context, _ *pgx.Conn, data p
 
 func (c *lookupCounter) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
 
-// newStore returns a token store on a fresh database whose look-up queries
-// are counted.
-func newStore(t *testing.T) (*auth.Store, *lookupCounter) {
+// newStore returns a token store on a fresh database, on clock now, whose
+// look-up queries are counted.
+func newStore(t *testing.T, now func() time.Time) (*auth.Store, *lookupCounter) {
 	t.Helper()
 	cfg, err := pgxpool.ParseConfig(pgtest.NewDatabase(t))
 	if err != nil {
@@ -49,14 +49,14 @@ func newStore(t *testing.T) (*auth.Store, *lookupCounter) {
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
-	return auth.NewStore(pool, time.Now), counter
+	return auth.NewStore(pool, now), counter
 }
 
 // Concurrent calls are answered each for its own token, valid, revoked,
 // unknown or forged alike, and their look-ups share queries.
 func TestConcurrentAuthenticate(t *testing.T) {
 	ctx := context.Background()
-	store, queries := newStore(t)
+	store, queries := newStore(t, time.Now)
 	type issued struct {
 		token, subject string
 		revoked        bool
@@ -120,7 +120,9 @@ func TestConcurrentAuthenticate(t *testing.T) {
 // A revocation or an expiry takes effect for the very next call.
 func TestRevocationAndExpiryAtOnce(t *testing.T) {
 	ctx := context.Background()
-	store, _ := newStore(t)
+	var clock atomic.Int64 // the store's time, in Unix nanoseconds
+	clock.Store(time.Now().Truncate(time.Microsecond).UnixNano()) // PostgreSQL keeps microseconds
+	store, _ := newStore(t, func() time.Time { return time.Unix(0, clock.Load()) })
 	tok, info, err := store.Create(ctx, "clerk", []domain.Role{domain.RoleAuditCommittee}, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -135,15 +137,16 @@ func TestRevocationAndExpiryAtOnce(t *testing.T) {
 		t.Errorf("right after revocation: %v, want ErrUnauthenticated", err)
 	}
 
-	short, _, err := store.Create(ctx, "auditor", []domain.Role{domain.RoleAuditor}, 50*time.Millisecond)
+	short, _, err := store.Create(ctx, "auditor", []domain.Role{domain.RoleAuditor}, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
+	clock.Add(int64(time.Hour - time.Nanosecond))
 	if _, err := store.Authenticate(ctx, short); err != nil {
-		t.Fatalf("before expiry: %v", err)
+		t.Fatalf("a nanosecond before expiry: %v", err)
 	}
-	time.Sleep(60 * time.Millisecond)
+	clock.Add(int64(time.Nanosecond))
 	if _, err := store.Authenticate(ctx, short); !errors.Is(err, auth.ErrUnauthenticated) {
-		t.Errorf("after expiry: %v, want ErrUnauthenticated", err)
+		t.Errorf("at expiry: %v, want ErrUnauthenticated", err)
 	}
 }

@@ -120,8 +120,10 @@ func TestConcurrentAuthenticate(t *testing.T) {
 // A revocation or an expiry takes effect for the very next call.
 func TestRevocationAndExpiryAtOnce(t *testing.T) {
 	ctx := context.Background()
-	var clock atomic.Int64                                        // the store's time, in Unix nanoseconds
-	clock.Store(time.Now().Truncate(time.Microsecond).UnixNano()) // PostgreSQL keeps microseconds
+	// The store's time in Unix nanoseconds, on a whole microsecond, since
+	// PostgreSQL keeps microseconds.
+	var clock atomic.Int64
+	clock.Store(time.Now().Truncate(time.Microsecond).UnixNano())
 	store, _ := newStore(t, func() time.Time { return time.Unix(0, clock.Load()) })
 	tok, info, err := store.Create(ctx, "clerk", []domain.Role{domain.RoleAuditCommittee}, 0)
 	if err != nil {

@@ -334,31 +334,7 @@ func (r *strategicResponseResolver) History(ctx context.Context, obj *model.Stra
 
 // Events is the resolver for the events field.
 func (r *subscriptionResolver) Events(ctx context.Context, after *string, streamID *string, types []string) (<-chan *model.Event, error) {
-	from, err := cursor(after)
-	if err != nil {
-		return nil, err
-	}
-	f := eventstore.Filter{StreamID: deref(streamID), Types: types}
-	ch := make(chan *model.Event)
-	r.subscriptions.Add(1)
-	go func() {
-		defer r.subscriptions.Add(-1)
-		defer close(ch)
-		err := r.Store.Subscribe(ctx, from, f, func(ctx context.Context, events []eventstore.RecordedEvent) error {
-			for _, e := range events {
-				select {
-				case ch <- eventModel(e):
-				case <-ctx.Done():
-					return ctx.Err()
-				}
-			}
-			return nil
-		})
-		if err != nil && ctx.Err() == nil {
-			r.Logger.ErrorContext(ctx, "subscription ended", "request_id", RequestID(ctx), "err", err)
-		}
-	}()
-	return ch, nil
+	return r.subscribeEvents(ctx, after, streamID, types)
 }
 
 // Decision returns DecisionResolver implementation.

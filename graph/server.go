@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -29,9 +30,12 @@ import (
 	"github.com/riskreg/riskreg/register"
 )
 
-// Authenticator turns a bearer token into a principal; *auth.Store is one.
+// Authenticator turns a bearer token into a principal, and tells which
+// tokens are still active (for the websockets that stay open on them);
+// *auth.Store is one.
 type Authenticator interface {
 	Authenticate(ctx context.Context, token string) (domain.Principal, error)
+	ActiveTokens(ctx context.Context, ids []string) (map[string]bool, error)
 }
 
 // Options configure the GraphQL endpoint. Zero limits take the defaults.
@@ -59,6 +63,18 @@ type Options struct {
 	ParserTokenLimit int   // default 15000
 	MaxBodyBytes     int64 // default 1 MiB
 	APQCacheSize     int   // default 1000 queries
+
+	// Websockets (docs/api.md): a principal's open sockets, a socket's
+	// subscriptions, the bytes waiting to be sent on one socket, and how
+	// long a message may wait for room there (or be written) before the
+	// socket is closed with CloseSlowClient. TokenCheckInterval is how
+	// often the tokens of open sockets are checked: a revoked or expired
+	// token's sockets close with CloseUnauthorized within it.
+	MaxWebsocketsPerPrincipal int           // default 8
+	MaxSubscriptionsPerSocket int           // default 16
+	WebsocketSendBuffer       int64         // default 1 MiB
+	WebsocketWriteTimeout     time.Duration // default 10s
+	TokenCheckInterval        time.Duration // default 1s
 }
 
 func (c *Options) setDefaults() {
@@ -75,6 +91,17 @@ func (c *Options) setDefaults() {
 	if c.MaxBodyBytes <= 0 {
 		c.MaxBodyBytes = 1 << 20
 	}
+	def(&c.MaxWebsocketsPerPrincipal, 8)
+	def(&c.MaxSubscriptionsPerSocket, 16)
+	if c.WebsocketSendBuffer <= 0 {
+		c.WebsocketSendBuffer = 1 << 20
+	}
+	if c.WebsocketWriteTimeout <= 0 {
+		c.WebsocketWriteTimeout = 10 * time.Second
+	}
+	if c.TokenCheckInterval <= 0 {
+		c.TokenCheckInterval = time.Second
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -88,18 +115,23 @@ type Server struct {
 	closing  chan struct{}
 	closeMu  sync.Once
 	resolver *Resolver
+
+	sessions  *auth.Watcher // the tokens of open websockets
+	socketsMu sync.Mutex
+	sockets   map[string]int // open websockets by principal subject
 }
 
 // NewServer returns the endpoint for cfg.
 func NewServer(cfg Options) *Server {
 	cfg.setDefaults()
-	s := &Server{cfg: cfg, closing: make(chan struct{})}
+	s := &Server{cfg: cfg, closing: make(chan struct{}), sockets: map[string]int{}}
+	s.sessions = auth.NewWatcher(auth.WatcherConfig{Check: cfg.Tokens.ActiveTokens, Interval: cfg.TokenCheckInterval, Logger: cfg.Logger})
 	s.resolver = &Resolver{Register: cfg.Register, Store: cfg.Store, Reader: cfg.Reader, Logger: cfg.Logger}
 	schema := NewExecutableSchema(Config{Resolvers: s.resolver, Complexity: complexity()})
 
 	srv := handler.New(schema)
 	srv.AddTransport(transport.Websocket{
-		Implementation: transport.CoderWebsocketImplementation{AcceptOptions: coderws.AcceptOptions{
+		Implementation: wsImplementation{srv: s, accept: coderws.AcceptOptions{
 			OriginPatterns: cfg.AllowedOrigins,
 		}},
 		InitFunc:              s.websocketInit,
@@ -185,6 +217,11 @@ func (s *Server) withRequest(next http.Handler) http.Handler {
 		websocket := r.Header.Get("Upgrade") != ""
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		header := r.Header.Get("Authorization")
+		if websocket {
+			session := &wsSession{srv: s}
+			defer session.release()
+			ctx = context.WithValue(ctx, wsSessionKey{}, session)
+		}
 		switch {
 		case header != "" || !websocket:
 			p, err := s.authenticate(ctx, header)
@@ -208,12 +245,22 @@ func (s *Server) withRequest(next http.Handler) http.Handler {
 	})
 }
 
+// authenticate returns the principal of an Authorization header's bearer
+// token; on a websocket it notes the token, whose revocation closes it.
 func (s *Server) authenticate(ctx context.Context, header string) (domain.Principal, error) {
 	token, ok := auth.BearerToken(header)
 	if !ok {
 		return domain.Principal{}, auth.ErrUnauthenticated
 	}
-	return s.cfg.Tokens.Authenticate(ctx, token)
+	p, err := s.cfg.Tokens.Authenticate(ctx, token)
+	if err == nil {
+		if session := sessionFrom(ctx); session != nil {
+			session.mu.Lock()
+			session.tokenID, _ = auth.TokenID(token)
+			session.mu.Unlock()
+		}
+	}
+	return p, err
 }
 
 // refuse answers a request without a valid token: 401 with a GraphQL error
@@ -238,14 +285,11 @@ func writeError(w http.ResponseWriter, status int, code, msg, id string) {
 		"message": msg, "extensions": map[string]any{"code": code, "requestId": id}}}})
 }
 
-// wsCloseUnauthorized is the close code of a websocket whose connection_init
-// carried no valid token.
-const wsCloseUnauthorized = 4403
-
 // websocketInit authenticates a websocket from its connection_init payload
 // {"Authorization": "Bearer ..."}; a connection whose upgrade request had a
 // valid Authorization header needs none. A bad token closes the socket with
-// 4403.
+// CloseUnauthorized, a principal over its sockets with
+// CloseTooManyConnections.
 func (s *Server) websocketInit(ctx context.Context, payload transport.InitPayload) (context.Context, *transport.InitPayload, error) {
 	select {
 	case <-s.closing:
@@ -260,7 +304,7 @@ func (s *Server) websocketInit(ctx context.Context, payload transport.InitPayloa
 			if !errors.Is(err, auth.ErrUnauthenticated) {
 				s.cfg.Logger.Error("authenticate websocket", "request_id", RequestID(ctx), "err", err)
 			}
-			ctx = transport.WithWebsocketCloseCode(ctx, wsCloseUnauthorized)
+			ctx = transport.WithWebsocketCloseCode(ctx, CloseUnauthorized)
 			ctx = transport.AppendCloseReason(ctx, "Forbidden")
 			return ctx, nil, errors.New("UNAUTHENTICATED: a valid bearer token is required")
 		}
@@ -270,6 +314,12 @@ func (s *Server) websocketInit(ctx context.Context, payload transport.InitPayloa
 			st.principal = p.Subject
 			st.mu.Unlock()
 		}
+	}
+	p, _ := auth.PrincipalFrom(ctx)
+	if session := sessionFrom(ctx); session != nil && !session.admit(p.Subject) {
+		ctx = transport.WithWebsocketCloseCode(ctx, CloseTooManyConnections)
+		ctx = transport.AppendCloseReason(ctx, "too many connections")
+		return ctx, nil, fmt.Errorf("TOO_MANY_CONNECTIONS: this principal already has %d websockets open", s.cfg.MaxWebsocketsPerPrincipal)
 	}
 	if s.cfg.Metrics != nil {
 		s.cfg.Metrics.wsClients.Inc()
@@ -291,6 +341,9 @@ func (s *Server) websocketInit(ctx context.Context, payload transport.InitPayloa
 type countedKey struct{}
 
 func (s *Server) websocketClosed(ctx context.Context, _ int) {
+	if session := sessionFrom(ctx); session != nil {
+		session.release()
+	}
 	if counted, _ := ctx.Value(countedKey{}).(bool); counted {
 		s.cfg.Metrics.wsClients.Dec()
 	}

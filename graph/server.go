@@ -151,12 +151,13 @@ func NewServer(cfg Options) *Server {
 		srv.Use(extension.Introspection{})
 	}
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](cfg.APQCacheSize)})
+	srv.Use(operationChecks{schema: schema.Schema(), introspection: !cfg.DisableIntrospection})
 	srv.Use(shapeLimit{maxDepth: cfg.DepthLimit, maxAliases: cfg.AliasLimit})
 	srv.Use(extension.FixedComplexityLimit(cfg.ComplexityLimit))
 	srv.AroundOperations(s.aroundOperation)
 	srv.AroundResponses(s.aroundResponse)
 
-	s.handler = s.withRequest(srv)
+	s.handler = s.withRequest(s.checkRequest(srv))
 	return s
 }
 

@@ -23,6 +23,7 @@ import (
 type apiFlags struct {
 	noIntrospection bool
 	corsOrigins     string
+	ws              wsFlags
 }
 
 func (f *apiFlags) register(fs *flag.FlagSet) {
@@ -30,6 +31,7 @@ func (f *apiFlags) register(fs *flag.FlagSet) {
 		"turn GraphQL introspection off (it is on for authenticated callers by default)")
 	fs.StringVar(&f.corsOrigins, "cors-origins", "",
 		"comma-separated browser `origins` (host patterns) allowed to call /graphql across origins; empty: none")
+	f.ws.register(fs)
 }
 
 // newAPIHandler serves /graphql and /metrics next to base (the health
@@ -46,7 +48,7 @@ func newAPIHandler(ctx context.Context, store *eventstore.Store, f apiFlags, bas
 			origins = append(origins, o)
 		}
 	}
-	api := graph.NewServer(graph.Options{
+	opts := graph.Options{
 		Register:             register.New(store, time.Now),
 		Store:                store,
 		Reader:               projection.NewReader(store),
@@ -55,7 +57,9 @@ func newAPIHandler(ctx context.Context, store *eventstore.Store, f apiFlags, bas
 		Metrics:              graph.NewMetrics(reg),
 		DisableIntrospection: f.noIntrospection,
 		AllowedOrigins:       origins,
-	})
+	}
+	f.ws.apply(&opts)
+	api := graph.NewServer(opts)
 	context.AfterFunc(ctx, api.CloseSubscriptions)
 	mux := http.NewServeMux()
 	mux.Handle("/", base)

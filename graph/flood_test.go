@@ -108,7 +108,7 @@ func TestSubscriptionFloodIsBounded(t *testing.T) {
 	if err := projection.NewReader(e.store).WaitFor(ctx, e.store.LastAppended()); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("projections caught up %v after the seed", time.Since(start).Round(time.Millisecond))
+	t.Logf("projections caught up %v after the seed began", time.Since(start).Round(time.Millisecond))
 	staff := e.token(t, "sam", staffRole)
 	flooder := e.token(t, "feed", domain.RoleIntegration)
 

@@ -210,3 +210,34 @@ func TestClientErrorsAreNotInternal(t *testing.T) {
 		t.Errorf("client errors logged at ERROR:\n%s", logs)
 	}
 }
+
+// TestGETAnswersWithACode: GET requests that cannot run answer with a code
+// too: variables that are not JSON, a mutation, no query.
+func TestGETAnswersWithACode(t *testing.T) {
+	e := newEnv(t)
+	tok := e.token(t, "sam", staffRole)
+	for name, params := range map[string]url.Values{
+		"variables not JSON":  {"query": {`query($n: Int) { events(first: $n) { edges { cursor } } }`}, "variables": {`{"n": SECRET`}},
+		"extensions not JSON": {"query": {`{ me { subject } }`}, "extensions": {`SECRET`}},
+		"mutation":            {"query": {`mutation { registerRisk(input: {title: "SECRET", description: "d", category: "c", source: "s", owner: "o"}) { id } }`}},
+		"no query":            {},
+		"bad UTF-8 variable":  {"query": {`query($t: [String!]) { events(types: $t) { edges { cursor } } }`}, "variables": {"{\"t\": [\"\xff SECRET\"]}"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, e.srv.URL+"?"+params.Encode(), nil)
+			req.Header.Set("Authorization", "Bearer "+tok)
+			resp, err := e.srv.Client().Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			var r result
+			if err := json.Unmarshal(b, &r); err != nil || r.code() == "" || resp.StatusCode < 400 || strings.Contains(string(b), "SECRET") {
+				t.Errorf("answer %d %s, want a 4xx with a code that does not echo the request", resp.StatusCode, b)
+			}
+		})
+	}
+}

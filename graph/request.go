@@ -13,6 +13,9 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/parser"
 )
 
 // checkRequest answers the HTTP requests that cannot reach GraphQL in
@@ -34,9 +37,15 @@ func (s *Server) checkRequest(next http.Handler) http.Handler {
 		}
 		switch r.Method {
 		case http.MethodOptions:
-		case http.MethodGet, http.MethodHead:
-			if err := checkGET(r.URL.Query()); err != nil {
+		case http.MethodGet:
+			params := r.URL.Query()
+			if err := checkGET(params); err != nil {
 				fail(http.StatusBadRequest, err.Error())
+				return
+			}
+			if !s.readOnly(params) {
+				w.Header().Set("Allow", "POST")
+				fail(http.StatusMethodNotAllowed, "GET runs queries only: send mutations and subscriptions with POST")
 				return
 			}
 		case http.MethodPost:
@@ -123,13 +132,34 @@ func checkGET(params url.Values) error {
 		}
 	}
 	for _, name := range []string{"variables", "extensions"} {
-		if v := params.Get(name); v != "" && json.Valid([]byte(v)) {
-			if err := walkStrings([]byte(v), name); err != nil {
-				return err
-			}
+		v := strings.TrimSpace(params.Get(name))
+		if v == "" {
+			continue
+		}
+		if !strings.HasPrefix(v, "{") || !json.Valid([]byte(v)) {
+			return fmt.Errorf("%s must be a JSON object", name)
+		}
+		if err := walkStrings([]byte(v), name); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// readOnly reports whether the operation a GET request names is a query;
+// a query that does not parse is left to GraphQL to answer.
+func (s *Server) readOnly(params url.Values) bool {
+	doc, err := parser.ParseQueryWithTokenLimit(&ast.Source{Input: params.Get("query")}, s.cfg.ParserTokenLimit)
+	if err != nil {
+		return true
+	}
+	name := params.Get("operationName")
+	for _, op := range doc.Operations {
+		if (name == "" || op.Name == name) && op.Operation != ast.Query {
+			return false
+		}
+	}
+	return true
 }
 
 // checkStrings checks every string of the valid JSON document doc, keys and

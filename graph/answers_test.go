@@ -2,48 +2,24 @@ package graph_test
 
 import (
 	"bytes"
-	"context"
-	"encoding/json"
-	"io"
 	"mime/multipart"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/riskreg/riskreg/domain"
 	"github.com/riskreg/riskreg/graph"
 )
 
-// raw sends a request with body and content type to the API with token and
-// returns the status, the decoded answer and the body as it came.
+// raw sends body with contentType ("" for none) and method to the API with
+// token.
 func (e *env) raw(t *testing.T, method, token, contentType string, body []byte) (result, string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, method, e.srv.URL, bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
+	if contentType == "" {
+		return e.request(t, method, "", token, body)
 	}
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := e.srv.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := result{Status: resp.StatusCode, Header: resp.Header}
-	if err := json.Unmarshal(b, &r); err != nil {
-		t.Fatalf("answer %d %q is not JSON: %v", resp.StatusCode, b, err)
-	}
-	return r, string(b)
+	return e.request(t, method, "", token, body, "Content-Type", contentType)
 }
 
 // TestMalformedRequestsAnswerWithACode: requests that never reach GraphQL
@@ -224,19 +200,9 @@ func TestGETAnswersWithACode(t *testing.T) {
 		"bad UTF-8 variable":  {"query": {`query($t: [String!]) { events(types: $t) { edges { cursor } } }`}, "variables": {"{\"t\": [\"\xff SECRET\"]}"}},
 	} {
 		t.Run(name, func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, e.srv.URL+"?"+params.Encode(), nil)
-			req.Header.Set("Authorization", "Bearer "+tok)
-			resp, err := e.srv.Client().Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer resp.Body.Close()
-			b, _ := io.ReadAll(resp.Body)
-			var r result
-			if err := json.Unmarshal(b, &r); err != nil || r.code() == "" || resp.StatusCode < 400 || strings.Contains(string(b), "SECRET") {
-				t.Errorf("answer %d %s, want a 4xx with a code that does not echo the request", resp.StatusCode, b)
+			r, b := e.request(t, http.MethodGet, params.Encode(), tok, nil)
+			if r.code() == "" || r.Status < 400 || strings.Contains(b, "SECRET") {
+				t.Errorf("answer %d %s, want a 4xx with a code that does not echo the request", r.Status, b)
 			}
 		})
 	}

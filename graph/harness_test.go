@@ -159,13 +159,25 @@ func (e *env) post(t testing.TB, token, query string, variables vars, header ...
 
 func (e *env) send(t testing.TB, token string, body []byte, header ...string) result {
 	t.Helper()
+	r, _ := e.request(t, http.MethodPost, "", token, body, append([]string{"Content-Type", "application/json"}, header...)...)
+	return r
+}
+
+// request sends a request with method, URL query string query, token (""
+// for none), body and headers to the API, and returns the decoded answer and
+// the body as it came.
+func (e *env) request(t testing.TB, method, query, token string, body []byte, header ...string) (result, string) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.srv.URL, bytes.NewReader(body))
+	target := e.srv.URL
+	if query != "" {
+		target += "?" + query
+	}
+	req, err := http.NewRequestWithContext(ctx, method, target, bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set("Content-Type", "application/json")
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
@@ -185,7 +197,7 @@ func (e *env) send(t testing.TB, token string, body []byte, header ...string) re
 	if err := json.Unmarshal(b, &r); err != nil {
 		t.Fatalf("answer %d %q: %v", resp.StatusCode, b, err)
 	}
-	return r
+	return r, string(b)
 }
 
 // must posts and decodes into v, failing on any error.

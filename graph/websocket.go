@@ -308,7 +308,7 @@ func (c *wsConn) write(m queued) error {
 func (c *wsConn) closeWith(code int, reason string, flush bool) {
 	c.once.Do(func() {
 		c.code, c.reason, c.flush = coderws.StatusCode(code), reason, flush
-		c.clearReadDeadline()
+		_ = c.SetReadDeadline(time.Time{})
 		c.cancel()
 	})
 }
@@ -366,13 +366,4 @@ func (c *wsConn) SetReadDeadline(t time.Time) error {
 		})
 	}
 	return nil
-}
-
-func (c *wsConn) clearReadDeadline() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.deadline != nil {
-		c.deadline.Stop()
-		c.deadline = nil
-	}
 }

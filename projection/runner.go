@@ -39,8 +39,10 @@ type Config struct {
 	// process's runner tries to take over. Default 1s.
 	LockRetryInterval time.Duration
 	// LockCheckInterval is how often the runner checks that its lock session
-	// is alive; when it is not, it stops applying and waits for the lock
-	// again. Default 5s.
+	// is alive, which also keeps the session from PostgreSQL's
+	// idle_session_timeout (pglock.IdleTimeout): it must be well below that.
+	// When the session is lost, the runner stops applying and waits for the
+	// lock again. Default pglock.PingInterval.
 	LockCheckInterval time.Duration
 	// MinRetryDelay and MaxRetryDelay bound the wait before a failing event
 	// is tried again: it doubles from MinRetryDelay after each failure, up
@@ -67,6 +69,8 @@ func (c Config) Validate() error {
 		return errors.New("projection: BatchSize must not be negative")
 	case c.LockRetryInterval < 0, c.LockCheckInterval < 0:
 		return errors.New("projection: lock intervals must not be negative")
+	case c.LockCheckInterval >= pglock.IdleTimeout:
+		return fmt.Errorf("projection: LockCheckInterval must be below the lock sessions' idle timeout %s", pglock.IdleTimeout)
 	case c.MinRetryDelay < 0, c.MaxRetryDelay < 0:
 		return errors.New("projection: retry delays must not be negative")
 	case c.MaxRetryDelay > 0 && c.MinRetryDelay > c.MaxRetryDelay:
@@ -99,7 +103,7 @@ func (c *Config) setDefaults() {
 		c.LockRetryInterval = time.Second
 	}
 	if c.LockCheckInterval == 0 {
-		c.LockCheckInterval = 5 * time.Second
+		c.LockCheckInterval = pglock.PingInterval
 	}
 	if c.MinRetryDelay == 0 {
 		c.MinRetryDelay = 100 * time.Millisecond
@@ -228,7 +232,8 @@ func (r *Runner) hold(ctx context.Context, p Projection, session *pglock.Session
 		lost <- session.Watch(workCtx, r.cfg.LockCheckInterval)
 		cancel()
 	}()
-	h := &holding{r: r, p: p, name: p.Name(), pid: session.PID(), log: log, nextAnalyze: analyzeFirst}
+	h := &holding{r: r, p: p, name: p.Name(), pid: session.PID(), fence: session.Fence(lockKey("run", p.Name())),
+		log: log, nextAnalyze: analyzeFirst}
 	err := h.follow(workCtx)
 	cancel()
 	h.analyzing.Wait()
@@ -249,7 +254,8 @@ type holding struct {
 	r        *Runner
 	p        Projection
 	name     string
-	pid      uint32 // the lock session's backend
+	pid      uint32       // the lock session's backend
+	fence    pglock.Fence // the lock session's hold on the run lock
 	log      *slog.Logger
 	failures int // in a row
 
@@ -288,6 +294,9 @@ func (h *holding) follow(ctx context.Context) error {
 			return nil
 		case errors.Is(err, eventstore.ErrClosed):
 			return err
+		case errors.Is(err, pglock.ErrLost):
+			h.log.Warn("projection: lost the lock; a batch was fenced off", "err", err)
+			return nil
 		case errors.Is(err, errFenced):
 			h.log.Info("projection: the read model moved on (a rebuild swapped it in); continuing from its checkpoint", "reason", err)
 			continue
@@ -311,7 +320,7 @@ func (h *holding) followOnce(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	a := &applier{p: h.p, pool: r.pool, gen: gen, checkpoint: checkpointName(h.name), pos: pos, fence: liveFence(h.name, gen)}
+	a := &applier{p: h.p, pool: r.pool, gen: gen, checkpoint: checkpointName(h.name), pos: pos, fence: liveFence(h.name, gen, h.fence)}
 	state := StateCatchingUp
 	if h.failures == 0 {
 		if err := h.setState(ctx, state); err != nil {

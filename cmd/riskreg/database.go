@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/riskreg/riskreg/eventstore"
 	"github.com/riskreg/riskreg/internal/pgembed"
 	"github.com/riskreg/riskreg/migrations"
 )
@@ -78,6 +79,7 @@ func openMigrated(ctx context.Context, url string, minConns int32) (*pgxpool.Poo
 	if !strings.Contains(url, "pool_max_conns") {
 		cfg.MaxConns = max(cfg.MaxConns, minConns)
 	}
+	eventstore.BoundSessions(cfg.ConnConfig)
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open database pool: %w", err)

@@ -59,6 +59,9 @@ type Options struct {
 	ParserTokenLimit int   // default 15000
 	MaxBodyBytes     int64 // default 1 MiB
 	APQCacheSize     int   // default 1000 queries
+	// ConsistencyTimeout bounds a request's wait for the read models to
+	// reach its consistency token; default ConsistencyTimeout.
+	ConsistencyTimeout time.Duration
 }
 
 func (c *Options) setDefaults() {
@@ -74,6 +77,9 @@ func (c *Options) setDefaults() {
 	def(&c.APQCacheSize, 1000)
 	if c.MaxBodyBytes <= 0 {
 		c.MaxBodyBytes = 1 << 20
+	}
+	if c.ConsistencyTimeout <= 0 {
+		c.ConsistencyTimeout = ConsistencyTimeout
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -123,8 +129,9 @@ func NewServer(cfg Options) *Server {
 	srv.Use(extension.FixedComplexityLimit(cfg.ComplexityLimit))
 	srv.AroundOperations(s.aroundOperation)
 	srv.AroundResponses(s.aroundResponse)
+	srv.Use(consistency{reader: cfg.Reader, timeout: cfg.ConsistencyTimeout, logger: cfg.Logger})
 
-	s.handler = s.withRequest(srv)
+	s.handler = s.withRequest(withConsistencyToken(srv))
 	return s
 }
 

@@ -35,7 +35,9 @@ func TestConcurrentIdempotencyKey(t *testing.T) {
 	in["idempotencyKey"] = "same-key"
 	var ids, refs = map[string]int{}, map[string]int{}
 	for _, a := range send(`mutation($in: RegisterRiskInput!) { registerRisk(input: $in) { id reference } }`, in) {
-		var out struct{ RegisterRisk struct{ ID, Reference string } }
+		var out struct {
+			RegisterRisk struct{ ID, Reference string }
+		}
 		if len(a.Errors) > 0 {
 			t.Errorf("registerRisk: %+v", a.Errors)
 			continue

@@ -54,6 +54,13 @@ type Config struct {
 	Holder string
 	// Logger receives the runner's logs. Default slog.Default().
 	Logger *slog.Logger
+	// Spread shares the projections out among the processes that run them
+	// on the same database: a runner takes a projection's lock only while
+	// its process holds fewer than its fair share (the projections divided
+	// by the processes, rounded up), and a process that holds more (it
+	// started first) gives one up every few LockRetryIntervals until it
+	// holds its share. Off, every process takes whatever lock is free.
+	Spread bool
 	// OnApplied, when set, is called after every committed batch with the
 	// projection's name and the batch's events. It runs on the projection's
 	// goroutine: it must be quick and must not modify the events.
@@ -126,9 +133,11 @@ func (c *Config) setDefaults() {
 // runner holds a PostgreSQL advisory lock on a connection of its own, and
 // runners in other processes wait to take over when it is gone.
 type Runner struct {
-	cfg  Config
-	pool *pgxpool.Pool
-	log  *slog.Logger
+	cfg     Config
+	pool    *pgxpool.Pool
+	log     *slog.Logger
+	replica string // names this process's lock sessions
+	held    held
 }
 
 // NewRunner returns a Runner; Run starts it.
@@ -137,7 +146,7 @@ func NewRunner(cfg Config) (*Runner, error) {
 		return nil, err
 	}
 	cfg.setDefaults()
-	return &Runner{cfg: cfg, pool: cfg.Store.Pool(), log: cfg.Logger}, nil
+	return &Runner{cfg: cfg, pool: cfg.Store.Pool(), log: cfg.Logger, replica: newReplicaID()}, nil
 }
 
 // Run runs every projection until ctx ends, then releases their locks and
@@ -185,15 +194,27 @@ func (r *Runner) run(ctx context.Context, p Projection) error {
 			session.Close()
 		}
 	}()
+	if r.cfg.Spread && !sleep(ctx, jitter(r.cfg.LockRetryInterval)) {
+		return nil
+	}
 	for failures := 0; ctx.Err() == nil; {
 		if session == nil {
 			var err error
-			if session, err = pglock.Open(ctx, r.pool.Config().ConnConfig, "riskreg projection "+p.Name()); err != nil {
+			if session, err = pglock.Open(ctx, r.pool.Config().ConnConfig, r.sessionName(p.Name())); err != nil {
 				failures++
 				log.Warn("projection: cannot connect for the lock, retrying", "err", err)
 				sleep(ctx, r.retryDelay(failures))
 				continue
 			}
+		}
+		if !r.mayTake(ctx) {
+			// Keep the session alive: it counts this process as a replica.
+			if err := session.Confirm(ctx); err != nil {
+				session.Close()
+				session = nil
+			}
+			sleep(ctx, r.cfg.LockRetryInterval)
+			continue
 		}
 		got, err := session.TryLock(ctx, lockKey("run", p.Name()))
 		if err != nil {
@@ -210,7 +231,9 @@ func (r *Runner) run(ctx context.Context, p Projection) error {
 			continue
 		}
 		log.Info("projection: took the lock", "holder", r.cfg.Holder)
+		r.held.set(p.Name(), true)
 		err = r.hold(ctx, p, session, log)
+		r.held.set(p.Name(), false)
 		// The lock is released with the session. Give other processes'
 		// runners a chance at it before trying again.
 		session.Close()
@@ -232,6 +255,17 @@ func (r *Runner) hold(ctx context.Context, p Projection, session *pglock.Session
 		lost <- session.Watch(workCtx, r.cfg.LockCheckInterval)
 		cancel()
 	}()
+	if r.cfg.Spread {
+		go func() {
+			for sleep(workCtx, r.releaseEvery()) {
+				if r.shouldRelease(workCtx) {
+					log.Info("projection: giving the lock up to spread the projections over the replicas", "held", namesOf(r.Held()))
+					cancel()
+					return
+				}
+			}
+		}()
+	}
 	h := &holding{r: r, p: p, name: p.Name(), pid: session.PID(), fence: session.Fence(lockKey("run", p.Name())),
 		log: log, nextAnalyze: analyzeFirst}
 	err := h.follow(workCtx)

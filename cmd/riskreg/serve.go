@@ -78,15 +78,16 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		defer relays.stop()
 		var draining atomic.Bool
 		h := newAPIHandler(ctx, store, api, drainReadiness(&draining, newHandler(pool, latest, logger)), logger,
-			relays.Collector(), projection.NewCollector(pool), appendSeconds)
+			relays.Collector(), projection.NewCollector(pool), runners.runner.Collector(), appendSeconds)
 		return serveHTTP(ctx, *addr, h, shutdown{drain: *drainFor, timeout: *shutdownTimeout, draining: &draining}, logger)
 	})
 }
 
-// servePoolSize is the connection pool of riskreg serve: the projections
-// and relays hold a few connections for their locks, and concurrent API
-// requests need the rest.
-const servePoolSize = 24
+// servePoolSize is the connection pool of riskreg serve, for API requests,
+// appends and projection batches; each projection and relay also keeps a
+// lock connection of its own outside the pool (docs/operations.md sizes
+// them against max_connections).
+const servePoolSize = 16
 
 // shutdown says how serveHTTP stops: it sets draining and keeps serving for
 // drain, then lets requests in flight finish for up to timeout.

@@ -46,6 +46,10 @@ func change[A aggregate](ctx context.Context, s *Service, req Request, action do
 		var stale *domain.StaleError
 		if errors.As(err, &stale) {
 			stale.ID = id
+			// A concurrent run with the same key may have moved it on.
+			if f, found, rerr := raced(ctx, s, req, streamType, fromHistory); found || rerr != nil {
+				return f, rerr
+			}
 		}
 		return f, err
 	}
@@ -84,10 +88,12 @@ func repeated[A any](ctx context.Context, s *Service, req Request, streamType st
 	return f, true, err
 }
 
-// raced answers a command whose append failed with the result of a
-// concurrent run with the same idempotency key, when there was one: the
-// store refuses the second of two runs only once the first committed (its
-// event ids are unique), so the first run's events are there to read.
+// raced answers a command whose append failed, or whose expected version
+// was stale, with the result of a concurrent run with the same idempotency
+// key, when there was one: the store refuses the second of two runs only once
+// the first committed (its event ids are unique), and a version moved on by
+// the first run was read after it committed, so the first run's events are
+// there to read.
 func raced[A any](ctx context.Context, s *Service, req Request, streamType string,
 	fromHistory func(string, []domain.Event) (A, error),
 ) (f folded[A], found bool, err error) {

@@ -470,7 +470,9 @@ func (c *cluster) register(ctx context.Context, pick int, title, key string) (id
 	if err != nil || len(a.Errors) > 0 {
 		return "", "", a, err
 	}
-	var out struct{ RegisterRisk struct{ ID, Reference string } }
+	var out struct {
+		RegisterRisk struct{ ID, Reference string }
+	}
 	if err := json.Unmarshal(a.Data, &out); err != nil {
 		return "", "", a, err
 	}
@@ -621,4 +623,3 @@ func envFlag(t *testing.T, name string, def time.Duration) time.Duration {
 	}
 	return d
 }
-

@@ -69,7 +69,7 @@ func (f dbFlags) open(ctx context.Context, logger *slog.Logger) (string, func(co
 // pool of at least minConns connections on it (0: pgx's default), unless the
 // URL sets pool_max_conns.
 func openMigrated(ctx context.Context, url string, minConns int32) (*pgxpool.Pool, error) {
-	if err := migrations.Up(ctx, url); err != nil {
+	if err := migrateUnlessNewer(ctx, url); err != nil {
 		return nil, err
 	}
 	cfg, err := pgxpool.ParseConfig(url)
@@ -85,4 +85,20 @@ func openMigrated(ctx context.Context, url string, minConns int32) (*pgxpool.Poo
 		return nil, fmt.Errorf("open database pool: %w", err)
 	}
 	return pool, nil
+}
+
+// migrateUnlessNewer applies pending migrations, unless the schema is newer
+// than this binary's (a newer release migrated it during a rolling upgrade):
+// migrations stay backward compatible for a release, so an older replica
+// runs on it as it is.
+func migrateUnlessNewer(ctx context.Context, url string) error {
+	latest, err := migrations.Latest()
+	if err != nil {
+		return err
+	}
+	version, dirty, err := migrations.Version(ctx, url)
+	if err == nil && !dirty && version > latest {
+		return nil
+	}
+	return migrations.Up(ctx, url)
 }

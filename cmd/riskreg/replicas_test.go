@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"net/http"
 	"reflect"
 	"strings"
 	"sync"
@@ -334,4 +335,18 @@ func (c *cluster) register_(t *testing.T, ctx context.Context, token string) []s
 			return all
 		}
 	}
+}
+
+// TestServeOnNewerSchema: during a rolling upgrade, the first replica of the
+// new release migrates the schema; a replica of the old release that starts
+// (or restarts) then runs on it and is ready.
+func TestServeOnNewerSchema(t *testing.T) {
+	db := pgtest.NewDatabase(t)
+	pool := openPool(t, db)
+	if _, err := pool.Exec(t.Context(), "UPDATE schema_migrations SET version = version + 1"); err != nil {
+		t.Fatal(err)
+	}
+	s := startServe(t, "--addr", "127.0.0.1:0", "--database-url", db)
+	s.expectGet(t, "/readyz", http.StatusOK, "ready")
+	s.terminate(t)
 }

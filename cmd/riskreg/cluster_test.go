@@ -479,8 +479,8 @@ func (c *cluster) register(ctx context.Context, pick int, title, key string) (id
 	return out.RegisterRisk.ID, a.header.Get("X-Riskreg-Consistency-Token"), a, nil
 }
 
-// load is a write load on the cluster: writers registering and assessing
-// risks through every replica up, and a reader listing risks.
+// load is a write load on the cluster: writers registering risks through
+// every replica up, and a reader per replica listing risks.
 type load struct {
 	c        *cluster
 	cancel   context.CancelFunc
@@ -498,7 +498,7 @@ type sample struct {
 	latency time.Duration
 }
 
-// startLoad starts writers writing goroutines and one reader.
+// startLoad starts writers writing goroutines and the readers.
 func (c *cluster) startLoad(writers int) *load {
 	ctx, cancel := context.WithCancel(context.Background())
 	l := &load{c: c, cancel: cancel}
@@ -520,22 +520,30 @@ func (c *cluster) startLoad(writers int) *load {
 			}
 		})
 	}
-	l.wg.Go(func() {
-		for i := 0; ctx.Err() == nil; i++ {
-			a, err := c.call(ctx, i, `{ risks(first: 10, filter: {search: "load"}) { totalCount } }`, nil)
-			if ctx.Err() != nil {
-				return
+	// One reader per replica, so that a stopped replica holds up only its
+	// own reader.
+	for i, r := range c.replicas {
+		l.wg.Go(func() {
+			for ctx.Err() == nil {
+				if !r.up.Load() {
+					time.Sleep(10 * time.Millisecond)
+					continue
+				}
+				a, err := c.call(ctx, i, `{ risks(first: 10, filter: {search: "load"}) { totalCount } }`, nil)
+				if ctx.Err() != nil {
+					return
+				}
+				if err != nil || len(a.Errors) > 0 {
+					l.fail(fmt.Sprintf("list: %v %v", err, a.Errors))
+					continue
+				}
+				l.mu.Lock()
+				l.reads = append(l.reads, sample{at: time.Now(), replica: a.replica, latency: a.latency})
+				l.mu.Unlock()
+				time.Sleep(10 * time.Millisecond)
 			}
-			if err != nil || len(a.Errors) > 0 {
-				l.fail(fmt.Sprintf("list: %v %v", err, a.Errors))
-				continue
-			}
-			l.mu.Lock()
-			l.reads = append(l.reads, sample{at: time.Now(), replica: a.replica, latency: a.latency})
-			l.mu.Unlock()
-			time.Sleep(10 * time.Millisecond)
-		}
-	})
+		})
+	}
 	return l
 }
 

@@ -64,7 +64,7 @@ func TestReplicasConsistency(t *testing.T) {
 	ctx := context.Background()
 	const pairs, workers = 500, 5
 	var mu sync.Mutex
-	stale, withoutToken := 0, 0
+	stale := 0
 	var wg sync.WaitGroup
 	for w := range workers {
 		wg.Go(func() {
@@ -104,7 +104,6 @@ func TestReplicasConsistency(t *testing.T) {
 	if stale > 0 {
 		t.Errorf("%d of %d reads with the consistency token missed the write", stale, pairs)
 	}
-	_ = withoutToken
 
 	// Concurrent retries with one idempotency key, over the replicas.
 	same := func(query string, in map[string]any) map[string]int {
@@ -222,14 +221,12 @@ func TestReplicasFailover(t *testing.T) {
 			victim = r
 		}
 	}
-	killedAt := time.Now()
 	c.kill(victim)
 	took, after = c.waitHeld(takeoverBound + 10*time.Second)
 	t.Logf("SIGKILL %s (%v): the others held everything after %s: %v", victim.name, h[victim.name], took, after)
 	if took > takeoverBound {
 		t.Errorf("takeover after SIGKILL took %s, want at most %s", took, takeoverBound)
 	}
-	_ = killedAt
 	c.start(victim)
 
 	// A rolling restart.
@@ -286,9 +283,9 @@ func (c *cluster) checkExact(t *testing.T) {
 		t.Logf("the broker holds each of the %d events once, in log order", len(want))
 	}
 
-	before := c.register_(t, ctx, token)
+	before := c.registerList(t, ctx, token)
 	mustRiskreg(t, "replay", "--all", "--database-url", c.db)
-	after := c.register_(t, ctx, token)
+	after := c.registerList(t, ctx, token)
 	if len(before) < len(want)/2 || !reflect.DeepEqual(before, after) {
 		t.Errorf("the read models (%d risks) differ from a fresh replay (%d risks)", len(before), len(after))
 	}
@@ -303,8 +300,8 @@ func firstDiff(a, b []string) int {
 	return min(len(a), len(b))
 }
 
-// register_ lists every risk of the register (its read model), after token.
-func (c *cluster) register_(t *testing.T, ctx context.Context, token string) []string {
+// registerList lists every risk of the register (its read model), after token.
+func (c *cluster) registerList(t *testing.T, ctx context.Context, token string) []string {
 	t.Helper()
 	var all []string
 	after := ""

@@ -130,14 +130,16 @@ func (c *Config) setDefaults() {
 
 // Runner keeps projections up to date with the event log, each on its own
 // goroutine. Every projection runs in at most one process at a time: its
-// runner holds a PostgreSQL advisory lock on a connection of its own, and
-// runners in other processes wait to take over when it is gone.
+// runner holds a PostgreSQL advisory lock on the process's lock connection
+// (one for all its projections), and runners in other processes wait to take
+// over when it is gone.
 type Runner struct {
 	cfg     Config
 	pool    *pgxpool.Pool
 	log     *slog.Logger
-	replica string // names this process's lock sessions
+	replica string // names this process's lock session
 	held    held
+	locks   lockSession
 }
 
 // NewRunner returns a Runner; Run starts it.
@@ -159,6 +161,7 @@ func (r *Runner) Run(ctx context.Context) error {
 		wg.Go(func() { errs[i] = r.run(ctx, p) })
 	}
 	wg.Wait()
+	r.closeSession()
 	return errors.Join(errs...)
 }
 
@@ -188,30 +191,21 @@ func (r *Runner) run(ctx context.Context, p Projection) error {
 			return nil
 		}
 	}
-	var session *pglock.Session
-	defer func() {
-		if session != nil {
-			session.Close()
-		}
-	}()
 	if r.cfg.Spread && !sleep(ctx, jitter(r.cfg.LockRetryInterval)) {
 		return nil
 	}
 	for failures := 0; ctx.Err() == nil; {
-		if session == nil {
-			var err error
-			if session, err = pglock.Open(ctx, r.pool.Config().ConnConfig, r.sessionName(p.Name())); err != nil {
-				failures++
-				log.Warn("projection: cannot connect for the lock, retrying", "err", err)
-				sleep(ctx, r.retryDelay(failures))
-				continue
-			}
+		session, err := r.session(ctx)
+		if err != nil {
+			failures++
+			log.Warn("projection: cannot connect for the lock, retrying", "err", err)
+			sleep(ctx, r.retryDelay(failures))
+			continue
 		}
 		if !r.mayTake(ctx) {
 			// Keep the session alive: it counts this process as a replica.
 			if err := session.Confirm(ctx); err != nil {
-				session.Close()
-				session = nil
+				r.drop(session)
 			}
 			sleep(ctx, r.cfg.LockRetryInterval)
 			continue
@@ -220,8 +214,7 @@ func (r *Runner) run(ctx context.Context, p Projection) error {
 		if err != nil {
 			failures++
 			log.Warn("projection: lock session failed, reconnecting", "err", err)
-			session.Close()
-			session = nil
+			r.drop(session)
 			sleep(ctx, r.retryDelay(failures))
 			continue
 		}
@@ -234,10 +227,9 @@ func (r *Runner) run(ctx context.Context, p Projection) error {
 		r.held.set(p.Name(), true)
 		err = r.hold(ctx, p, session, log)
 		r.held.set(p.Name(), false)
-		// The lock is released with the session. Give other processes'
-		// runners a chance at it before trying again.
-		session.Close()
-		session = nil
+		// Give other processes' runners a chance at the lock before trying
+		// again.
+		r.release(ctx, session, p.Name())
 		if errors.Is(err, eventstore.ErrClosed) {
 			return err
 		}

@@ -13,9 +13,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// sessionPrefix starts the application_name of every runner's lock session:
-// "riskreg projection <projection> <replica>".
-const sessionPrefix = "riskreg projection "
+// sessionPrefix starts the application_name of every Runner's lock
+// session: "riskreg projections <replica>".
+const sessionPrefix = "riskreg projections "
 
 // newReplicaID returns a short random id that tells this process's lock
 // sessions from other processes'.
@@ -23,11 +23,8 @@ func newReplicaID() string {
 	return fmt.Sprintf("%08x", rand.Uint32())
 }
 
-// sessionName is the application_name of the lock session of projection
-// name in this process.
-func (r *Runner) sessionName(name string) string {
-	return sessionPrefix + name + " " + r.replica
-}
+// sessionName is the application_name of this Runner's lock session.
+func (r *Runner) sessionName() string { return sessionPrefix + r.replica }
 
 // held is what a Runner holds: the projections whose locks it has, for
 // metrics and for its fair share.
@@ -71,11 +68,11 @@ func (r *Runner) Held() []string {
 	return out
 }
 
-// replicas counts the processes whose runners have lock sessions on this
+// replicas counts the processes whose Runners have lock sessions on this
 // database (holding or waiting), this one included.
 func (r *Runner) replicas(ctx context.Context) (int, error) {
 	var n int
-	err := r.pool.QueryRow(ctx, `SELECT count(DISTINCT split_part(application_name, ' ', 4)) FROM pg_stat_activity
+	err := r.pool.QueryRow(ctx, `SELECT count(DISTINCT application_name) FROM pg_stat_activity
 		WHERE datname = current_database() AND application_name LIKE $1`, sessionPrefix+"%").Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("projection: count the replicas: %w", err)

@@ -88,6 +88,16 @@ func (s *Session) TryLock(ctx context.Context, key int64) (bool, error) {
 	return got, nil
 }
 
+// Unlock releases the lock key, which the session holds, and reports
+// whether it held it.
+func (s *Session) Unlock(ctx context.Context, key int64) (bool, error) {
+	var held bool
+	if err := s.QueryRow(ctx, "SELECT pg_advisory_unlock($1)", key).Scan(&held); err != nil {
+		return false, fmt.Errorf("pglock: advisory unlock: %w", err)
+	}
+	return held, nil
+}
+
 // Acquire waits until it holds the lock key, trying every interval. It
 // returns ctx's error when ctx ends first.
 func (s *Session) Acquire(ctx context.Context, key int64, interval time.Duration) error {
@@ -123,9 +133,12 @@ func (s *Session) Watch(ctx context.Context, interval time.Duration) error {
 	}
 }
 
-// ping pings the session, waiting at most timeout.
+// ping pings the session, waiting at most timeout. The caller's
+// cancellation does not cut a ping short: pgx closes a connection whose
+// statement is cancelled, and that would end the session, and every lock on
+// it, for the session's other holders too.
 func (s *Session) ping(ctx context.Context, timeout time.Duration) error {
-	pctx, cancel := context.WithTimeout(ctx, timeout)
+	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
 	defer cancel()
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -225,15 +238,19 @@ func (s *Session) Exec(ctx context.Context, sql string, args ...any) (pgconn.Com
 // row is scanned. It implements eventstore.DB.
 func (s *Session) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
 	s.mu.Lock()
-	return &lockedRow{row: s.conn.QueryRow(ctx, sql, args...), mu: &s.mu}
+	return &lockedRow{row: s.conn.QueryRow(ctx, sql, args...), s: s}
 }
 
 type lockedRow struct {
 	row pgx.Row
-	mu  *sync.Mutex
+	s   *Session
 }
 
 func (r *lockedRow) Scan(dest ...any) error {
-	defer r.mu.Unlock()
-	return r.row.Scan(dest...)
+	defer r.s.mu.Unlock()
+	err := r.row.Scan(dest...)
+	if err == nil {
+		r.s.alive = time.Now()
+	}
+	return err
 }

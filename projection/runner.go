@@ -36,7 +36,7 @@ type Config struct {
 	// for none.
 	BatchInterval time.Duration
 	// LockRetryInterval is how often a runner that waits for another
-	// process's runner tries to take over. Default 1s.
+	// process's runner tries to take over. Default pglock.PingInterval.
 	LockRetryInterval time.Duration
 	// LockCheckInterval is how often the runner checks that its lock session
 	// is alive, which also keeps the session from PostgreSQL's
@@ -107,7 +107,7 @@ func (c *Config) setDefaults() {
 		c.BatchInterval = 25 * time.Millisecond
 	}
 	if c.LockRetryInterval == 0 {
-		c.LockRetryInterval = time.Second
+		c.LockRetryInterval = pglock.PingInterval
 	}
 	if c.LockCheckInterval == 0 {
 		c.LockCheckInterval = pglock.PingInterval

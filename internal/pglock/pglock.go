@@ -38,7 +38,7 @@ const IdleTimeout = 3 * time.Second
 
 // PingInterval is how often a holder should ping its session (Watch) to keep
 // it: well within IdleTimeout.
-const PingInterval = time.Second
+const PingInterval = 500 * time.Millisecond
 
 // statementTimeout bounds every statement on a lock session, so that a
 // session never stays busy (and so never idle) for long either.

@@ -102,7 +102,7 @@ func freePort(t *testing.T) string {
 func newCluster(t *testing.T, db string, n int, extra ...string) *cluster {
 	t.Helper()
 	c := &cluster{t: t, db: db, natsAddr: startNATS(t), stream: "RISKREG_CLUSTER",
-		client: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 16}}}
+		client: &http.Client{Timeout: requestTimeout, Transport: &http.Transport{MaxIdleConnsPerHost: 16}}}
 	t.Cleanup(c.client.CloseIdleConnections)
 	c.args = append([]string{"--database-url", db, "--drain", "1s",
 		"--publish", fmt.Sprintf("nats://%s?stream=%s", c.natsAddr, c.stream)}, extra...)
@@ -351,11 +351,16 @@ func (c *cluster) post(ctx context.Context, r *replica, query string, variables 
 // errNoReplica: every replica is down.
 var errNoReplica = errors.New("no replica is up")
 
+// requestTimeout bounds one attempt of a request: a replica that does not
+// answer by then (it is stopped) is given up on, and the request is sent to
+// the next one.
+const requestTimeout = 8 * time.Second
+
 // call sends a request to replica pick (or the next one up after it) and
-// retries transport errors (refused, reset) on the next replica up, for up
-// to 20 s, as a client behind a load balancer would.
+// retries transport errors (refused, reset, timed out) on the next replica
+// up, for up to 40 s, as a client behind a load balancer would.
 func (c *cluster) call(ctx context.Context, pick int, query string, variables map[string]any, header ...string) (answer, error) {
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(40 * time.Second)
 	var last error
 	for attempt := 0; time.Now().Before(deadline); attempt++ {
 		r := c.upFrom(pick + attempt)
@@ -373,7 +378,7 @@ func (c *cluster) call(ctx context.Context, pick int, query string, variables ma
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	return answer{}, fmt.Errorf("gave up after 20 s: %w", last)
+	return answer{}, fmt.Errorf("gave up after 40 s: %w", last)
 }
 
 // upFrom returns the first replica up from index i on, round the ring.

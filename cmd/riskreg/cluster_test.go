@@ -21,9 +21,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	natsserver "github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/riskreg/riskreg/eventstore"
 )
 
 // The multi-replica harness: several "riskreg serve" processes (the binary
@@ -494,6 +497,8 @@ type load struct {
 	mu       sync.Mutex
 	failures []string
 	reads    []sample
+	acked    map[string]time.Time // risk id -> when its registration was answered
+	seen     map[string]time.Time // risk id -> when a subscriber of the log got it
 }
 
 // sample is one list query's latency.
@@ -506,12 +511,18 @@ type sample struct {
 // startLoad starts writers writing goroutines and the readers.
 func (c *cluster) startLoad(writers int) *load {
 	ctx, cancel := context.WithCancel(context.Background())
-	l := &load{c: c, cancel: cancel}
+	l := &load{c: c, cancel: cancel, acked: make(map[string]time.Time), seen: make(map[string]time.Time)}
+	l.wg.Go(func() { l.subscribe(ctx) })
 	for w := range writers {
 		l.wg.Go(func() {
 			for i := 0; ctx.Err() == nil; i++ {
 				key := fmt.Sprintf("load-%d-%d", w, i)
-				_, _, a, err := c.register(ctx, w+i, "load "+key, key)
+				id, _, a, err := c.register(ctx, w+i, "load "+key, key)
+				if err == nil && len(a.Errors) == 0 {
+					l.mu.Lock()
+					l.acked[id] = time.Now()
+					l.mu.Unlock()
+				}
 				switch {
 				case ctx.Err() != nil:
 					return
@@ -550,6 +561,69 @@ func (c *cluster) startLoad(writers int) *load {
 		})
 	}
 	return l
+}
+
+// subscribe follows the log as a replica's subscriptions do (a store of
+// its own on the database, woken by the replicas' NOTIFY), and notes when
+// each risk arrives.
+func (l *load) subscribe(ctx context.Context) {
+	pool, err := pgxpool.New(ctx, l.c.db)
+	if err != nil {
+		l.fail(fmt.Sprintf("subscribe: %v", err))
+		return
+	}
+	defer pool.Close()
+	store, err := eventstore.New(pool, eventstore.Config{})
+	if err != nil {
+		l.fail(fmt.Sprintf("subscribe: %v", err))
+		return
+	}
+	defer store.Close()
+	after, err := store.ReadAll(ctx, eventstore.Position{}, 1<<30, eventstore.Filter{})
+	if err != nil {
+		l.fail(fmt.Sprintf("subscribe: %v", err))
+		return
+	}
+	var from eventstore.Position
+	if len(after) > 0 {
+		from = after[len(after)-1].Position
+	}
+	err = store.Subscribe(ctx, from, eventstore.Filter{}, func(_ context.Context, events []eventstore.RecordedEvent) error {
+		now := time.Now()
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		for _, e := range events {
+			l.seen[e.StreamID] = now
+		}
+		return nil
+	})
+	if err != nil && ctx.Err() == nil {
+		l.fail(fmt.Sprintf("subscribe: %v", err))
+	}
+}
+
+// subscriptionP99 returns the 99th percentile of the time from a write's
+// answer to its arrival at the log's subscriber, over the writes answered in
+// [from, to), and how many there were.
+func (l *load) subscriptionP99(from, to time.Time) (time.Duration, int) {
+	l.mu.Lock()
+	var ds []time.Duration
+	for id, at := range l.acked {
+		if at.Before(from) || !at.Before(to) {
+			continue
+		}
+		seen, ok := l.seen[id]
+		if !ok {
+			seen = time.Now() // not arrived yet: at least this late
+		}
+		ds = append(ds, max(seen.Sub(at), 0))
+	}
+	l.mu.Unlock()
+	if len(ds) == 0 {
+		return 0, 0
+	}
+	slices.Sort(ds)
+	return ds[min(len(ds)-1, len(ds)*99/100)], len(ds)
 }
 
 func (l *load) fail(msg string) {

@@ -199,6 +199,9 @@ func TestReplicasFailover(t *testing.T) {
 	basep99, basen := l.p99(baseFrom, stoppedAt, "")
 	freezep99, freezen := l.p99(stoppedAt, contAt, victim.name)
 	t.Logf("list p99 on the healthy replicas: %s undisturbed (%d), %s during the %s freeze (%d)", basep99, basen, freezep99, freeze, freezen)
+	subBase, subBasen := l.subscriptionP99(baseFrom, stoppedAt)
+	subFreeze, subFreezen := l.subscriptionP99(stoppedAt, contAt)
+	t.Logf("write-to-subscriber p99: %s undisturbed (%d writes), %s during the freeze (%d)", subBase, subBasen, subFreeze, subFreezen)
 	// The old holder finds its lock sessions gone, and holds nothing.
 	deadline := time.Now().Add(10 * time.Second)
 	for !strings.Contains(victim.current().logs.String(), "stopped publishing") {

@@ -205,12 +205,25 @@ func indexOf(events []eventstore.RecordedEvent, pos eventstore.Position) int {
 // still active.
 func liveFence(name string, gen int64, lock pglock.Fence) func(context.Context, pgx.Tx) error {
 	return func(ctx context.Context, tx pgx.Tx) error {
+		// One round trip: the fence's query runs once the row is locked.
+		b := &pgx.Batch{}
+		b.Queue(`SELECT active_generation FROM rm_projections WHERE name = $1 FOR NO KEY UPDATE`, name)
+		fenceSQL, fenceArgs := lock.Query()
+		b.Queue(fenceSQL, fenceArgs...)
+		br := tx.SendBatch(ctx, b)
 		var active int64
-		err := tx.QueryRow(ctx, `SELECT active_generation FROM rm_projections WHERE name = $1 FOR NO KEY UPDATE`, name).Scan(&active)
+		var held bool
+		err := br.QueryRow().Scan(&active)
+		if err == nil {
+			err = br.QueryRow().Scan(&held)
+		}
+		if cerr := br.Close(); err == nil {
+			err = cerr
+		}
 		if err != nil {
 			return fmt.Errorf("projection %s: lock status row: %w", name, err)
 		}
-		if err := lock.Check(ctx, tx); err != nil {
+		if err := lock.Verdict(held); err != nil {
 			return fmt.Errorf("projection %s: %w", name, err)
 		}
 		if active != gen {

@@ -191,14 +191,26 @@ type Querier interface {
 // lock, as q's snapshot of pg_locks sees it.
 func (f Fence) Check(ctx context.Context, q Querier) error {
 	var held bool
-	err := q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+	sql, args := f.Query()
+	if err := q.QueryRow(ctx, sql, args...).Scan(&held); err != nil {
+		return fmt.Errorf("pglock: check the fence: %w", err)
+	}
+	return f.Verdict(held)
+}
+
+// Query returns the query behind Check, which returns one boolean, for a
+// caller that sends it in a batch with its own statements; Verdict turns its
+// answer into Check's error.
+func (f Fence) Query() (string, []any) {
+	return `SELECT EXISTS (SELECT 1 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
 		WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 AND l.pid = $1 AND a.backend_start = $2
 		AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
 		AND l.classid::bigint = $3 AND l.objid::bigint = $4)`,
-		int64(f.pid), f.start, int64(uint64(f.key)>>32), int64(uint64(f.key)&0xffffffff)).Scan(&held)
-	if err != nil {
-		return fmt.Errorf("pglock: check the fence: %w", err)
-	}
+		[]any{int64(f.pid), f.start, int64(uint64(f.key) >> 32), int64(uint64(f.key) & 0xffffffff)}
+}
+
+// Verdict is Check's error for the answer of Query.
+func (f Fence) Verdict(held bool) error {
 	if !held {
 		return fmt.Errorf("%w: session %d no longer holds lock %d", ErrLost, f.pid, f.key)
 	}

@@ -42,7 +42,9 @@ func (r *Runner) drop(s *pglock.Session) {
 
 // release gives up projection name's lock on s, or drops s when that fails.
 func (r *Runner) release(ctx context.Context, s *pglock.Session, name string) {
-	if _, err := s.Unlock(context.WithoutCancel(ctx), lockKey("run", name)); err != nil {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), pglock.IdleTimeout)
+	defer cancel()
+	if _, err := s.Unlock(ctx, lockKey("run", name)); err != nil {
 		r.drop(s)
 	}
 }

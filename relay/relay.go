@@ -346,7 +346,9 @@ func (r *Relay) session(ctx context.Context) (progressed bool, err error) {
 // after the last of them on the lock connection: if the lock was lost, the
 // save fails and the relay stops. Before each event, it confirms that the
 // lock connection is alive: a relay that was stopped for longer than
-// pglock.IdleTimeout finds it gone and publishes nothing more.
+// pglock.IdleTimeout finds it gone and publishes nothing more (but the one
+// event it may have been stopped right before: the relay stays at least
+// once).
 func (r *Relay) handle(ctx context.Context, lc *pglock.Session, events []eventstore.RecordedEvent) error {
 	for _, e := range events {
 		if err := ctx.Err(); err != nil {

@@ -122,6 +122,7 @@ type result struct {
 	Data   json.RawMessage `json:"data"`
 	Errors []gqlError      `json:"errors"`
 	Header http.Header
+	Raw    []byte `json:"-"` // the whole answer
 }
 
 // code returns the code of the first error, or "" when there is none.
@@ -193,7 +194,7 @@ func (e *env) request(t testing.TB, method, query, token string, body []byte, he
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := result{Status: resp.StatusCode, Header: resp.Header}
+	r := result{Status: resp.StatusCode, Header: resp.Header, Raw: b}
 	if err := json.Unmarshal(b, &r); err != nil {
 		t.Fatalf("answer %d %q: %v", resp.StatusCode, b, err)
 	}

@@ -57,7 +57,8 @@ func request(ctx context.Context, idempotencyKey *string) (register.Request, err
 		return register.Request{}, err
 	}
 	id := RequestID(ctx)
-	return register.Request{Principal: p, RequestID: id, CorrelationID: id, IdempotencyKey: deref(idempotencyKey)}, nil
+	return register.Request{Principal: p, RequestID: id, CorrelationID: id, IdempotencyKey: deref(idempotencyKey),
+		Recorded: recordedBy(ctx)}, nil
 }
 
 // pageSize checks a connection's `first` argument.

@@ -75,6 +75,10 @@ type Options struct {
 	WebsocketSendBuffer       int64         // default 1 MiB
 	WebsocketWriteTimeout     time.Duration // default 10s
 	TokenCheckInterval        time.Duration // default 1s
+
+	// ConsistencyTimeout bounds a request's wait for the read models to
+	// reach its consistency token; default ConsistencyTimeout.
+	ConsistencyTimeout time.Duration
 }
 
 func (c *Options) setDefaults() {
@@ -101,6 +105,9 @@ func (c *Options) setDefaults() {
 	}
 	if c.TokenCheckInterval <= 0 {
 		c.TokenCheckInterval = time.Second
+	}
+	if c.ConsistencyTimeout <= 0 {
+		c.ConsistencyTimeout = ConsistencyTimeout
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -156,8 +163,9 @@ func NewServer(cfg Options) *Server {
 	srv.Use(extension.FixedComplexityLimit(cfg.ComplexityLimit))
 	srv.AroundOperations(s.aroundOperation)
 	srv.AroundResponses(s.aroundResponse)
+	srv.Use(consistency{reader: cfg.Reader, timeout: cfg.ConsistencyTimeout, logger: cfg.Logger})
 
-	s.handler = s.withRequest(s.checkRequest(srv))
+	s.handler = s.withRequest(s.checkRequest(withConsistencyToken(srv)))
 	return s
 }
 

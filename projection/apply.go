@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/riskreg/riskreg/eventstore"
+	"github.com/riskreg/riskreg/internal/pglock"
 )
 
 // checkpointName is the checkpoint of a projection's active generation.
@@ -44,7 +45,7 @@ type applier struct {
 // for it, so that the checkpoint stops right before the failing event.
 func (a *applier) apply(ctx context.Context, events []eventstore.RecordedEvent) error {
 	err := a.applyOnce(ctx, events)
-	if err == nil || ctx.Err() != nil || errors.Is(err, errFenced) {
+	if err == nil || ctx.Err() != nil || errors.Is(err, errFenced) || errors.Is(err, pglock.ErrLost) {
 		return err
 	}
 	var ee *EventError
@@ -195,15 +196,35 @@ func indexOf(events []eventstore.RecordedEvent, pos eventstore.Position) int {
 	return -1
 }
 
-// liveFence is the fence of a runner applying to the active generation gen:
-// it locks the projection's row (a swap locks it too, so a batch and a swap
-// never interleave) and checks that gen is still active.
-func liveFence(name string, gen int64) func(context.Context, pgx.Tx) error {
+// liveFence is the fence of a runner applying to the active generation gen
+// while its lock session holds lock: it locks the projection's row (a swap
+// locks it too, so a batch and a swap never interleave, and so does every
+// other runner's batch), checks that the runner's session still holds the
+// projection's lock (a runner that was stopped past pglock.IdleTimeout lost
+// it, and its batch must not commit over its successor's) and that gen is
+// still active.
+func liveFence(name string, gen int64, lock pglock.Fence) func(context.Context, pgx.Tx) error {
 	return func(ctx context.Context, tx pgx.Tx) error {
+		// One round trip: the fence's query runs once the row is locked.
+		b := &pgx.Batch{}
+		b.Queue(`SELECT active_generation FROM rm_projections WHERE name = $1 FOR NO KEY UPDATE`, name)
+		fenceSQL, fenceArgs := lock.Query()
+		b.Queue(fenceSQL, fenceArgs...)
+		br := tx.SendBatch(ctx, b)
 		var active int64
-		err := tx.QueryRow(ctx, `SELECT active_generation FROM rm_projections WHERE name = $1 FOR NO KEY UPDATE`, name).Scan(&active)
+		var held bool
+		err := br.QueryRow().Scan(&active)
+		if err == nil {
+			err = br.QueryRow().Scan(&held)
+		}
+		if cerr := br.Close(); err == nil {
+			err = cerr
+		}
 		if err != nil {
 			return fmt.Errorf("projection %s: lock status row: %w", name, err)
+		}
+		if err := lock.Verdict(held); err != nil {
+			return fmt.Errorf("projection %s: %w", name, err)
 		}
 		if active != gen {
 			return fmt.Errorf("%w: generation %d of %s is active, not %d", errFenced, active, name, gen)

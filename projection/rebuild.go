@@ -124,6 +124,11 @@ func Rebuild(ctx context.Context, cfg RebuildConfig) (RebuildResult, error) {
 		return RebuildResult{}, err
 	}
 	defer session.Close()
+	// Pinging keeps the session from its idle timeout while this process
+	// runs; a rebuild that hangs loses its locks, and its builder fence.
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	go func() { _ = session.Watch(watchCtx, pglock.PingInterval) }()
 	for _, p := range ps {
 		if err := ensureStatusRow(ctx, pool, p.Name()); err != nil {
 			return RebuildResult{}, err

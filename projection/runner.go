@@ -36,11 +36,13 @@ type Config struct {
 	// for none.
 	BatchInterval time.Duration
 	// LockRetryInterval is how often a runner that waits for another
-	// process's runner tries to take over. Default 1s.
+	// process's runner tries to take over. Default pglock.PingInterval.
 	LockRetryInterval time.Duration
 	// LockCheckInterval is how often the runner checks that its lock session
-	// is alive; when it is not, it stops applying and waits for the lock
-	// again. Default 5s.
+	// is alive, which also keeps the session from PostgreSQL's
+	// idle_session_timeout (pglock.IdleTimeout): it must be well below that.
+	// When the session is lost, the runner stops applying and waits for the
+	// lock again. Default pglock.PingInterval.
 	LockCheckInterval time.Duration
 	// MinRetryDelay and MaxRetryDelay bound the wait before a failing event
 	// is tried again: it doubles from MinRetryDelay after each failure, up
@@ -52,6 +54,13 @@ type Config struct {
 	Holder string
 	// Logger receives the runner's logs. Default slog.Default().
 	Logger *slog.Logger
+	// Spread shares the projections out among the processes that run them
+	// on the same database: a runner takes a projection's lock only while
+	// its process holds fewer than its fair share (the projections divided
+	// by the processes, rounded up), and a process that holds more (it
+	// started first) gives one up every few LockRetryIntervals until it
+	// holds its share. Off, every process takes whatever lock is free.
+	Spread bool
 	// OnApplied, when set, is called after every committed batch with the
 	// projection's name and the batch's events. It runs on the projection's
 	// goroutine: it must be quick and must not modify the events.
@@ -67,6 +76,8 @@ func (c Config) Validate() error {
 		return errors.New("projection: BatchSize must not be negative")
 	case c.LockRetryInterval < 0, c.LockCheckInterval < 0:
 		return errors.New("projection: lock intervals must not be negative")
+	case c.LockCheckInterval >= pglock.IdleTimeout:
+		return fmt.Errorf("projection: LockCheckInterval must be below the lock sessions' idle timeout %s", pglock.IdleTimeout)
 	case c.MinRetryDelay < 0, c.MaxRetryDelay < 0:
 		return errors.New("projection: retry delays must not be negative")
 	case c.MaxRetryDelay > 0 && c.MinRetryDelay > c.MaxRetryDelay:
@@ -96,10 +107,10 @@ func (c *Config) setDefaults() {
 		c.BatchInterval = 25 * time.Millisecond
 	}
 	if c.LockRetryInterval == 0 {
-		c.LockRetryInterval = time.Second
+		c.LockRetryInterval = pglock.PingInterval
 	}
 	if c.LockCheckInterval == 0 {
-		c.LockCheckInterval = 5 * time.Second
+		c.LockCheckInterval = pglock.PingInterval
 	}
 	if c.MinRetryDelay == 0 {
 		c.MinRetryDelay = 100 * time.Millisecond
@@ -119,12 +130,16 @@ func (c *Config) setDefaults() {
 
 // Runner keeps projections up to date with the event log, each on its own
 // goroutine. Every projection runs in at most one process at a time: its
-// runner holds a PostgreSQL advisory lock on a connection of its own, and
-// runners in other processes wait to take over when it is gone.
+// runner holds a PostgreSQL advisory lock on the process's lock connection
+// (one for all its projections), and runners in other processes wait to take
+// over when it is gone.
 type Runner struct {
-	cfg  Config
-	pool *pgxpool.Pool
-	log  *slog.Logger
+	cfg     Config
+	pool    *pgxpool.Pool
+	log     *slog.Logger
+	replica string // names this process's lock session
+	held    held
+	locks   lockSession
 }
 
 // NewRunner returns a Runner; Run starts it.
@@ -133,7 +148,7 @@ func NewRunner(cfg Config) (*Runner, error) {
 		return nil, err
 	}
 	cfg.setDefaults()
-	return &Runner{cfg: cfg, pool: cfg.Store.Pool(), log: cfg.Logger}, nil
+	return &Runner{cfg: cfg, pool: cfg.Store.Pool(), log: cfg.Logger, replica: newReplicaID()}, nil
 }
 
 // Run runs every projection until ctx ends, then releases their locks and
@@ -146,6 +161,7 @@ func (r *Runner) Run(ctx context.Context) error {
 		wg.Go(func() { errs[i] = r.run(ctx, p) })
 	}
 	wg.Wait()
+	r.closeSession()
 	return errors.Join(errs...)
 }
 
@@ -175,28 +191,30 @@ func (r *Runner) run(ctx context.Context, p Projection) error {
 			return nil
 		}
 	}
-	var session *pglock.Session
-	defer func() {
-		if session != nil {
-			session.Close()
-		}
-	}()
+	if r.cfg.Spread && !sleep(ctx, jitter(r.cfg.LockRetryInterval)) {
+		return nil
+	}
 	for failures := 0; ctx.Err() == nil; {
-		if session == nil {
-			var err error
-			if session, err = pglock.Open(ctx, r.pool.Config().ConnConfig, "riskreg projection "+p.Name()); err != nil {
-				failures++
-				log.Warn("projection: cannot connect for the lock, retrying", "err", err)
-				sleep(ctx, r.retryDelay(failures))
-				continue
+		session, err := r.session(ctx)
+		if err != nil {
+			failures++
+			log.Warn("projection: cannot connect for the lock, retrying", "err", err)
+			sleep(ctx, r.retryDelay(failures))
+			continue
+		}
+		if !r.mayTake(ctx) {
+			// Keep the session alive: it counts this process as a replica.
+			if err := session.Confirm(ctx); err != nil {
+				r.drop(session)
 			}
+			sleep(ctx, r.cfg.LockRetryInterval)
+			continue
 		}
 		got, err := session.TryLock(ctx, lockKey("run", p.Name()))
 		if err != nil {
 			failures++
 			log.Warn("projection: lock session failed, reconnecting", "err", err)
-			session.Close()
-			session = nil
+			r.drop(session)
 			sleep(ctx, r.retryDelay(failures))
 			continue
 		}
@@ -206,11 +224,12 @@ func (r *Runner) run(ctx context.Context, p Projection) error {
 			continue
 		}
 		log.Info("projection: took the lock", "holder", r.cfg.Holder)
+		r.held.set(p.Name(), true)
 		err = r.hold(ctx, p, session, log)
-		// The lock is released with the session. Give other processes'
-		// runners a chance at it before trying again.
-		session.Close()
-		session = nil
+		r.held.set(p.Name(), false)
+		// Give other processes' runners a chance at the lock before trying
+		// again.
+		r.release(ctx, session, p.Name())
 		if errors.Is(err, eventstore.ErrClosed) {
 			return err
 		}
@@ -228,7 +247,19 @@ func (r *Runner) hold(ctx context.Context, p Projection, session *pglock.Session
 		lost <- session.Watch(workCtx, r.cfg.LockCheckInterval)
 		cancel()
 	}()
-	h := &holding{r: r, p: p, name: p.Name(), pid: session.PID(), log: log, nextAnalyze: analyzeFirst}
+	if r.cfg.Spread {
+		go func() {
+			for sleep(workCtx, r.releaseEvery()) {
+				if r.shouldRelease(workCtx) {
+					log.Info("projection: giving the lock up to spread the projections over the replicas", "held", namesOf(r.Held()))
+					cancel()
+					return
+				}
+			}
+		}()
+	}
+	h := &holding{r: r, p: p, name: p.Name(), pid: session.PID(), fence: session.Fence(lockKey("run", p.Name())),
+		log: log, nextAnalyze: analyzeFirst}
 	err := h.follow(workCtx)
 	cancel()
 	h.analyzing.Wait()
@@ -249,7 +280,8 @@ type holding struct {
 	r        *Runner
 	p        Projection
 	name     string
-	pid      uint32 // the lock session's backend
+	pid      uint32       // the lock session's backend
+	fence    pglock.Fence // the lock session's hold on the run lock
 	log      *slog.Logger
 	failures int // in a row
 
@@ -288,6 +320,9 @@ func (h *holding) follow(ctx context.Context) error {
 			return nil
 		case errors.Is(err, eventstore.ErrClosed):
 			return err
+		case errors.Is(err, pglock.ErrLost):
+			h.log.Warn("projection: lost the lock; a batch was fenced off", "err", err)
+			return nil
 		case errors.Is(err, errFenced):
 			h.log.Info("projection: the read model moved on (a rebuild swapped it in); continuing from its checkpoint", "reason", err)
 			continue
@@ -311,7 +346,7 @@ func (h *holding) followOnce(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	a := &applier{p: h.p, pool: r.pool, gen: gen, checkpoint: checkpointName(h.name), pos: pos, fence: liveFence(h.name, gen)}
+	a := &applier{p: h.p, pool: r.pool, gen: gen, checkpoint: checkpointName(h.name), pos: pos, fence: liveFence(h.name, gen, h.fence)}
 	state := StateCatchingUp
 	if h.failures == 0 {
 		if err := h.setState(ctx, state); err != nil {

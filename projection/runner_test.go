@@ -163,7 +163,7 @@ func killLockSessions(t *testing.T, e *env) {
 	var killed int
 	err := e.pool.QueryRow(context.Background(), `SELECT count(pg_terminate_backend(l.pid)) FROM pg_locks l
 		WHERE l.locktype = 'advisory' AND l.granted AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-		AND l.pid IN (SELECT pid FROM pg_stat_activity WHERE application_name LIKE 'riskreg projection %')`).Scan(&killed)
+		AND l.pid IN (SELECT pid FROM pg_stat_activity WHERE application_name LIKE 'riskreg projections %')`).Scan(&killed)
 	if err != nil {
 		t.Fatal(err)
 	}

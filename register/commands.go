@@ -46,6 +46,10 @@ func change[A aggregate](ctx context.Context, s *Service, req Request, action do
 		var stale *domain.StaleError
 		if errors.As(err, &stale) {
 			stale.ID = id
+			// A concurrent run with the same key may have moved it on.
+			if f, found, rerr := raced(ctx, s, req, streamType, fromHistory); found || rerr != nil {
+				return f, rerr
+			}
 		}
 		return f, err
 	}
@@ -56,6 +60,9 @@ func change[A aggregate](ctx context.Context, s *Service, req Request, action do
 	last, err := s.appendTo(ctx, req, streamType, id, eventstore.Exact(int64(expected)), events)
 	if err != nil {
 		s.snapshots.forget(id)
+		if f, found, rerr := raced(ctx, s, req, streamType, fromHistory); found || rerr != nil {
+			return f, rerr
+		}
 		return f, staleFrom(err, map[string]int{id: expected})
 	}
 	for _, e := range events {
@@ -81,6 +88,21 @@ func repeated[A any](ctx context.Context, s *Service, req Request, streamType st
 	return f, true, err
 }
 
+// raced answers a command whose append failed, or whose expected version
+// was stale, with the result of a concurrent run with the same idempotency
+// key, when there was one: the store refuses the second of two runs only once
+// the first committed (its event ids are unique), and a version moved on by
+// the first run was read after it committed, so the first run's events are
+// there to read.
+func raced[A any](ctx context.Context, s *Service, req Request, streamType string,
+	fromHistory func(string, []domain.Event) (A, error),
+) (f folded[A], found bool, err error) {
+	if req.IdempotencyKey == "" {
+		return f, false, nil
+	}
+	return repeated(ctx, s, req, streamType, fromHistory)
+}
+
 // appendTo appends events to one stream and returns when the store recorded
 // the last of them.
 func (s *Service) appendTo(ctx context.Context, req Request, streamType, id string, expected eventstore.ExpectedVersion, events []domain.Event) (time.Time, error) {
@@ -92,6 +114,7 @@ func (s *Service) appendTo(ctx context.Context, req Request, streamType, id stri
 	if err != nil {
 		return time.Time{}, err
 	}
+	req.recorded(res.Last().Position)
 	return res.Last().RecordedAt, nil
 }
 
@@ -113,6 +136,9 @@ func create[A aggregate](ctx context.Context, s *Service, req Request, action do
 	}
 	at, err := s.appendTo(ctx, req, streamType, id, eventstore.NoStream, events)
 	if err != nil {
+		if f, found, rerr := raced(ctx, s, req, streamType, fromHistory); found || rerr != nil {
+			return f, rerr
+		}
 		return folded[A]{}, err
 	}
 	agg, err := fromHistory(id, events)

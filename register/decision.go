@@ -34,10 +34,7 @@ func (s *Service) RecordDecision(ctx context.Context, req Request, in DecisionIn
 		return Decision{}, err
 	}
 	if prior, _, found, err := s.priorRun(ctx, req, domain.StreamDecision); err != nil || found {
-		if err != nil {
-			return Decision{}, err
-		}
-		return s.Decision(ctx, prior)
+		return s.repeatedDecision(ctx, prior, err)
 	}
 	refs, states, err := s.subjectStates(ctx, in.Subjects)
 	if err != nil {
@@ -91,8 +88,14 @@ func (s *Service) RecordDecision(ctx context.Context, req Request, in DecisionIn
 		s.snapshots.forget(a.StreamID)
 	}
 	if err != nil {
+		if req.IdempotencyKey != "" {
+			if prior, _, found, rerr := s.priorRun(ctx, req, domain.StreamDecision); found || rerr != nil {
+				return s.repeatedDecision(ctx, prior, rerr)
+			}
+		}
 		return Decision{}, staleFrom(err, expected)
 	}
+	req.recorded(res.Last().Position)
 	d, err := domain.DecisionFromHistory(cmd.DecisionID, []domain.Event{out.Recorded})
 	return Decision{Decision: d, Recorded: res.Events[0]}, err
 }
@@ -141,4 +144,13 @@ func (s *Service) loadRiskInto(ctx context.Context, states domain.SubjectStates,
 	}
 	states.Risks[id] = r.Risk
 	return nil
+}
+
+// repeatedDecision answers a decision whose idempotency key was used before
+// with the decision that first run recorded, or with err.
+func (s *Service) repeatedDecision(ctx context.Context, prior string, err error) (Decision, error) {
+	if err != nil {
+		return Decision{}, err
+	}
+	return s.Decision(ctx, prior)
 }

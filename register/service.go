@@ -38,7 +38,21 @@ type Request struct {
 	// IdempotencyKey, when set, makes the command safe to send again: the
 	// same key from the same principal returns the first call's result and
 	// records nothing new, even when the expected version is stale by then.
+	// A repeat sent while the first call runs (on any process) waits for it
+	// and returns its result too.
 	IdempotencyKey string
+	// Recorded, when set, is called with the log position of the last event
+	// the command recorded, or that its first run recorded when it is a
+	// repeat: a query that waits for the read models to reach it sees the
+	// command's effect (the API's consistency token).
+	Recorded func(eventstore.Position)
+}
+
+// recorded reports pos to req.Recorded.
+func (req Request) recorded(pos eventstore.Position) {
+	if req.Recorded != nil {
+		req.Recorded(pos)
+	}
 }
 
 // Risk is a risk as folded from its stream, with the times the store
@@ -125,11 +139,16 @@ func (s *Service) priorRun(ctx context.Context, req Request, streamType string) 
 		return "", 0, false, &domain.ValidationError{Fields: []domain.FieldError{{
 			Field: "idempotencyKey", Message: "was already used for another kind of request"}}}
 	}
+	var last eventstore.Position
 	for _, e := range prior {
 		if e.StreamID == first.StreamID && int(e.Version) > version {
 			version = int(e.Version)
 		}
+		if e.Position.Compare(last) > 0 {
+			last = e.Position
+		}
 	}
+	req.recorded(last)
 	return first.StreamID, version, true, nil
 }
 

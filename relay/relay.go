@@ -48,8 +48,10 @@ type Config struct {
 	MinBackoff time.Duration
 	MaxBackoff time.Duration
 	// LockInterval is how often a standby relay tries to take the lock, and
-	// how often the active one checks that its lock connection is alive.
-	// Default 2s.
+	// how often the active one checks that its lock connection is alive,
+	// which also keeps that connection from PostgreSQL's
+	// idle_session_timeout (pglock.IdleTimeout): it must be well below that.
+	// Default pglock.PingInterval.
 	LockInterval time.Duration
 	// LagInterval is how often the relay measures its lag. Default 5s.
 	LagInterval time.Duration
@@ -66,6 +68,8 @@ func (c Config) Validate() error {
 		return errors.New("relay: durations in Config must not be negative")
 	case c.MaxBackoff > 0 && c.MinBackoff > c.MaxBackoff:
 		return errors.New("relay: Config.MinBackoff must not exceed MaxBackoff")
+	case c.LockInterval >= pglock.IdleTimeout:
+		return fmt.Errorf("relay: Config.LockInterval must be below the lock sessions' idle timeout %s", pglock.IdleTimeout)
 	}
 	return nil
 }
@@ -87,7 +91,7 @@ func (c *Config) setDefaults() {
 		c.MaxBackoff = max(30*time.Second, c.MinBackoff)
 	}
 	if c.LockInterval == 0 {
-		c.LockInterval = 2 * time.Second
+		c.LockInterval = pglock.PingInterval
 	}
 	if c.LagInterval == 0 {
 		c.LagInterval = 5 * time.Second
@@ -340,10 +344,17 @@ func (r *Relay) session(ctx context.Context) (progressed bool, err error) {
 
 // handle publishes a batch of events in order, then saves the checkpoint
 // after the last of them on the lock connection: if the lock was lost, the
-// save fails and the relay stops.
+// save fails and the relay stops. Before each event, it confirms that the
+// lock connection is alive: a relay that was stopped for longer than
+// pglock.IdleTimeout finds it gone and publishes nothing more (but the one
+// event it may have been stopped right before: the relay stays at least
+// once).
 func (r *Relay) handle(ctx context.Context, lc *pglock.Session, events []eventstore.RecordedEvent) error {
 	for _, e := range events {
 		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := lc.Confirm(ctx); err != nil {
 			return err
 		}
 		msg, err := NewMessage(e)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/riskreg/riskreg/eventstore"
 	"github.com/riskreg/riskreg/internal/pgembed"
 	"github.com/riskreg/riskreg/migrations"
 )
@@ -68,7 +69,7 @@ func (f dbFlags) open(ctx context.Context, logger *slog.Logger) (string, func(co
 // pool of at least minConns connections on it (0: pgx's default), unless the
 // URL sets pool_max_conns.
 func openMigrated(ctx context.Context, url string, minConns int32) (*pgxpool.Pool, error) {
-	if err := migrations.Up(ctx, url); err != nil {
+	if err := migrateUnlessNewer(ctx, url); err != nil {
 		return nil, err
 	}
 	cfg, err := pgxpool.ParseConfig(url)
@@ -78,9 +79,26 @@ func openMigrated(ctx context.Context, url string, minConns int32) (*pgxpool.Poo
 	if !strings.Contains(url, "pool_max_conns") {
 		cfg.MaxConns = max(cfg.MaxConns, minConns)
 	}
+	eventstore.BoundSessions(cfg.ConnConfig)
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open database pool: %w", err)
 	}
 	return pool, nil
+}
+
+// migrateUnlessNewer applies pending migrations, unless the schema is newer
+// than this binary's (a newer release migrated it during a rolling upgrade):
+// migrations stay backward compatible for a release, so an older replica
+// runs on it as it is.
+func migrateUnlessNewer(ctx context.Context, url string) error {
+	latest, err := migrations.Latest()
+	if err != nil {
+		return err
+	}
+	version, dirty, err := migrations.Version(ctx, url)
+	if err == nil && !dirty && version > latest {
+		return nil
+	}
+	return migrations.Up(ctx, url)
 }

@@ -19,7 +19,8 @@ const readyTimeout = 2 * time.Second
 //
 //	GET /healthz  200 "ok" while the process runs (liveness)
 //	GET /readyz   200 "ready" when the database answers and its schema is at
-//	              version latest; 503 with the reason otherwise (readiness)
+//	              version latest or newer; 503 with the reason otherwise
+//	              (readiness)
 func newHandler(pool *pgxpool.Pool, latest uint, logger *slog.Logger) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -54,8 +55,11 @@ func notReady(ctx context.Context, pool *pgxpool.Pool, latest uint) string {
 		return fmt.Sprintf("database: %v", err)
 	case dirty:
 		return fmt.Sprintf("schema version %d is dirty (a migration failed half way)", version)
-	case version != int64(latest):
+	case version < int64(latest):
 		return fmt.Sprintf("schema version %d, want %d", version, latest)
+		// A newer schema is ready: a rolling upgrade's first new replica
+		// migrated, and migrations stay backward compatible for a release
+		// (docs/operations.md), so this older replica keeps serving.
 	}
 	return ""
 }

@@ -194,7 +194,8 @@ type server struct {
 // startServe starts "riskreg serve args..." and waits until it listens.
 func startServe(t *testing.T, args ...string) *server {
 	t.Helper()
-	cmd := command(t, append([]string{"serve"}, args...)...)
+	// No drain: these tests stop serve with no load balancer to tell.
+	cmd := command(t, append([]string{"serve", "--drain", "0"}, args...)...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

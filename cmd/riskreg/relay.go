@@ -183,6 +183,6 @@ func runRelay(ctx context.Context, args []string, getenv func(string) string, st
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 		mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprint(w, "ok") })
-		return serveHTTP(ctx, *metricsAddr, mux, 5*time.Second, logger)
+		return serveHTTP(ctx, *metricsAddr, mux, shutdown{timeout: 5 * time.Second}, logger)
 	})
 }

@@ -173,20 +173,22 @@ func thousands(n int64) string {
 
 // projectionRunners keeps the read models up to date while serve runs.
 type projectionRunners struct {
+	runner *projection.Runner
 	logger *slog.Logger
 	cancel context.CancelFunc
 	done   chan error
 }
 
-// startProjections starts the runners of the built-in projections on store;
-// they run until ctx ends or stop is called.
+// startProjections starts the runners of the built-in projections on store,
+// spread over the replicas (projection.Config.Spread); they run until ctx
+// ends or stop is called.
 func startProjections(ctx context.Context, store *eventstore.Store, logger *slog.Logger) (*projectionRunners, error) {
-	runner, err := projection.NewRunner(projection.Config{Store: store, Logger: logger})
+	runner, err := projection.NewRunner(projection.Config{Store: store, Logger: logger, Spread: true})
 	if err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	rs := &projectionRunners{logger: logger, cancel: cancel, done: make(chan error, 1)}
+	rs := &projectionRunners{runner: runner, logger: logger, cancel: cancel, done: make(chan error, 1)}
 	go func() { rs.done <- runner.Run(ctx) }()
 	return rs, nil
 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -28,6 +29,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		"`host:port` to serve HTTP on; port 0 picks a free one (env RISKREG_ADDR)")
 	shutdownTimeout := fs.Duration("shutdown-timeout", 20*time.Second,
 		"how long to let requests in flight finish on SIGTERM or SIGINT")
+	drainFor := fs.Duration("drain", defaultDrain,
+		"on SIGTERM or SIGINT, how long to keep serving with /readyz failing before the listener closes")
 	var api apiFlags
 	api.register(fs)
 	var publish publishFlags
@@ -73,20 +76,30 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			return err
 		}
 		defer relays.stop()
-		h := newAPIHandler(ctx, store, api, newHandler(pool, latest, logger), logger,
-			relays.Collector(), projection.NewCollector(pool), appendSeconds)
-		return serveHTTP(ctx, *addr, h, *shutdownTimeout, logger)
+		var draining atomic.Bool
+		h := newAPIHandler(ctx, store, api, drainReadiness(&draining, newHandler(pool, latest, logger)), logger,
+			relays.Collector(), projection.NewCollector(pool), runners.runner.Collector(), appendSeconds)
+		return serveHTTP(ctx, *addr, h, shutdown{drain: *drainFor, timeout: *shutdownTimeout, draining: &draining}, logger)
 	})
 }
 
-// servePoolSize is the connection pool of riskreg serve: the projections
-// and relays hold a few connections for their locks, and concurrent API
-// requests need the rest.
-const servePoolSize = 24
+// servePoolSize is the connection pool of riskreg serve, for API requests,
+// appends and projection batches; each projection and relay also keeps a
+// lock connection of its own outside the pool (docs/operations.md sizes
+// them against max_connections).
+const servePoolSize = 16
 
-// serveHTTP serves h on addr until ctx ends, then lets requests in flight
-// finish for up to shutdownTimeout.
-func serveHTTP(ctx context.Context, addr string, h http.Handler, shutdownTimeout time.Duration, logger *slog.Logger) error {
+// shutdown says how serveHTTP stops: it sets draining and keeps serving for
+// drain, then lets requests in flight finish for up to timeout.
+type shutdown struct {
+	drain    time.Duration
+	timeout  time.Duration
+	draining *atomic.Bool
+}
+
+// serveHTTP serves h on addr until ctx ends, then drains and shuts down as
+// sd says.
+func serveHTTP(ctx context.Context, addr string, h http.Handler, sd shutdown, logger *slog.Logger) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
@@ -105,8 +118,11 @@ func serveHTTP(ctx context.Context, addr string, h http.Handler, shutdownTimeout
 		return fmt.Errorf("serve HTTP: %w", err)
 	case <-ctx.Done():
 	}
+	if err, early := drain(srv, sd.draining, sd.drain, served, logger); early {
+		return fmt.Errorf("serve HTTP: %w", err)
+	}
 	logger.Info("shutting down")
-	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), sd.timeout)
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil {
 		return fmt.Errorf("shut down HTTP server: %w", err)

@@ -124,7 +124,7 @@ func NewServer(cfg Options) *Server {
 	srv.AroundOperations(s.aroundOperation)
 	srv.AroundResponses(s.aroundResponse)
 
-	s.handler = s.withRequest(srv)
+	s.handler = withCORS(cfg.AllowedOrigins, withExplorer(!cfg.DisableIntrospection, s.withRequest(srv)))
 	return s
 }
 

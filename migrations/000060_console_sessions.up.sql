@@ -9,7 +9,7 @@ CREATE TABLE console_sessions (
     csrf_token   text        NOT NULL,
     created_at   timestamptz NOT NULL,
     last_seen_at timestamptz NOT NULL,
-    expires_at   timestamptz NOT NULL
+    expires_at   timestamptz -- the token's expiry; NULL when it has none
 );
 CREATE INDEX console_sessions_token_idx ON console_sessions (token_id);
 CREATE INDEX console_sessions_expires_idx ON console_sessions (expires_at);

@@ -14,6 +14,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/riskreg/riskreg/domain"
+	"github.com/riskreg/riskreg/projection"
 	"github.com/riskreg/riskreg/register"
 )
 
@@ -181,8 +182,26 @@ func TestBrowserWalkThrough(t *testing.T) {
 	b := newBrowser(t, e.srv.URL)
 	ctx := context.Background()
 	seed(t, e)
-	before := time.Now().UTC()
-	time.Sleep(1100 * time.Millisecond) // the as-of control has whole seconds
+	// The as-of control has whole seconds: "before" is a whole second after
+	// the seeded risks and a whole second before anything else.
+	time.Sleep(time.Second)
+	before := time.Now().UTC().Truncate(time.Second)
+	time.Sleep(1100 * time.Millisecond)
+	// Two seeded risks move on the heat map after "before".
+	for _, move := range []struct {
+		ref  string
+		l, i int
+	}{{"R-0001", 4, 4}, {"R-0002", 3, 4}} {
+		page, err := e.reader.Risks(ctx, projection.RiskFilter{Search: move.ref}, 1, "")
+		if err != nil || len(page.Items) != 1 {
+			t.Fatalf("find %s: %v", move.ref, err)
+		}
+		r := page.Items[0]
+		if _, err := e.register.AssessRisk(ctx, principal("sam", domain.RoleStaff), r.ID, r.Version, domain.RatingKindInherent,
+			move.l, move.i, "reviewed after the mitigation plan"); err != nil {
+			t.Fatal(err)
+		}
+	}
 
 	staffToken, _ := e.token(t, "sam", domain.RoleStaff)
 	b.open("/")
@@ -218,7 +237,7 @@ func TestBrowserWalkThrough(t *testing.T) {
 	b.open("/")
 	b.fill("#f-asof", before.Format("2006-01-02T15:04:05"))
 	b.click(`form.filters button`)
-	b.see("No risks match")
+	b.see("as the register stood at", "Cyber attack on the customs network")
 	if strings.Contains(b.text("main"), "Loss of the customs data centre") {
 		t.Fatal("the register as of before the registration shows the risk")
 	}

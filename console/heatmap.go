@@ -18,6 +18,7 @@ const (
 	cellSize = 88
 	axisLeft = 64 // room for the likelihood axis
 	axisLow  = 56 // room for the impact axis
+	axisTop  = 24 // room for the likelihood axis's name
 )
 
 // heatCell is one cell of the drawn heat map.
@@ -65,14 +66,14 @@ func ticks() []tick {
 	for n := domain.MinScale; n <= domain.MaxScale; n++ {
 		x, _ := cellCenter(1, n)
 		_, y := cellCenter(n, 1)
-		out = append(out, tick{X: x, Y: domain.MaxScale*cellSize + 16, N: n}, tick{X: axisLeft - 14, Y: y, N: n})
+		out = append(out, tick{X: x, Y: axisTop + domain.MaxScale*cellSize + 16, N: n}, tick{X: axisLeft - 14, Y: y, N: n})
 	}
 	return out
 }
 
 // cellCenter returns the middle of cell (l, i).
 func cellCenter(l, i int) (int, int) {
-	return axisLeft + (i-1)*cellSize + cellSize/2, (domain.MaxScale-l)*cellSize + cellSize/2
+	return axisLeft + (i-1)*cellSize + cellSize/2, axisTop + (domain.MaxScale-l)*cellSize + cellSize/2
 }
 
 // heatMapPage draws the 5×5 matrix as of a date, with the risks that moved
@@ -87,7 +88,7 @@ func (c *Console) heatMapPage(w http.ResponseWriter, r *http.Request, _ session)
 	}
 	kind := ratingKind(q.Get("kind"))
 	d := heatData{Q: q, Kind: kind, Kinds: []domain.RatingKind{domain.RatingKindInherent, domain.RatingKindResidual, domain.RatingKindTarget},
-		AsOf: asOf, From: from, Width: axisLeft + domain.MaxScale*cellSize + 8, Height: domain.MaxScale*cellSize + axisLow,
+		AsOf: asOf, From: from, Width: axisLeft + domain.MaxScale*cellSize + 8, Height: axisTop + domain.MaxScale*cellSize + axisLow,
 		Ticks: ticks()}
 	hm, err := c.heatMapAt(r.Context(), asOf, kind)
 	if err != nil {

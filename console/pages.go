@@ -307,7 +307,7 @@ type subjectView struct {
 	Label   string
 	RiskID  string // the risk page that shows the subject
 	Now     int    // its version now; 0 when unknown
-	Changed bool   // it moved on since the decision (by the decision's own effects or later events)
+	Changed bool   // later events moved it on since the decision and its own effects
 }
 
 // traceView is a decision with the trace of what it saw and caused.
@@ -376,10 +376,14 @@ func (c *Console) traces(ctx context.Context, decisions []projection.Decision) (
 	out := make([]traceView, len(decisions))
 	for i, d := range decisions {
 		t := traceView{Decision: d}
+		own := make(map[string]int) // the decision's own effects on each stream
+		for _, f := range effects[d.ID] {
+			own[f.StreamID]++
+		}
 		for _, s := range d.Subjects {
 			sv := subjectView{Subject: s}
 			sv.Label, sv.RiskID, sv.Now = describe(s.ID)
-			sv.Changed = sv.Now != 0 && sv.Now != s.VersionSeen
+			sv.Changed = sv.Now != 0 && sv.Now != s.VersionSeen+own[s.ID]
 			t.Subjects = append(t.Subjects, sv)
 		}
 		for _, f := range effects[d.ID] {

@@ -90,7 +90,7 @@ func (c *Console) heatMapPage(w http.ResponseWriter, r *http.Request, _ session)
 	d := heatData{Q: q, Kind: kind, Kinds: []domain.RatingKind{domain.RatingKindInherent, domain.RatingKindResidual, domain.RatingKindTarget},
 		AsOf: asOf, From: from, Width: axisLeft + domain.MaxScale*cellSize + 8, Height: axisTop + domain.MaxScale*cellSize + axisLow,
 		Ticks: ticks()}
-	hm, err := c.heatMapAt(r.Context(), asOf, kind)
+	hm, err := c.heatMapAt(r.Context(), asOf, kind, !from.IsZero())
 	if err != nil {
 		c.fail(w, r, err, 0, "")
 		return
@@ -103,7 +103,7 @@ func (c *Console) heatMapPage(w http.ResponseWriter, r *http.Request, _ session)
 		d.Total += cell.Count
 	}
 	if !from.IsZero() {
-		before, err := c.heatMapAt(r.Context(), from, kind)
+		before, err := c.heatMapAt(r.Context(), from, kind, true)
 		if err != nil {
 			c.fail(w, r, err, 0, "")
 			return
@@ -114,13 +114,14 @@ func (c *Console) heatMapPage(w http.ResponseWriter, r *http.Request, _ session)
 	c.render(w, r, 0, "heatmap", view{Title: "Heat map", Nav: "heatmap", Data: d})
 }
 
-// heatMapAt reads the heat map now (at zero) or as of at.
-func (c *Console) heatMapAt(ctx context.Context, at time.Time, kind domain.RatingKind) (projection.HeatMap, error) {
+// heatMapAt reads the heat map now (at zero) or as of at, with the risk ids
+// of its cells when withIDs.
+func (c *Console) heatMapAt(ctx context.Context, at time.Time, kind domain.RatingKind, withIDs bool) (projection.HeatMap, error) {
 	v, err := c.view(ctx, at)
 	if err != nil {
 		return projection.HeatMap{}, err
 	}
-	return v.heatMap(ctx, kind)
+	return v.heatMap(ctx, kind, withIDs)
 }
 
 // movement compares two heat maps of the same kind: the risks that changed

@@ -92,11 +92,29 @@ func (v registerView) risksByID(ctx context.Context, ids []string) (map[string]p
 	return out, nil
 }
 
-func (v registerView) heatMap(ctx context.Context, kind domain.RatingKind) (projection.HeatMap, error) {
-	if v.snap != nil {
+// heatMap returns the heat map of kind; withIDs asks for the risk ids of
+// every cell, not only the counts.
+func (v registerView) heatMap(ctx context.Context, kind domain.RatingKind, withIDs bool) (projection.HeatMap, error) {
+	switch {
+	case v.snap != nil:
 		return v.snap.HeatMap(kind)
+	case withIDs:
+		return v.reader.HeatMap(ctx, kind)
 	}
-	return v.reader.HeatMap(ctx, kind)
+	return v.reader.HeatMapCounts(ctx, kind)
+}
+
+// cellIDs returns the ids of the risks in cell (l, i) of the heat map of
+// kind, in the register's order.
+func (v registerView) cellIDs(ctx context.Context, kind domain.RatingKind, l, i int) ([]string, error) {
+	if v.snap == nil {
+		return v.reader.HeatMapCellIDs(ctx, kind, l, i)
+	}
+	hm, err := v.snap.HeatMap(kind)
+	if err != nil {
+		return nil, err
+	}
+	return hm.Cells[(l-domain.MinScale)*domain.MaxScale+(i-domain.MinScale)].RiskIDs, nil
 }
 
 // registerData is the register page's data.
@@ -171,27 +189,39 @@ func (c *Console) cellRisks(ctx context.Context, v registerView, q query, f proj
 		return fmt.Errorf("%w: heat-map cell", projection.ErrInvalidInput)
 	}
 	d.Cell = fmt.Sprintf("%s %d×%d", label(string(kind)), l, i)
-	hm, err := v.heatMap(ctx, kind)
+	ids, err := v.cellIDs(ctx, kind, l, i)
 	if err != nil {
 		return err
 	}
-	ids := hm.Cells[(l-1)*domain.MaxScale+(i-1)].RiskIDs
-	byID, err := v.risksByID(ctx, ids)
+	if f != (projection.RiskFilter{}) {
+		// Filtered: read the cell's risks and keep those that match.
+		byID, err := v.risksByID(ctx, ids)
+		if err != nil {
+			return err
+		}
+		var kept []string
+		for _, id := range ids {
+			if risk, ok := byID[id]; ok && f.Match(&risk) {
+				kept = append(kept, id)
+			}
+		}
+		ids = kept
+	}
+	d.Total, d.Paged = len(ids), at > 0
+	end := min(len(ids), at+pageSize)
+	if at >= end {
+		return nil
+	}
+	byID, err := v.risksByID(ctx, ids[at:end])
 	if err != nil {
 		return err
 	}
-	var all []projection.Risk
-	for _, id := range ids {
-		if risk, ok := byID[id]; ok && f.Match(&risk) {
-			all = append(all, risk)
+	for _, id := range ids[at:end] {
+		if risk, ok := byID[id]; ok {
+			d.Risks = append(d.Risks, risk)
 		}
 	}
-	d.Total, d.Paged = len(all), at > 0
-	end := min(len(all), at+pageSize)
-	if at < end {
-		d.Risks = all[at:end]
-	}
-	if end < len(all) {
+	if end < len(ids) {
 		d.Next = q.With("at", fmt.Sprint(end))
 	}
 	return nil

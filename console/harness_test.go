@@ -44,7 +44,9 @@ func newEnv(t testing.TB) *env {
 	return newEnvOn(t, pgtest.NewPool(t))
 }
 
-func newEnvOn(t testing.TB, pool *pgxpool.Pool) *env {
+// newEnvOn is newEnv on a pool of the caller's; wrap, when given, wraps the
+// server's handler.
+func newEnvOn(t testing.TB, pool *pgxpool.Pool, wrap ...func(http.Handler) http.Handler) *env {
 	t.Helper()
 	store, err := eventstore.New(pool, eventstore.Config{Upcasters: register.Upcasters()})
 	if err != nil {
@@ -74,7 +76,11 @@ func newEnvOn(t testing.TB, pool *pgxpool.Pool) *env {
 	mux.Handle("/graphql", api)
 	mux.Handle("/graphql/", api)
 	mux.Handle("/", console.New(console.Options{Register: e.register, Store: store, Reader: e.reader, Tokens: e.tokens, Logger: logger}))
-	e.srv = httptest.NewServer(mux)
+	var h http.Handler = mux
+	for _, w := range wrap {
+		h = w(h)
+	}
+	e.srv = httptest.NewServer(h)
 	t.Cleanup(e.srv.Close)
 	return e
 }

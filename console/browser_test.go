@@ -333,6 +333,10 @@ func TestBrowserWalkThrough(t *testing.T) {
 	b.click(`form[action="/integrity/verify"] button`)
 	b.see("Intact")
 	b.shoot("integrity")
+
+	// The navigation's GraphQL explorer is GraphiQL, served from the binary.
+	b.click(`nav a[href="/graphql"]`)
+	b.do(chromedp.WaitVisible(".graphiql-container"))
 }
 
 // seed registers a small register for the pages to show.

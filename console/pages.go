@@ -360,14 +360,17 @@ type effectView struct {
 func (c *Console) traces(ctx context.Context, decisions []projection.Decision) ([]traceView, error) {
 	ids := make([]string, len(decisions))
 	var riskIDs, responseIDs []string
+	note := func(id string, risk bool) {
+		if risk {
+			riskIDs = append(riskIDs, id)
+		} else {
+			responseIDs = append(responseIDs, id)
+		}
+	}
 	for i, d := range decisions {
 		ids[i] = d.ID
 		for _, s := range d.Subjects {
-			if s.Kind == domain.SubjectKindRisk {
-				riskIDs = append(riskIDs, s.ID)
-			} else {
-				responseIDs = append(responseIDs, s.ID)
-			}
+			note(s.ID, s.Kind == domain.SubjectKindRisk)
 		}
 	}
 	effects, err := c.opt.Reader.Effects(ctx, ids)
@@ -376,11 +379,7 @@ func (c *Console) traces(ctx context.Context, decisions []projection.Decision) (
 	}
 	for _, fs := range effects {
 		for _, f := range fs {
-			if f.StreamType == domain.StreamRisk {
-				riskIDs = append(riskIDs, f.StreamID)
-			} else {
-				responseIDs = append(responseIDs, f.StreamID)
-			}
+			note(f.StreamID, f.StreamType == domain.StreamRisk)
 		}
 	}
 	responses, err := c.opt.Reader.ResponsesByID(ctx, responseIDs)

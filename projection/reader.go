@@ -150,25 +150,9 @@ func (r *Reader) Decisions(ctx context.Context, body domain.Body, first int, aft
 	}
 	q := &sqlwhere.Builder{}
 	if body != "" {
-		q.Where("d.body = %s", string(body))
+		q.Where("t.body = %s", string(body))
 	}
-	where := q.Conditions()
-	pageWhere := where
-	if !pos.IsZero() {
-		pageWhere += " AND d.position > " + q.Arg(pos.String())
-	}
-	sql := `SELECT total.n, page.* FROM (SELECT count(*) AS n FROM rm_decisions d WHERE ` + where + `) total
-		LEFT JOIN LATERAL (SELECT ` + decisionColumns + ` FROM rm_decisions d WHERE ` + pageWhere + `
-			ORDER BY d.position LIMIT ` + q.Arg(first+1) + `) page ON true`
-	rows, err := r.pool.Query(ctx, sql, planned(q.Args...)...)
-	if err != nil {
-		return Page[Decision]{}, fmt.Errorf("projection: decisions: %w", err)
-	}
-	page, err := collectPage(rows, first, scanDecision)
-	if err != nil {
-		return Page[Decision]{}, fmt.Errorf("projection: decisions: %w", err)
-	}
-	return page, nil
+	return positionPage(ctx, r.pool, "decisions", "rm_decisions", "position", decisionColumns, q, pos, first, scanDecision)
 }
 
 // DecisionsBySubject returns, for each of the given risk or response ids,

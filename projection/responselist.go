@@ -4,7 +4,10 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/riskreg/riskreg/domain"
+	"github.com/riskreg/riskreg/eventstore"
 	"github.com/riskreg/riskreg/internal/sqlwhere"
 )
 
@@ -25,25 +28,35 @@ func (r *Reader) Responses(ctx context.Context, status domain.ResponseStatus, fi
 	}
 	q := &sqlwhere.Builder{}
 	if status != "" {
-		q.Where("s.status = %s", string(status))
+		q.Where("t.status = %s", string(status))
 	}
+	page, err := positionPage(ctx, r.pool, "responses", "rm_responses", "created_position", responseColumns, q, pos, first, scanResponse)
+	return derefPage(page), err
+}
+
+// positionPage reads a page of a read model in the order of a log position
+// column: the list's total count under q's conditions and the first items
+// after pos. The view is read as t.
+func positionPage[T any](ctx context.Context, db Querier, what, view, posColumn, columns string, q *sqlwhere.Builder,
+	pos eventstore.Position, first int, scan pgx.RowToFunc[T],
+) (Page[T], error) {
 	where := q.Conditions()
 	pageWhere := where
 	if !pos.IsZero() {
-		pageWhere += " AND s.created_position > " + q.Arg(pos.String())
+		pageWhere += " AND t." + posColumn + " > " + q.Arg(pos.String())
 	}
-	sql := `SELECT total.n, page.* FROM (SELECT count(*) AS n FROM rm_responses s WHERE ` + where + `) total
-		LEFT JOIN LATERAL (SELECT ` + responseColumns + ` FROM rm_responses s WHERE ` + pageWhere + `
-			ORDER BY s.created_position LIMIT ` + q.Arg(first+1) + `) page ON true`
-	rows, err := r.pool.Query(ctx, sql, planned(q.Args...)...)
+	sql := `SELECT total.n, page.* FROM (SELECT count(*) AS n FROM ` + view + ` t WHERE ` + where + `) total
+		LEFT JOIN LATERAL (SELECT ` + columns + ` FROM ` + view + ` t WHERE ` + pageWhere + `
+			ORDER BY t.` + posColumn + ` LIMIT ` + q.Arg(first+1) + `) page ON true`
+	rows, err := db.Query(ctx, sql, planned(q.Args...)...)
 	if err != nil {
-		return Page[Response]{}, fmt.Errorf("projection: responses: %w", err)
+		return Page[T]{}, fmt.Errorf("projection: %s: %w", what, err)
 	}
-	page, err := collectPage(rows, first, scanResponse)
+	page, err := collectPage(rows, first, scan)
 	if err != nil {
-		return Page[Response]{}, fmt.Errorf("projection: responses: %w", err)
+		return Page[T]{}, fmt.Errorf("projection: %s: %w", what, err)
 	}
-	return derefPage(page), nil
+	return page, nil
 }
 
 // Cursor returns the response's cursor in the order responses were

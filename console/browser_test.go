@@ -313,6 +313,10 @@ func TestBrowserWalkThrough(t *testing.T) {
 	b.open("/")
 	b.shoot("register")
 	b.open("/heatmap?kind=INHERENT&from=" + before.Format("2006-01-02T15:04:05"))
+	b.see("Risks that moved", "5×4\t4×4\t1", "4×4\t3×4\t1")
+	if n := b.eval(`String(document.querySelectorAll("svg line.move").length)`); n != "2" {
+		t.Fatalf("the heat map draws %s arrows, want 2", n)
+	}
 	b.shoot("heatmap")
 
 	// The Council's clerk records an endorsement and sees its effects.

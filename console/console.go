@@ -24,6 +24,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/riskreg/riskreg/auth"
@@ -75,6 +76,7 @@ type Console struct {
 	static   http.Handler
 
 	snapshots snapshotCache
+	settle    atomic.Int64 // settleTime in nanoseconds; tests shorten it
 
 	verifyMu   sync.Mutex // one verification at a time
 	lastMu     sync.Mutex
@@ -103,6 +105,7 @@ func New(o Options) *Console {
 	}
 	c.static = http.StripPrefix("/static/", http.FileServerFS(static))
 	c.snapshots.max = snapshotCacheSize
+	c.settle.Store(int64(settleTime))
 
 	m := http.NewServeMux()
 	m.HandleFunc("GET /static/", c.serveStatic)

@@ -36,6 +36,7 @@ type env struct {
 	register *register.Service
 	reader   *projection.Reader
 	tokens   *auth.Store
+	console  *console.Console
 	srv      *httptest.Server
 }
 
@@ -75,7 +76,8 @@ func newEnvOn(t testing.TB, pool *pgxpool.Pool, wrap ...func(http.Handler) http.
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", api)
 	mux.Handle("/graphql/", api)
-	mux.Handle("/", console.New(console.Options{Register: e.register, Store: store, Reader: e.reader, Tokens: e.tokens, Logger: logger}))
+	e.console = console.New(console.Options{Register: e.register, Store: store, Reader: e.reader, Tokens: e.tokens, Logger: logger})
+	mux.Handle("/", e.console)
 	var h http.Handler = mux
 	for _, w := range wrap {
 		h = w(h)

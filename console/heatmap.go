@@ -2,7 +2,6 @@ package console
 
 import (
 	"cmp"
-	"context"
 	"fmt"
 	"html/template"
 	"net/http"
@@ -90,7 +89,12 @@ func (c *Console) heatMapPage(w http.ResponseWriter, r *http.Request, _ session)
 	d := heatData{Q: q, Kind: kind, Kinds: []domain.RatingKind{domain.RatingKindInherent, domain.RatingKindResidual, domain.RatingKindTarget},
 		AsOf: asOf, From: from, Width: axisLeft + domain.MaxScale*cellSize + 8, Height: axisTop + domain.MaxScale*cellSize + axisLow,
 		Ticks: ticks()}
-	hm, err := c.heatMapAt(r.Context(), asOf, kind, !from.IsZero())
+	v, err := c.view(r.Context(), asOf)
+	if err != nil {
+		c.fail(w, r, err, 0, "")
+		return
+	}
+	hm, err := v.heatMap(r.Context(), kind)
 	if err != nil {
 		c.fail(w, r, err, 0, "")
 		return
@@ -103,55 +107,45 @@ func (c *Console) heatMapPage(w http.ResponseWriter, r *http.Request, _ session)
 		d.Total += cell.Count
 	}
 	if !from.IsZero() {
-		before, err := c.heatMapAt(r.Context(), from, kind, true)
+		then, err := c.view(r.Context(), from)
+		var before, after map[string]projection.Place
+		if err == nil {
+			before, err = then.places(r.Context(), kind)
+		}
+		if err == nil {
+			after, err = v.places(r.Context(), kind)
+		}
 		if err != nil {
 			c.fail(w, r, err, 0, "")
 			return
 		}
 		d.Compared = true
-		d.Moves, d.Arrived, d.Left = movement(before, hm)
+		d.Moves, d.Arrived, d.Left = movement(before, after)
 	}
 	c.render(w, r, 0, "heatmap", view{Title: "Heat map", Nav: "heatmap", Data: d})
 }
 
-// heatMapAt reads the heat map now (at zero) or as of at, with the risk ids
-// of its cells when withIDs.
-func (c *Console) heatMapAt(ctx context.Context, at time.Time, kind domain.RatingKind, withIDs bool) (projection.HeatMap, error) {
-	v, err := c.view(ctx, at)
-	if err != nil {
-		return projection.HeatMap{}, err
-	}
-	return v.heatMap(ctx, kind, withIDs)
-}
-
-// movement compares two heat maps of the same kind: the risks that changed
-// cell, grouped by (from, to) with the largest groups first, and how many
-// risks arrived on the map or left it.
-func movement(before, after projection.HeatMap) (moves []heatMove, arrived, left int) {
-	type cell struct{ l, i int }
-	was := make(map[string]cell)
-	for _, c := range before.Cells {
-		for _, id := range c.RiskIDs {
-			was[id] = cell{c.Likelihood, c.Impact}
+// movement compares where the risks stood on two heat maps of the same
+// kind: the risks that changed cell, grouped by (from, to) with the largest
+// groups first, and how many risks arrived on the map or left it.
+func movement(before, after map[string]projection.Place) (moves []heatMove, arrived, left int) {
+	groups := make(map[[2]projection.Place]int)
+	for id, now := range after {
+		prev, ok := before[id]
+		switch {
+		case !ok:
+			arrived++
+		case prev != now:
+			groups[[2]projection.Place{prev, now}]++
 		}
 	}
-	groups := make(map[[2]cell]int)
-	for _, c := range after.Cells {
-		now := cell{c.Likelihood, c.Impact}
-		for _, id := range c.RiskIDs {
-			prev, ok := was[id]
-			delete(was, id)
-			switch {
-			case !ok:
-				arrived++
-			case prev != now:
-				groups[[2]cell{prev, now}]++
-			}
+	for id := range before {
+		if _, ok := after[id]; !ok {
+			left++
 		}
 	}
-	left = len(was)
 	for k, n := range groups {
-		m := heatMove{FromL: k[0].l, FromI: k[0].i, ToL: k[1].l, ToI: k[1].i, Count: n}
+		m := heatMove{FromL: k[0].Likelihood, FromI: k[0].Impact, ToL: k[1].Likelihood, ToI: k[1].Impact, Count: n}
 		m.X1, m.Y1 = cellCenter(m.FromL, m.FromI)
 		m.X2, m.Y2 = cellCenter(m.ToL, m.ToI)
 		// Stop short of the centres, where the counts are.

@@ -20,8 +20,14 @@ const pageSize = 50
 // keeps, so that paging through a register as of a date folds the log once.
 const snapshotCacheSize = 4
 
+// settleTime is how far in the past a time must be for the register as of
+// it to be kept in the snapshot cache.
+const settleTime = time.Minute
+
 // snapshotCache keeps the latest snapshots of the register as of times
-// safely in the past (what the log shows of them no longer changes).
+// safely in the past: more than settleTime ago, what the log shows of them
+// no longer changes (an event's recorded_at is taken inside its append's
+// transaction, which commits within moments).
 type snapshotCache struct {
 	mu      sync.Mutex
 	max     int
@@ -44,7 +50,7 @@ func (c *Console) snapshot(ctx context.Context, t time.Time) (*projection.Snapsh
 	if err != nil {
 		return nil, err
 	}
-	if t.Before(c.opt.Now().Add(-time.Minute)) {
+	if t.Before(c.opt.Now().Add(-time.Duration(c.settle.Load()))) {
 		cache.mu.Lock()
 		cache.entries = append(cache.entries, s)
 		if len(cache.entries) > cache.max {
@@ -92,16 +98,22 @@ func (v registerView) risksByID(ctx context.Context, ids []string) (map[string]p
 	return out, nil
 }
 
-// heatMap returns the heat map of kind; withIDs asks for the risk ids of
-// every cell, not only the counts.
-func (v registerView) heatMap(ctx context.Context, kind domain.RatingKind, withIDs bool) (projection.HeatMap, error) {
-	switch {
-	case v.snap != nil:
+// heatMap returns the heat map of kind with the count of each cell (the
+// risk ids of the cells only from a snapshot).
+func (v registerView) heatMap(ctx context.Context, kind domain.RatingKind) (projection.HeatMap, error) {
+	if v.snap != nil {
 		return v.snap.HeatMap(kind)
-	case withIDs:
-		return v.reader.HeatMap(ctx, kind)
 	}
 	return v.reader.HeatMapCounts(ctx, kind)
+}
+
+// places returns the cell of every risk on the heat map of kind.
+func (v registerView) places(ctx context.Context, kind domain.RatingKind) (map[string]projection.Place, error) {
+	if v.snap == nil {
+		return v.reader.HeatMapPlaces(ctx, kind)
+	}
+	hm, err := v.snap.HeatMap(kind)
+	return hm.Places(), err
 }
 
 // cellIDs returns the ids of the risks in cell (l, i) of the heat map of

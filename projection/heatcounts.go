@@ -47,3 +47,40 @@ func (r *Reader) HeatMapCellIDs(ctx context.Context, kind domain.RatingKind, lik
 		WHERE kind = $1 AND likelihood = $2 AND impact = $3 ORDER BY length(reference), reference, risk_id`,
 		planned(string(kind), likelihood, impact)...)
 }
+
+// Place is a cell of the heat map: a likelihood and an impact.
+type Place struct{ Likelihood, Impact int }
+
+// HeatMapPlaces returns the cell of every risk on the heat map of the given
+// rating kind, by risk id: what a comparison of two heat maps needs, read
+// without sorting or gathering ids into cells.
+func (r *Reader) HeatMapPlaces(ctx context.Context, kind domain.RatingKind) (map[string]Place, error) {
+	if !kind.Valid() {
+		return nil, fmt.Errorf("%w: unknown rating kind %q", ErrInvalidInput, kind)
+	}
+	rows, err := r.pool.Query(ctx, `SELECT risk_id, likelihood, impact FROM rm_heat_map WHERE kind = $1`, planned(string(kind))...)
+	if err != nil {
+		return nil, fmt.Errorf("projection: heat map places: %w", err)
+	}
+	places := make(map[string]Place)
+	var id string
+	var p Place
+	if _, err := pgx.ForEachRow(rows, []any{&id, &p.Likelihood, &p.Impact}, func() error {
+		places[id] = p
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("projection: heat map places: %w", err)
+	}
+	return places, nil
+}
+
+// Places returns the cell of every risk on the heat map, by risk id.
+func (h HeatMap) Places() map[string]Place {
+	places := make(map[string]Place)
+	for _, c := range h.Cells {
+		for _, id := range c.RiskIDs {
+			places[id] = Place{c.Likelihood, c.Impact}
+		}
+	}
+	return places
+}

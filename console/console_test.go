@@ -351,3 +351,54 @@ func TestGraphQLExplorerAndCORS(t *testing.T) {
 		t.Fatalf("query from a listed origin: %d %v", resp.StatusCode, resp.Header)
 	}
 }
+
+func TestStaffProposeReviseAndMoveResponses(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	risk, err := e.register.RegisterRisk(ctx, principal("sam", domain.RoleStaff), domain.RiskDetails{
+		Title: "Supply chain disruption", Description: "d", Category: "Operations", Source: "s", Owner: "o"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := e.client(t)
+	tok, _ := e.token(t, "sam", domain.RoleStaff)
+	c.signIn(tok)
+	_, page := c.get("/risks/" + risk.ID())
+	csrf := hidden(t, page, "csrf")
+	status, _, body := c.post("/risks/"+risk.ID()+"/propose", url.Values{"csrf": {csrf}, "idem": {"p1"},
+		"title": {"Second supplier"}, "option": {"REDUCE"}, "owner": {"Procurement"}, "due": {"2027-01-31"}})
+	if status != http.StatusSeeOther {
+		t.Fatalf("propose: %d %s", status, body)
+	}
+	_, page = c.get("/risks/" + risk.ID()) // the page waits for the read models
+	mustContain(t, page, "Second supplier", "Revise", `formaction="/responses/`)
+	byRisk, err := e.reader.ResponsesByRisk(ctx, []string{risk.ID()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp := byRisk[risk.ID()]
+	if len(resp) != 1 {
+		t.Fatalf("responses: %v", resp)
+	}
+	id := resp[0].ID
+	if status, _, body := c.post("/responses/"+id+"/revise", url.Values{"csrf": {csrf}, "idem": {"r1"}, "version": {"1"},
+		"title": {"Two more suppliers"}}); status != http.StatusSeeOther {
+		t.Fatalf("revise: %d %s", status, body)
+	}
+	if status, _, body := c.post("/responses/"+id+"/submit", url.Values{"csrf": {csrf}, "idem": {"s1"}, "version": {"2"},
+		"note": {"to the PC"}}); status != http.StatusSeeOther {
+		t.Fatalf("submit: %d %s", status, body)
+	}
+	got, err := e.register.Response(ctx, id, register.AsOf{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Title() != "Two more suppliers" || got.Status() != domain.ResponseStatusSubmitted {
+		t.Fatalf("response is %q %s", got.Title(), got.Status())
+	}
+	// Starting a response the Council has not endorsed is refused in words.
+	status, _, body = c.post("/responses/"+id+"/start", url.Values{"csrf": {csrf}, "idem": {"s2"}, "version": {"3"}})
+	if status != http.StatusConflict || !strings.Contains(body, "Nothing was recorded") {
+		t.Fatalf("start before endorsement: %d", status)
+	}
+}

@@ -69,7 +69,8 @@ type eventView struct {
 // status allows.
 type responseView struct {
 	projection.Response
-	Moves []string
+	Moves     []string
+	Revisable bool // DRAFT or RETURNED: staff may revise it
 }
 
 // decisionForm is what a clerk's decision form offers.
@@ -186,7 +187,8 @@ func (c *Console) riskData(ctx context.Context, s session, id string, version in
 	subjects := []string{id}
 	for _, resp := range byRisk[id] {
 		subjects = append(subjects, resp.ID)
-		rv := responseView{Response: resp}
+		rv := responseView{Response: resp,
+			Revisable: resp.Status == domain.ResponseStatusDraft || resp.Status == domain.ResponseStatusReturned}
 		for _, m := range responseMoves {
 			if (m.from == nil && !resp.Status.Terminal()) || slices.Contains(m.from, resp.Status) {
 				rv.Moves = append(rv.Moves, m.name)
@@ -376,6 +378,18 @@ func (c *Console) responseAction(w http.ResponseWriter, r *http.Request, s sessi
 		c.fail(w, r, err, 0, "")
 		return
 	}
+	if r.PathValue("action") == "revise" {
+		expected, err := expectedVersion(r)
+		if err == nil {
+			err = c.revise(r, s, id, expected)
+		}
+		if err != nil {
+			c.actionFailed(w, r, s, resp.RiskID(), err)
+			return
+		}
+		http.Redirect(w, r, "/risks/"+resp.RiskID()+"?done=saved", http.StatusSeeOther)
+		return
+	}
 	i := slices.IndexFunc(responseMoves, func(m responseMove) bool { return m.name == r.PathValue("action") })
 	if i < 0 {
 		c.fail(w, r, nil, http.StatusNotFound, "There is no such action.")
@@ -428,4 +442,23 @@ func (c *Console) recordDecision(w http.ResponseWriter, r *http.Request, s sessi
 		return
 	}
 	http.Redirect(w, r, "/decisions/"+d.ID()+"?done=recorded", http.StatusSeeOther)
+}
+
+// revise revises a DRAFT or RETURNED response with the fields the form
+// filled in; empty fields stay as they are.
+func (c *Console) revise(r *http.Request, s session, id string, expected int) error {
+	ch := domain.ResponseChanges{Title: optional(r, "title"), Description: optional(r, "description"), Owner: optional(r, "owner")}
+	if o := formValue(r, "option"); o != "" {
+		opt := domain.ResponseOption(o)
+		ch.Option = &opt
+	}
+	if v := formValue(r, "due"); v != "" {
+		due, err := domain.ParseDate(v)
+		if err != nil {
+			return &domain.ValidationError{Fields: []domain.FieldError{{Field: "dueDate", Message: "is not a date"}}}
+		}
+		ch.DueDate = &due
+	}
+	_, err := c.opt.Register.ReviseResponse(r.Context(), request(r, s), id, expected, ch)
+	return err
 }

@@ -2,6 +2,7 @@ package console
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"html/template"
 	"net/http"
@@ -107,14 +108,7 @@ func (c *Console) heatMapPage(w http.ResponseWriter, r *http.Request, _ session)
 		d.Total += cell.Count
 	}
 	if !from.IsZero() {
-		then, err := c.view(r.Context(), from)
-		var before, after map[string]projection.Place
-		if err == nil {
-			before, err = then.places(r.Context(), kind)
-		}
-		if err == nil {
-			after, err = v.places(r.Context(), kind)
-		}
+		before, after, err := c.compared(r.Context(), kind, from, v)
 		if err != nil {
 			c.fail(w, r, err, 0, "")
 			return
@@ -123,6 +117,40 @@ func (c *Console) heatMapPage(w http.ResponseWriter, r *http.Request, _ session)
 		d.Moves, d.Arrived, d.Left = movement(before, after)
 	}
 	c.render(w, r, 0, "heatmap", view{Title: "Heat map", Nav: "heatmap", Data: d})
+}
+
+// compared returns where the risks stood on the heat map of kind at from
+// and where they stand in v. Compared with now, only the risks changed
+// since from are read (the others have not moved); two past times compare
+// two snapshots.
+func (c *Console) compared(ctx context.Context, kind domain.RatingKind, from time.Time, v registerView) (before, after map[string]projection.Place, err error) {
+	then, err := c.snapshot(ctx, from)
+	if err != nil {
+		return nil, nil, err
+	}
+	hm, err := then.HeatMap(kind)
+	if err != nil {
+		return nil, nil, err
+	}
+	before = hm.Places()
+	if v.snap != nil {
+		hm, err := v.snap.HeatMap(kind)
+		return before, hm.Places(), err
+	}
+	changes, err := v.reader.HeatMapChanges(ctx, kind, from)
+	if err != nil {
+		return nil, nil, err
+	}
+	changedBefore, after := make(map[string]projection.Place), make(map[string]projection.Place)
+	for id, now := range changes {
+		if p, ok := before[id]; ok {
+			changedBefore[id] = p
+		}
+		if now != nil {
+			after[id] = *now
+		}
+	}
+	return changedBefore, after, nil
 }
 
 // movement compares where the risks stood on two heat maps of the same

@@ -107,15 +107,6 @@ func (v registerView) heatMap(ctx context.Context, kind domain.RatingKind) (proj
 	return v.reader.HeatMapCounts(ctx, kind)
 }
 
-// places returns the cell of every risk on the heat map of kind.
-func (v registerView) places(ctx context.Context, kind domain.RatingKind) (map[string]projection.Place, error) {
-	if v.snap == nil {
-		return v.reader.HeatMapPlaces(ctx, kind)
-	}
-	hm, err := v.snap.HeatMap(kind)
-	return hm.Places(), err
-}
-
 // cellIDs returns the ids of the risks in cell (l, i) of the heat map of
 // kind, in the register's order.
 func (v registerView) cellIDs(ctx context.Context, kind domain.RatingKind, l, i int) ([]string, error) {

@@ -3,6 +3,7 @@ package projection
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -51,29 +52,6 @@ func (r *Reader) HeatMapCellIDs(ctx context.Context, kind domain.RatingKind, lik
 // Place is a cell of the heat map: a likelihood and an impact.
 type Place struct{ Likelihood, Impact int }
 
-// HeatMapPlaces returns the cell of every risk on the heat map of the given
-// rating kind, by risk id: what a comparison of two heat maps needs, read
-// without sorting or gathering ids into cells.
-func (r *Reader) HeatMapPlaces(ctx context.Context, kind domain.RatingKind) (map[string]Place, error) {
-	if !kind.Valid() {
-		return nil, fmt.Errorf("%w: unknown rating kind %q", ErrInvalidInput, kind)
-	}
-	rows, err := r.pool.Query(ctx, `SELECT risk_id, likelihood, impact FROM rm_heat_map WHERE kind = $1`, planned(string(kind))...)
-	if err != nil {
-		return nil, fmt.Errorf("projection: heat map places: %w", err)
-	}
-	places := make(map[string]Place)
-	var id string
-	var p Place
-	if _, err := pgx.ForEachRow(rows, []any{&id, &p.Likelihood, &p.Impact}, func() error {
-		places[id] = p
-		return nil
-	}); err != nil {
-		return nil, fmt.Errorf("projection: heat map places: %w", err)
-	}
-	return places, nil
-}
-
 // Places returns the cell of every risk on the heat map, by risk id.
 func (h HeatMap) Places() map[string]Place {
 	places := make(map[string]Place)
@@ -83,4 +61,32 @@ func (h HeatMap) Places() map[string]Place {
 		}
 	}
 	return places
+}
+
+// HeatMapChanges returns the risks whose last event was recorded after
+// since, each with its cell on the heat map of the given rating kind now, or
+// nil when it is not on it. Every other risk stands where it stood at since,
+// so these are all a comparison with since needs to read.
+func (r *Reader) HeatMapChanges(ctx context.Context, kind domain.RatingKind, since time.Time) (map[string]*Place, error) {
+	if !kind.Valid() {
+		return nil, fmt.Errorf("%w: unknown rating kind %q", ErrInvalidInput, kind)
+	}
+	rows, err := r.pool.Query(ctx, `SELECT r.risk_id, h.likelihood, h.impact FROM rm_risks r
+		LEFT JOIN rm_heat_map h ON h.risk_id = r.risk_id AND h.kind = $1 WHERE r.updated_at > $2`, planned(string(kind), since)...)
+	if err != nil {
+		return nil, fmt.Errorf("projection: heat map changes: %w", err)
+	}
+	changes := make(map[string]*Place)
+	var id string
+	var l, i *int
+	if _, err := pgx.ForEachRow(rows, []any{&id, &l, &i}, func() error {
+		changes[id] = nil
+		if l != nil && i != nil {
+			changes[id] = &Place{Likelihood: *l, Impact: *i}
+		}
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("projection: heat map changes: %w", err)
+	}
+	return changes, nil
 }

@@ -10,7 +10,7 @@
   var pending = null;
   function show(v) {
     out.textContent = v + " of " + latest;
-    var url = location.pathname + "?v=" + encodeURIComponent(v);
+    var url = new URL(form.action).pathname + "?v=" + encodeURIComponent(v);
     if (pending) { pending.abort(); }
     pending = new AbortController();
     fetch(url, { credentials: "same-origin", signal: pending.signal })

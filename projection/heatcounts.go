@@ -14,8 +14,8 @@ import (
 // count of each cell but no risk ids: one GROUP BY that returns at most 25
 // rows, for pages that draw the matrix whatever the size of the register.
 func (r *Reader) HeatMapCounts(ctx context.Context, kind domain.RatingKind) (HeatMap, error) {
-	if !kind.Valid() {
-		return HeatMap{}, fmt.Errorf("%w: unknown rating kind %q", ErrInvalidInput, kind)
+	if err := checkKind(kind); err != nil {
+		return HeatMap{}, err
 	}
 	rows, err := r.pool.Query(ctx, `SELECT likelihood, impact, count(*) FROM rm_heat_map WHERE kind = $1 GROUP BY likelihood, impact`,
 		planned(string(kind))...)
@@ -41,8 +41,8 @@ func (r *Reader) HeatMapCounts(ctx context.Context, kind domain.RatingKind) (Hea
 // HeatMapCellIDs returns the ids of the risks in one cell of the heat map
 // of the given rating kind, in the register's order.
 func (r *Reader) HeatMapCellIDs(ctx context.Context, kind domain.RatingKind, likelihood, impact int) ([]string, error) {
-	if !kind.Valid() {
-		return nil, fmt.Errorf("%w: unknown rating kind %q", ErrInvalidInput, kind)
+	if err := checkKind(kind); err != nil {
+		return nil, err
 	}
 	return queryAll(ctx, r.pool, "heat map cell", pgx.RowTo[string], `SELECT risk_id FROM rm_heat_map
 		WHERE kind = $1 AND likelihood = $2 AND impact = $3 ORDER BY length(reference), reference, risk_id`,
@@ -68,8 +68,8 @@ func (h HeatMap) Places() map[string]Place {
 // nil when it is not on it. Every other risk stands where it stood at since,
 // so these are all a comparison with since needs to read.
 func (r *Reader) HeatMapChanges(ctx context.Context, kind domain.RatingKind, since time.Time) (map[string]*Place, error) {
-	if !kind.Valid() {
-		return nil, fmt.Errorf("%w: unknown rating kind %q", ErrInvalidInput, kind)
+	if err := checkKind(kind); err != nil {
+		return nil, err
 	}
 	rows, err := r.pool.Query(ctx, `SELECT r.risk_id, h.likelihood, h.impact FROM rm_risks r
 		LEFT JOIN rm_heat_map h ON h.risk_id = r.risk_id AND h.kind = $1 WHERE r.updated_at > $2`, planned(string(kind), since)...)
@@ -89,4 +89,12 @@ func (r *Reader) HeatMapChanges(ctx context.Context, kind domain.RatingKind, sin
 		return nil, fmt.Errorf("projection: heat map changes: %w", err)
 	}
 	return changes, nil
+}
+
+// checkKind checks the rating kind of a heat-map read.
+func checkKind(kind domain.RatingKind) error {
+	if !kind.Valid() {
+		return fmt.Errorf("%w: unknown rating kind %q", ErrInvalidInput, kind)
+	}
+	return nil
 }

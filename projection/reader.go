@@ -195,8 +195,8 @@ func (r *Reader) Effects(ctx context.Context, decisionIDs []string) (map[string]
 // cells of the matrix, the risks whose rating of that kind falls in it, in
 // the register's order. CLOSED and WITHDRAWN risks are left out.
 func (r *Reader) HeatMap(ctx context.Context, kind domain.RatingKind) (HeatMap, error) {
-	if !kind.Valid() {
-		return HeatMap{}, fmt.Errorf("%w: unknown rating kind %q", ErrInvalidInput, kind)
+	if err := checkKind(kind); err != nil {
+		return HeatMap{}, err
 	}
 	rows, err := r.pool.Query(ctx, `SELECT likelihood, impact, array_agg(risk_id ORDER BY length(reference), reference, risk_id)
 		FROM rm_heat_map WHERE kind = $1 GROUP BY likelihood, impact`, planned(string(kind))...)

@@ -128,6 +128,7 @@ func BenchmarkPages(b *testing.B) {
 			if strings.HasSuffix(p.name, "-cached") {
 				console.SetSettleTime(e.console, 0)
 				defer console.SetSettleTime(e.console, time.Minute)
+				c.get(p.path) // the first fold, outside the timing
 			}
 			var lat []time.Duration
 			for b.Loop() {

@@ -134,16 +134,19 @@ func (b *browser) see(want ...string) {
 	}
 }
 
-// waitFor waits until the element sel shows text want.
-func (b *browser) waitFor(sel, want string) {
+// waitFor waits until the element with id shows text want; the element
+// may be replaced meanwhile.
+func (b *browser) waitFor(id, want string) {
 	b.t.Helper()
+	js := fmt.Sprintf(`(document.getElementById(%q) || {innerText: ""}).innerText`, id)
 	deadline := time.Now().Add(stepTimeout)
 	for {
-		if strings.Contains(b.text(sel), want) {
+		got := b.eval(js)
+		if strings.Contains(got, want) {
 			return
 		}
 		if time.Now().After(deadline) {
-			b.t.Fatalf("%s never showed %q; it shows %q", sel, want, b.text(sel))
+			b.t.Fatalf("#%s never showed %q; it shows %q", id, want, got)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -247,7 +250,7 @@ func TestBrowserWalkThrough(t *testing.T) {
 	b.see("3 × 5")
 	b.do(chromedp.SetValue("#replay-v", "2"))
 	b.eval(`document.getElementById("replay-v").dispatchEvent(new Event("input")), "ok"`)
-	b.waitFor("#state", "at version 2 of 3")
+	b.waitFor("state", "at version 2 of 3")
 	b.see("4 × 5", "The site is on a flood plain")
 	if b.eval(`location.search`) != "?v=2" {
 		t.Fatalf("the slider did not put the version in the address: %q", b.eval(`location.search`))
@@ -312,6 +315,12 @@ func TestBrowserWalkThrough(t *testing.T) {
 	}
 	b.open("/")
 	b.shoot("register")
+	if *screenshots != "" { // as on a tablet held upright
+		b.do(chromedp.EmulateViewport(768, 1024))
+		b.open(riskPath)
+		b.shoot("risk-tablet")
+		b.do(chromedp.EmulateViewport(1280, 900))
+	}
 	b.open("/heatmap?kind=INHERENT&from=" + before.Format("2006-01-02T15:04:05"))
 	b.see("Risks that moved", "5×4\t4×4\t1", "4×4\t3×4\t1")
 	if n := b.eval(`String(document.querySelectorAll("svg line.move").length)`); n != "2" {

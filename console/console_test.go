@@ -3,11 +3,15 @@ package console_test
 import (
 	"context"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/riskreg/riskreg/auth"
+	"github.com/riskreg/riskreg/console"
 	"github.com/riskreg/riskreg/domain"
 	"github.com/riskreg/riskreg/register"
 )
@@ -406,4 +410,52 @@ func TestStaffProposeReviseAndMoveResponses(t *testing.T) {
 	if status != http.StatusConflict || !strings.Contains(body, "Nothing was recorded") {
 		t.Fatalf("start before endorsement: %d", status)
 	}
+}
+
+func TestSessionEndsWithItsTokenOrAfterTwelveHoursIdle(t *testing.T) {
+	e := newEnv(t)
+	var mu sync.Mutex
+	now := time.Now()
+	clock := func() time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		return now
+	}
+	advance := func(d time.Duration) {
+		mu.Lock()
+		defer mu.Unlock()
+		now = now.Add(d)
+	}
+	tokens := auth.NewStore(e.pool, clock)
+	srv := httptest.NewServer(console.New(console.Options{Register: e.register, Store: e.store, Reader: e.reader,
+		Tokens: tokens, Now: clock}))
+	t.Cleanup(srv.Close)
+	signIn := func(subject string, ttl time.Duration) *client {
+		tok, _, err := tokens.Create(context.Background(), subject, []domain.Role{domain.RoleAuditor}, ttl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := e.client(t)
+		c.base = srv.URL
+		c.signIn(tok)
+		return c
+	}
+	expiring, lasting := signIn("ann", 30*time.Hour), signIn("bob", 0)
+	expect := func(c *client, status int, when string) {
+		t.Helper()
+		if got, _ := c.get("/decisions"); got != status {
+			t.Fatalf("%s: %d, want %d", when, got, status)
+		}
+	}
+	advance(11 * time.Hour)
+	expect(expiring, http.StatusOK, "11 hours idle")
+	expect(lasting, http.StatusOK, "11 hours idle")
+	advance(11 * time.Hour)
+	expect(expiring, http.StatusOK, "22 hours in, 11 idle")
+	expect(lasting, http.StatusOK, "22 hours in, 11 idle")
+	advance(9 * time.Hour)
+	expect(expiring, http.StatusSeeOther, "after the token expired")
+	expect(lasting, http.StatusOK, "31 hours in, 9 idle")
+	advance(12*time.Hour + time.Second)
+	expect(lasting, http.StatusSeeOther, "after 12 hours idle")
 }

@@ -122,6 +122,7 @@ func New(o Options) *Console {
 	m.Handle("GET /responses", c.signedIn(c.responsesPage))
 	m.Handle("GET /decisions", c.signedIn(c.decisionsPage))
 	m.Handle("POST /decisions", c.signedIn(c.recordDecision))
+	m.Handle("GET /decisions/new", c.signedIn(c.newDecisionPage))
 	m.Handle("GET /decisions/{id}", c.signedIn(c.decisionPage))
 	m.Handle("GET /integrity", c.signedIn(c.integrityPage))
 	m.Handle("POST /integrity/verify", c.signedIn(c.verify))

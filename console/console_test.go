@@ -459,3 +459,56 @@ func TestSessionEndsWithItsTokenOrAfterTwelveHoursIdle(t *testing.T) {
 	advance(12*time.Hour + time.Second)
 	expect(lasting, http.StatusSeeOther, "after 12 hours idle")
 }
+
+func TestClerkRecordsADecisionOnSeveralRisks(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	staff := principal("sam", domain.RoleStaff)
+	var responses []string
+	for _, title := range []string{"Flooded archive", "Border post closure"} {
+		risk, err := e.register.RegisterRisk(ctx, staff, domain.RiskDetails{Title: title, Description: "d", Category: "c", Source: "s", Owner: "o"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := e.register.ProposeResponse(ctx, staff, risk.ID(), domain.ResponseDetails{Title: "Plan for " + title,
+			Option: domain.ResponseOptionReduce, Owner: "o"})
+		if err == nil {
+			_, err = e.register.TransitionResponse(ctx, staff, register.SubmitResponse, resp.ID(), 1, "")
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		responses = append(responses, resp.ID())
+	}
+	staffClient := e.client(t)
+	tok, _ := e.token(t, "sam", domain.RoleStaff)
+	staffClient.signIn(tok)
+	if status, _ := staffClient.get("/decisions/new"); status != http.StatusForbidden {
+		t.Fatalf("staff opening the decision page: %d", status)
+	}
+
+	c := e.client(t)
+	tok, _ = e.token(t, "pc-clerk", domain.RolePolicyCommission)
+	c.signIn(tok)
+	_, page := c.get("/decisions")
+	mustContain(t, page, `href="/decisions/new"`)
+	_, page = c.get("/decisions/new?q=")
+	mustContain(t, page, "Plan for Flooded archive", "Plan for Border post closure", `value="RECOMMEND"`)
+	form := url.Values{"csrf": {hidden(t, page, "csrf")}, "idem": {hidden(t, page, "idem")}, "from": {"new"},
+		"body": {"POLICY_COMMISSION"}, "session": {"81st"}, "kind": {"RECOMMEND"}, "text": {"Both recommended"},
+		"subject": responses, "version:" + responses[0]: {"2"}, "version:" + responses[1]: {"2"}}
+	status, loc, body := c.post("/decisions", form)
+	if status != http.StatusSeeOther {
+		t.Fatalf("record: %d %s", status, body)
+	}
+	_, body = c.get(loc)
+	if n := strings.Count(body, "<td>ResponseRecommended</td>"); n != 2 {
+		t.Fatalf("%d ResponseRecommended effects, want 2:\n%s", n, body)
+	}
+	form.Set("idem", "again")
+	status, _, body = c.post("/decisions", form)
+	if status != http.StatusConflict {
+		t.Fatalf("the same subjects again: %d", status)
+	}
+	mustContain(t, body, "<h1>Record a decision</h1>", "changed since the form was opened", "version 3, recommended")
+}

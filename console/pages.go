@@ -246,12 +246,13 @@ type decisionsData struct {
 	Next      template.URL
 	Paged     bool
 	Bodies    []domain.Body
+	CanDecide bool // the principal clerks for a body
 }
 
 var bodies = []domain.Body{domain.BodyAuditCommittee, domain.BodyPolicyCommission, domain.BodyCouncil}
 
 // decisionsPage lists the decisions, oldest first, by body.
-func (c *Console) decisionsPage(w http.ResponseWriter, r *http.Request, _ session) {
+func (c *Console) decisionsPage(w http.ResponseWriter, r *http.Request, s session) {
 	q := query(r.URL.Query())
 	c.current(r.Context())
 	page, err := c.opt.Reader.Decisions(r.Context(), domain.Body(q.Get("body")), pageSize, q.Get("after"))
@@ -259,7 +260,8 @@ func (c *Console) decisionsPage(w http.ResponseWriter, r *http.Request, _ sessio
 		c.fail(w, r, err, 0, "")
 		return
 	}
-	d := decisionsData{Q: q, Decisions: page.Items, Total: page.TotalCount, Paged: q.Get("after") != "", Bodies: bodies}
+	d := decisionsData{Q: q, Decisions: page.Items, Total: page.TotalCount, Paged: q.Get("after") != "", Bodies: bodies,
+		CanDecide: len(clerkOf(s.principal)) > 0}
 	if page.HasNextPage {
 		d.Next = q.With("after", page.Items[len(page.Items)-1].Cursor())
 	}

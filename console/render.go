@@ -19,7 +19,7 @@ import (
 const internalMessage = "Something went wrong on the server. Nothing was recorded by the failed step; try again, and tell an administrator if it goes on."
 
 // pageNames are the pages, each templates/<name>.html inside the layout.
-var pageNames = []string{"login", "error", "register", "heatmap", "risk", "newrisk", "decisions", "decision", "responses", "integrity"}
+var pageNames = []string{"login", "error", "register", "heatmap", "risk", "newrisk", "decisions", "decision", "newdecision", "responses", "integrity"}
 
 // funcs are the templates' helpers.
 var funcs = template.FuncMap{

@@ -218,15 +218,7 @@ func (c *Console) riskData(ctx context.Context, s session, id string, version in
 	d.Staff = can(s.principal, domain.ActionRegisterRisk)
 	d.Kinds = []domain.RatingKind{domain.RatingKindInherent, domain.RatingKindResidual, domain.RatingKindTarget}
 	d.Options = []domain.ResponseOption{domain.ResponseOptionReduce, domain.ResponseOptionAvoid, domain.ResponseOptionShare, domain.ResponseOptionAccept}
-	if clerk := clerkOf(s.principal); len(clerk) > 0 {
-		f := &decisionForm{Bodies: clerk}
-		for _, k := range decisionKinds {
-			if slices.ContainsFunc(clerk, func(b domain.Body) bool { return k.TakenBy(b) }) {
-				f.Kinds = append(f.Kinds, k)
-			}
-		}
-		d.Decide = f
-	}
+	d.Decide = c.decisionFormOf(s.principal)
 	return d, nil
 }
 
@@ -437,6 +429,13 @@ func (c *Console) recordDecision(w http.ResponseWriter, r *http.Request, s sessi
 	} else {
 		d, err = c.opt.Register.RecordDecision(r.Context(), request(r, s), in)
 	}
+	if err != nil && r.PostForm.Get("from") == "new" {
+		status, msg, fields := c.explain(r, err)
+		if status != http.StatusInternalServerError {
+			c.showNewDecision(w, r, s, status, view{Problem: msg, Fields: fields})
+			return
+		}
+	}
 	if err != nil {
 		c.actionFailed(w, r, s, riskID, err)
 		return
@@ -461,4 +460,70 @@ func (c *Console) revise(r *http.Request, s session, id string, expected int) er
 	}
 	_, err := c.opt.Register.ReviseResponse(r.Context(), request(r, s), id, expected, ch)
 	return err
+}
+
+// newDecisionData is the data of the page that records a decision on any
+// risks and responses.
+type newDecisionData struct {
+	Q         query
+	Form      decisionForm
+	Risks     []projection.Risk
+	Total     int
+	Responses map[string][]projection.Response
+}
+
+// maxSubjectRisks is how many found risks the decision page offers.
+const maxSubjectRisks = 25
+
+// newDecisionPage shows a clerk the form that records a decision on any
+// risks found by a search and their responses.
+func (c *Console) newDecisionPage(w http.ResponseWriter, r *http.Request, s session) {
+	c.showNewDecision(w, r, s, 0, view{})
+}
+
+// showNewDecision renders the decision page with status and v's message.
+func (c *Console) showNewDecision(w http.ResponseWriter, r *http.Request, s session, status int, v view) {
+	f := c.decisionFormOf(s.principal)
+	if f == nil {
+		c.fail(w, r, s.principal.AuthorizeDecision(""), 0, "")
+		return
+	}
+	q := query(r.URL.Query())
+	if r.Method == http.MethodPost {
+		q = query{"q": {r.PostForm.Get("q")}}
+	}
+	c.current(r.Context())
+	page, err := c.opt.Reader.Risks(r.Context(), projection.RiskFilter{Search: q.Get("q")}, maxSubjectRisks, "")
+	if err != nil {
+		c.fail(w, r, err, 0, "")
+		return
+	}
+	ids := make([]string, len(page.Items))
+	for i, risk := range page.Items {
+		ids[i] = risk.ID
+	}
+	responses, err := c.opt.Reader.ResponsesByRisk(r.Context(), ids)
+	if err != nil {
+		c.fail(w, r, err, 0, "")
+		return
+	}
+	v.Title, v.Nav = "Record a decision", "decisions"
+	v.Data = newDecisionData{Q: q, Form: *f, Risks: page.Items, Total: page.TotalCount, Responses: responses}
+	c.render(w, r, status, "newdecision", v)
+}
+
+// decisionFormOf returns what p's decision forms offer: the bodies p clerks
+// for and the kinds they take; nil when p clerks for none.
+func (c *Console) decisionFormOf(p domain.Principal) *decisionForm {
+	clerk := clerkOf(p)
+	if len(clerk) == 0 {
+		return nil
+	}
+	f := &decisionForm{Bodies: clerk}
+	for _, k := range decisionKinds {
+		if slices.ContainsFunc(clerk, func(b domain.Body) bool { return k.TakenBy(b) }) {
+			f.Kinds = append(f.Kinds, k)
+		}
+	}
+	return f
 }

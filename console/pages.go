@@ -320,11 +320,7 @@ func (c *Console) responsesPage(w http.ResponseWriter, r *http.Request, _ sessio
 		c.fail(w, r, err, 0, "")
 		return
 	}
-	ids := make([]string, len(page.Items))
-	for i, s := range page.Items {
-		ids[i] = s.RiskID
-	}
-	risks, err := c.opt.Reader.RisksByID(r.Context(), ids)
+	risks, err := c.opt.Reader.RisksByID(r.Context(), idsOf(page.Items, func(s projection.Response) string { return s.RiskID }))
 	if err != nil {
 		c.fail(w, r, err, 0, "")
 		return
@@ -428,4 +424,13 @@ func (c *Console) traces(ctx context.Context, decisions []projection.Decision) (
 		out[i] = t
 	}
 	return out, nil
+}
+
+// idsOf returns the id that id gives of each item, for a batched read.
+func idsOf[T any](items []T, id func(T) string) []string {
+	out := make([]string, len(items))
+	for i, item := range items {
+		out[i] = id(item)
+	}
+	return out
 }

@@ -498,11 +498,7 @@ func (c *Console) showNewDecision(w http.ResponseWriter, r *http.Request, s sess
 		c.fail(w, r, err, 0, "")
 		return
 	}
-	ids := make([]string, len(page.Items))
-	for i, risk := range page.Items {
-		ids[i] = risk.ID
-	}
-	responses, err := c.opt.Reader.ResponsesByRisk(r.Context(), ids)
+	responses, err := c.opt.Reader.ResponsesByRisk(r.Context(), idsOf(page.Items, func(r projection.Risk) string { return r.ID }))
 	if err != nil {
 		c.fail(w, r, err, 0, "")
 		return

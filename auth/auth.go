@@ -13,7 +13,6 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -116,22 +115,16 @@ func (s *Store) Create(ctx context.Context, subject string, roles []domain.Role,
 // Authenticate returns the principal of an active token, or
 // ErrUnauthenticated. Other errors are the database's.
 func (s *Store) Authenticate(ctx context.Context, token string) (domain.Principal, error) {
-	id, ok := tokenID(token)
-	if !ok {
-		return domain.Principal{}, ErrUnauthenticated
-	}
-	l, err := s.lookUp(ctx, id)
+	t, err := s.Check(ctx, token)
 	if err != nil {
 		return domain.Principal{}, err
 	}
-	if !l.found {
-		return domain.Principal{}, ErrUnauthenticated
-	}
-	hash := sha256.Sum256([]byte(token))
-	if subtle.ConstantTimeCompare(hash[:], l.hash) != 1 || !l.token.Active(s.now()) {
-		return domain.Principal{}, ErrUnauthenticated
-	}
-	return domain.Principal{Subject: l.token.Subject, Roles: l.token.Roles}, nil
+	return t.Principal(), nil
+}
+
+// Principal returns the principal the token stands for.
+func (t Token) Principal() domain.Principal {
+	return domain.Principal{Subject: t.Subject, Roles: t.Roles}
 }
 
 // List returns every token, newest first.

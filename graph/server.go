@@ -165,7 +165,7 @@ func NewServer(cfg Options) *Server {
 	srv.AroundResponses(s.aroundResponse)
 	srv.Use(consistency{reader: cfg.Reader, timeout: cfg.ConsistencyTimeout, logger: cfg.Logger})
 
-	s.handler = s.withRequest(s.checkRequest(withConsistencyToken(srv)))
+	s.handler = withCORS(cfg.AllowedOrigins, withExplorer(!cfg.DisableIntrospection, s.withRequest(s.checkRequest(withConsistencyToken(srv)))))
 	return s
 }
 

@@ -150,25 +150,9 @@ func (r *Reader) Decisions(ctx context.Context, body domain.Body, first int, aft
 	}
 	q := &sqlwhere.Builder{}
 	if body != "" {
-		q.Where("d.body = %s", string(body))
+		q.Where("t.body = %s", string(body))
 	}
-	where := q.Conditions()
-	pageWhere := where
-	if !pos.IsZero() {
-		pageWhere += " AND d.position > " + q.Arg(pos.String())
-	}
-	sql := `SELECT total.n, page.* FROM (SELECT count(*) AS n FROM rm_decisions d WHERE ` + where + `) total
-		LEFT JOIN LATERAL (SELECT ` + decisionColumns + ` FROM rm_decisions d WHERE ` + pageWhere + `
-			ORDER BY d.position LIMIT ` + q.Arg(first+1) + `) page ON true`
-	rows, err := r.pool.Query(ctx, sql, planned(q.Args...)...)
-	if err != nil {
-		return Page[Decision]{}, fmt.Errorf("projection: decisions: %w", err)
-	}
-	page, err := collectPage(rows, first, scanDecision)
-	if err != nil {
-		return Page[Decision]{}, fmt.Errorf("projection: decisions: %w", err)
-	}
-	return page, nil
+	return positionPage(ctx, r.pool, "decisions", "rm_decisions", "position", decisionColumns, q, pos, first, scanDecision)
 }
 
 // DecisionsBySubject returns, for each of the given risk or response ids,
@@ -211,8 +195,8 @@ func (r *Reader) Effects(ctx context.Context, decisionIDs []string) (map[string]
 // cells of the matrix, the risks whose rating of that kind falls in it, in
 // the register's order. CLOSED and WITHDRAWN risks are left out.
 func (r *Reader) HeatMap(ctx context.Context, kind domain.RatingKind) (HeatMap, error) {
-	if !kind.Valid() {
-		return HeatMap{}, fmt.Errorf("%w: unknown rating kind %q", ErrInvalidInput, kind)
+	if err := checkKind(kind); err != nil {
+		return HeatMap{}, err
 	}
 	rows, err := r.pool.Query(ctx, `SELECT likelihood, impact, array_agg(risk_id ORDER BY length(reference), reference, risk_id)
 		FROM rm_heat_map WHERE kind = $1 GROUP BY likelihood, impact`, planned(string(kind))...)

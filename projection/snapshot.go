@@ -214,8 +214,8 @@ func (s *Snapshot) Risks(filter RiskFilter, first int, after string) (Page[Risk]
 
 // HeatMap returns the heat map of the given kind as Reader.HeatMap does.
 func (s *Snapshot) HeatMap(kind domain.RatingKind) (HeatMap, error) {
-	if !kind.Valid() {
-		return HeatMap{}, fmt.Errorf("%w: unknown rating kind %q", ErrInvalidInput, kind)
+	if err := checkKind(kind); err != nil {
+		return HeatMap{}, err
 	}
 	h := newHeatMap(kind)
 	for i := range s.risks {

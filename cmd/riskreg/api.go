@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/riskreg/riskreg/auth"
+	"github.com/riskreg/riskreg/console"
 	"github.com/riskreg/riskreg/eventstore"
 	"github.com/riskreg/riskreg/graph"
 	"github.com/riskreg/riskreg/projection"
@@ -34,8 +35,8 @@ func (f *apiFlags) register(fs *flag.FlagSet) {
 	f.ws.register(fs)
 }
 
-// newAPIHandler serves /graphql and /metrics next to base (the health
-// routes), on store. When ctx ends, every websocket is closed with a close
+// newAPIHandler serves /graphql, /metrics and the web console (at /) next
+// to base (the health routes), on store. When ctx ends, every websocket is closed with a close
 // frame (the HTTP server's shutdown does not wait for them).
 // Further collectors (the relays') join the API's metrics.
 func newAPIHandler(ctx context.Context, store *eventstore.Store, f apiFlags, base http.Handler, logger *slog.Logger, more ...prometheus.Collector) http.Handler {
@@ -48,11 +49,12 @@ func newAPIHandler(ctx context.Context, store *eventstore.Store, f apiFlags, bas
 			origins = append(origins, o)
 		}
 	}
+	commands, reader, tokens := register.New(store, time.Now), projection.NewReader(store), auth.NewStore(store.Pool(), time.Now)
 	opts := graph.Options{
-		Register:             register.New(store, time.Now),
+		Register:             commands,
 		Store:                store,
-		Reader:               projection.NewReader(store),
-		Tokens:               auth.NewStore(store.Pool(), time.Now),
+		Reader:               reader,
+		Tokens:               tokens,
 		Logger:               logger,
 		Metrics:              graph.NewMetrics(reg),
 		DisableIntrospection: f.noIntrospection,
@@ -62,8 +64,11 @@ func newAPIHandler(ctx context.Context, store *eventstore.Store, f apiFlags, bas
 	api := graph.NewServer(opts)
 	context.AfterFunc(ctx, api.CloseSubscriptions)
 	mux := http.NewServeMux()
-	mux.Handle("/", base)
+	mux.Handle("/healthz", base)
+	mux.Handle("/readyz", base)
 	mux.Handle("/graphql", api)
+	mux.Handle("/graphql/", api) // the explorer's files
+	mux.Handle("/", console.New(console.Options{Register: commands, Store: store, Reader: reader, Tokens: tokens, Logger: logger}))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	return mux
 }

@@ -139,6 +139,13 @@ func TestServe(t *testing.T) {
 	s := startServe(t, "--addr", "127.0.0.1:0", "--database-url", url)
 	s.expectGet(t, "/healthz", http.StatusOK, "ok")
 	s.expectGet(t, "/readyz", http.StatusOK, "ready")
+	// The web console at /: a browser is sent to sign in.
+	if code, body := get(t, "http://"+s.addr+"/"); code != http.StatusOK || !strings.Contains(body, `<label for="token">Token</label>`) {
+		t.Errorf("GET / = %d, want the console's sign-in page:\n%s", code, body)
+	}
+	if code, _ := get(t, "http://"+s.addr+"/graphql/explorer/explorer.js"); code != http.StatusOK {
+		t.Errorf("GET the GraphQL explorer's script = %d", code)
+	}
 	s.terminate(t)
 }
 

@@ -85,23 +85,37 @@ func New(cfg Config) (*Sweeper, error) {
 }
 
 // Sweep appends every act of time due today (by the sweeper's clock) that
-// is not recorded yet, and returns how many it found due. It first waits
-// (briefly) for the calendar read model to show this process's own writes.
-// Acts recorded meanwhile by another sweeper are not written twice: their
-// event ids are the same, and the store answers a repeated id with the
-// event it holds.
+// is not recorded yet, and returns how many it found due.
 func (s *Sweeper) Sweep(ctx context.Context) (int, error) {
+	acts, err := s.Due(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return len(acts), s.Record(ctx, acts)
+}
+
+// Due returns the acts of time due today (by the sweeper's clock) that the
+// calendar read model does not show recorded. It first waits (briefly) for
+// the read model to show this process's own writes.
+func (s *Sweeper) Due(ctx context.Context) ([]domain.TimeAct, error) {
 	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	err := s.cfg.Reader.WaitFor(wctx, s.cfg.Store.LastAppended(), projection.NameCalendar)
 	cancel()
 	if err != nil && ctx.Err() != nil {
-		return 0, err
+		return nil, err
 	}
 	subjects, err := s.cfg.Reader.CalendarSubjects(ctx, s.cfg.Policy)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	acts := domain.DueTimeActs(domain.DateOf(s.cfg.Now().UTC()), subjects)
+	return domain.DueTimeActs(domain.DateOf(s.cfg.Now().UTC()), subjects), nil
+}
+
+// Record appends acts, each to its subject's calendar stream. An act
+// recorded already, by this sweeper or another, is not written twice: its
+// event id is the same, and the store answers a repeated id with the event
+// it holds.
+func (s *Sweeper) Record(ctx context.Context, acts []domain.TimeAct) error {
 	errs := make([]error, len(acts))
 	sem := make(chan struct{}, s.cfg.Parallel)
 	var wg sync.WaitGroup
@@ -113,7 +127,7 @@ func (s *Sweeper) Sweep(ctx context.Context) (int, error) {
 		})
 	}
 	wg.Wait()
-	return len(acts), errors.Join(errs...)
+	return errors.Join(errs...)
 }
 
 // record appends one act of time to its subject's calendar stream.

@@ -32,6 +32,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	api.register(fs)
 	var publish publishFlags
 	publish.register(fs, getenv)
+	var cal calendarFlags
+	cal.register(fs)
 	positional, err := parseArgs(fs, args)
 	if err != nil {
 		return err
@@ -73,6 +75,11 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			return err
 		}
 		defer relays.stop()
+		sweeper, err := startCalendar(ctx, store, pool, cal, logger)
+		if err != nil {
+			return err
+		}
+		defer sweeper.stop()
 		h := newAPIHandler(ctx, store, api, newHandler(pool, latest, logger), logger,
 			relays.Collector(), projection.NewCollector(pool), appendSeconds)
 		return serveHTTP(ctx, *addr, h, *shutdownTimeout, logger)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"reflect"
 	"testing"
+	"time"
 )
 
 func TestNextReviewByBand(t *testing.T) {
@@ -119,5 +120,47 @@ func TestSessionTablesEachSubjectOnce(t *testing.T) {
 	}
 	if _, err := s.TableItem(riskID, SubjectKindRisk, 0, "", "sam"); !errors.Is(err, ErrInvalidInput) {
 		t.Errorf("version 0 = %v", err)
+	}
+}
+
+func TestSuggestAgenda(t *testing.T) {
+	t0 := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	since, until := t0, t0.AddDate(0, 3, 0)
+	facts := []AgendaFacts{
+		{Kind: SubjectKindRisk, ID: "old-red", Band: BandRed, RedSince: t0.AddDate(0, -1, 0)},
+		{Kind: SubjectKindRisk, ID: "new-red", Band: BandRed, RedSince: t0.AddDate(0, 1, 0)},
+		{Kind: SubjectKindRisk, ID: "flagged", Band: BandAmber, FlaggedAt: t0.AddDate(0, 1, 0)},
+		{Kind: SubjectKindRisk, ID: "lapsed", Band: BandAmber, Lapsed: true},
+		{Kind: SubjectKindRisk, ID: "late-review", Band: BandGreen, ReviewOverdue: true},
+		{Kind: SubjectKindRisk, ID: "closed", Band: BandRed, RedSince: t0.AddDate(0, 1, 0), Terminal: true},
+		{Kind: SubjectKindRisk, ID: "after-cut-off", Band: BandRed, RedSince: until.Add(time.Hour)},
+		{Kind: SubjectKindResponse, ID: "submitted", ResponseStatus: ResponseStatusSubmitted},
+		{Kind: SubjectKindResponse, ID: "recommended", ResponseStatus: ResponseStatusRecommended, Overdue: true},
+		{Kind: SubjectKindResponse, ID: "implemented", ResponseStatus: ResponseStatusImplemented},
+		{Kind: SubjectKindResponse, ID: "revised", ResponseStatus: ResponseStatusDraft, StaleDecisions: []string{"d-1"}},
+		{Kind: SubjectKindRisk, ID: "tabled", Band: BandRed, RedSince: t0.AddDate(0, 1, 0)},
+	}
+	reasons := func(s []AgendaSuggestion) []string {
+		var out []string
+		for _, x := range s {
+			out = append(out, x.SubjectID+":"+string(x.Reason)+x.DecisionID)
+		}
+		return out
+	}
+	for body, want := range map[Body][]string{
+		BodyCouncil: {"new-red:NEW_RED", "flagged:NEW_FLAGGED", "lapsed:ACCEPTANCE_LAPSED",
+			"recommended:RESPONSE_OVERDUE", "recommended:RESPONSE_AWAITING", "revised:SUBJECT_CHANGEDd-1"},
+		BodyPolicyCommission: {"new-red:NEW_RED", "flagged:NEW_FLAGGED", "submitted:RESPONSE_AWAITING", "revised:SUBJECT_CHANGEDd-1"},
+		BodyAuditCommittee: {"new-red:NEW_RED", "flagged:NEW_FLAGGED", "late-review:REVIEW_OVERDUE",
+			"recommended:RESPONSE_OVERDUE", "implemented:RESPONSE_AWAITING", "revised:SUBJECT_CHANGEDd-1"},
+	} {
+		got := reasons(SuggestAgenda(body, since, until, facts, []string{"tabled"}))
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: agenda %v\nwant %v", body, got, want)
+		}
+	}
+	// Without a previous session every RED risk is new.
+	if got := reasons(SuggestAgenda(BodyPolicyCommission, time.Time{}, until, facts[:1], nil)); !reflect.DeepEqual(got, []string{"old-red:NEW_RED"}) {
+		t.Errorf("first session: %v", got)
 	}
 }

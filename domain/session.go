@@ -129,6 +129,13 @@ func (s *Session) Apply(e Event) error {
 	return nil
 }
 
+// Clone returns a copy of the session that shares nothing with it.
+func (s *Session) Clone() *Session {
+	c := *s
+	c.items = slices.Clone(s.items)
+	return &c
+}
+
 // ID returns the session's id.
 func (s *Session) ID() string { return s.id }
 

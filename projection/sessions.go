@@ -140,10 +140,10 @@ func (r *Reader) AgendaFacts(ctx context.Context, body domain.Body) ([]domain.Ag
 	stale, err := queryAll(ctx, r.pool, "stale decisions", func(row pgx.CollectableRow) ([2]string, error) {
 		var x [2]string
 		return x, row.Scan(&x[0], &x[1])
-	}, `SELECT DISTINCT s.subject_id, s.decision_id, s.position FROM rm_decision_subjects s
+	}, `SELECT s.subject_id, s.decision_id FROM rm_decision_subjects s
 		JOIN rm_decisions d ON d.decision_id = s.decision_id
 		WHERE d.body = $1 AND EXISTS (SELECT 1 FROM rm_cal_changes c WHERE c.subject_id = s.subject_id AND c.position > s.position)
-		ORDER BY s.position`, planned(string(body))...)
+		GROUP BY s.subject_id, s.decision_id ORDER BY min(s.position)`, planned(string(body))...)
 	if err != nil {
 		return nil, err
 	}
@@ -204,4 +204,11 @@ func (r *Reader) SuggestedAgenda(ctx context.Context, s Session) ([]domain.Agend
 		tabled[i] = it.SubjectID
 	}
 	return domain.SuggestAgenda(s.Body, since, s.CutOff(), facts, tabled), nil
+}
+
+// DecisionsOfSession returns the decisions whose session is sessionID, in
+// log order.
+func (r *Reader) DecisionsOfSession(ctx context.Context, sessionID string) ([]Decision, error) {
+	return queryAll(ctx, r.pool, "decisions of a session", scanDecision,
+		"SELECT "+decisionColumns+" FROM rm_decisions WHERE data->>'session' = $1 ORDER BY position", planned(sessionID)...)
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/riskreg/riskreg/auth"
+	"github.com/riskreg/riskreg/domain"
 	"github.com/riskreg/riskreg/eventstore"
 	"github.com/riskreg/riskreg/graph"
 	"github.com/riskreg/riskreg/projection"
@@ -23,6 +24,7 @@ import (
 type apiFlags struct {
 	noIntrospection bool
 	corsOrigins     string
+	reviewPolicy    domain.ReviewPolicy // from the calendar's flags
 }
 
 func (f *apiFlags) register(fs *flag.FlagSet) {
@@ -55,6 +57,7 @@ func newAPIHandler(ctx context.Context, store *eventstore.Store, f apiFlags, bas
 		Metrics:              graph.NewMetrics(reg),
 		DisableIntrospection: f.noIntrospection,
 		AllowedOrigins:       origins,
+		ReviewPolicy:         f.reviewPolicy,
 	})
 	context.AfterFunc(ctx, api.CloseSubscriptions)
 	mux := http.NewServeMux()

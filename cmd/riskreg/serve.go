@@ -75,6 +75,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			return err
 		}
 		defer relays.stop()
+		api.reviewPolicy = cal.policy
 		sweeper, err := startCalendar(ctx, store, pool, cal, logger)
 		if err != nil {
 			return err

@@ -79,8 +79,8 @@ func calendarRisk(t *testing.T, e *regtest.Env, id string) (reviewOverdue, lapse
 func TestReviewOverdueByBand(t *testing.T) {
 	e := regtest.New(t)
 	s := newSweeper(t, e)
-	red := e.Risk("Cyber attack", 5, 4)   // RED on 2026-01-05: review by 2026-02-04
-	amber := e.Risk("Key staff", 2, 5)    // AMBER: by 2026-04-05
+	red := e.Risk("Cyber attack", 5, 4)    // RED on 2026-01-05: review by 2026-02-04
+	amber := e.Risk("Key staff", 2, 5)     // AMBER: by 2026-04-05
 	green := e.Risk("Office supply", 1, 2) // GREEN: by 2026-07-04
 
 	e.Clock.Set(day(2, 4))

@@ -16,9 +16,9 @@ import (
 
 // calendarLoaders batch the calendar's look-ups of one operation.
 type calendarLoaders struct {
-	risks     *dataloadgen.Loader[string, projection.RiskCalendar]
-	overdue   *dataloadgen.Loader[string, bool]
-	changes   *dataloadgen.Loader[string, []*model.SubjectChange]
+	risks   *dataloadgen.Loader[string, projection.RiskCalendar]
+	overdue *dataloadgen.Loader[string, bool]
+	changes *dataloadgen.Loader[string, []*model.SubjectChange]
 }
 
 func newCalendarLoaders(r *Resolver) *calendarLoaders {

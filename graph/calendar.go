@@ -25,9 +25,11 @@ func newCalendarLoaders(r *Resolver) *calendarLoaders {
 	wait := dataloadgen.WithWait(time.Millisecond)
 	return &calendarLoaders{
 		risks: dataloadgen.NewMappedLoader(func(ctx context.Context, ids []string) (map[string]projection.RiskCalendar, error) {
+			r.current(ctx)
 			return r.Reader.RiskCalendars(ctx, ids, r.ReviewPolicy)
 		}, wait),
 		overdue: dataloadgen.NewMappedLoader(func(ctx context.Context, ids []string) (map[string]bool, error) {
+			r.current(ctx)
 			due, err := r.Reader.ResponsesOverdue(ctx, ids)
 			out := make(map[string]bool, len(ids))
 			for _, id := range ids {
@@ -36,6 +38,7 @@ func newCalendarLoaders(r *Resolver) *calendarLoaders {
 			return out, err
 		}, wait),
 		changes: dataloadgen.NewMappedLoader(func(ctx context.Context, ids []string) (map[string][]*model.SubjectChange, error) {
+			r.current(ctx)
 			byDecision, err := r.Reader.SubjectChangesSince(ctx, ids)
 			out := make(map[string][]*model.SubjectChange, len(ids))
 			for _, id := range ids {

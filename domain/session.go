@@ -153,3 +153,19 @@ func (s *Session) Items() []TabledItem { return slices.Clone(s.items) }
 
 // Version returns the number of events applied.
 func (s *Session) Version() int { return s.version }
+
+// ActionReadPapers is downloading a session's papers.
+const ActionReadPapers Action = "readPapers"
+
+// paperRoles may download papers: the secretariat, the clerks of the
+// bodies and auditors; integrations may not.
+var paperRoles = []Role{RoleStaff, RoleAdmin, RoleAuditCommittee, RolePolicyCommission, RoleCouncil, RoleAuditor}
+
+// AuthorizePapers returns a *ForbiddenError unless p may download a
+// session's papers.
+func (p Principal) AuthorizePapers() error {
+	if slices.ContainsFunc(paperRoles, p.HasRole) {
+		return nil
+	}
+	return &ForbiddenError{Subject: p.Subject, Action: string(ActionReadPapers)}
+}

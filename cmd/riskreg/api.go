@@ -16,6 +16,7 @@ import (
 	"github.com/riskreg/riskreg/domain"
 	"github.com/riskreg/riskreg/eventstore"
 	"github.com/riskreg/riskreg/graph"
+	"github.com/riskreg/riskreg/papers"
 	"github.com/riskreg/riskreg/projection"
 	"github.com/riskreg/riskreg/register"
 )
@@ -48,11 +49,12 @@ func newAPIHandler(ctx context.Context, store *eventstore.Store, f apiFlags, bas
 			origins = append(origins, o)
 		}
 	}
+	tokens := auth.NewStore(store.Pool(), time.Now)
 	api := graph.NewServer(graph.Options{
 		Register:             register.New(store, time.Now),
 		Store:                store,
 		Reader:               projection.NewReader(store),
-		Tokens:               auth.NewStore(store.Pool(), time.Now),
+		Tokens:               tokens,
 		Logger:               logger,
 		Metrics:              graph.NewMetrics(reg),
 		DisableIntrospection: f.noIntrospection,
@@ -63,6 +65,8 @@ func newAPIHandler(ctx context.Context, store *eventstore.Store, f apiFlags, bas
 	mux := http.NewServeMux()
 	mux.Handle("/", base)
 	mux.Handle("/graphql", api)
+	mux.Handle("GET /papers/{file}", papers.NewHandler(&papers.Builder{Store: store, Reader: projection.NewReader(store),
+		Register: register.New(store, time.Now)}, papers.Bearer(tokens), logger))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	return mux
 }

@@ -3,6 +3,7 @@ package graph
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/riskreg/riskreg/domain"
 	"github.com/riskreg/riskreg/graph/model"
+	"github.com/riskreg/riskreg/importer"
 	"github.com/riskreg/riskreg/projection"
 	"github.com/riskreg/riskreg/register"
 )
@@ -452,6 +454,37 @@ func optionalDate(d domain.Date) *domain.Date {
 }
 
 // importRisks runs the importRisks mutation (see package importer).
-func (r *Resolver) importRisks(ctx context.Context, csv, source string, mapping []string, dryRun, partial bool) (*model.ImportReport, error) {
-	return nil, errors.New("graph: importRisks is not available yet")
+func (r *Resolver) importRisks(ctx context.Context, data, source string, mapping []string, dryRun, partial bool) (*model.ImportReport, error) {
+	req, err := request(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	m, err := importer.ParseMap(mapping)
+	if err != nil {
+		return nil, badInput("map", err.Error())
+	}
+	rows, err := importer.ReadCSV(strings.NewReader(data))
+	if err != nil {
+		return nil, badInput("csv", err.Error())
+	}
+	rep, err := importer.Import(ctx, r.Register, req, rows, importer.Options{Source: source, Map: m, DryRun: dryRun, Partial: partial})
+	if errors.Is(err, importer.ErrInvalidInput) {
+		return nil, badInput("csv", err.Error())
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := &model.ImportReport{Rows: rep.Rows, DryRun: rep.DryRun, Written: rep.Written && !rep.DryRun,
+		Errors: []*model.ImportRowError{}, Risks: []*model.ImportedRisk{}}
+	for _, e := range rep.Errors {
+		out.Errors = append(out.Errors, &model.ImportRowError{Row: e.Row, Column: e.Column, Message: e.Message})
+	}
+	for _, x := range rep.Risks {
+		ir := &model.ImportedRisk{Row: x.Row, Title: x.Title, Created: !x.Existed && !rep.DryRun, Reference: optional(x.Reference)}
+		if !rep.DryRun || x.Existed {
+			ir.RiskID = &x.ID
+		}
+		out.Risks = append(out.Risks, ir)
+	}
+	return out, nil
 }

@@ -117,7 +117,8 @@ func ParseMap(args []string) (map[string]string, error) {
 	return m, nil
 }
 
-// ReadCSV reads the rows of CSV data, header first.
+// ReadCSV reads the rows of CSV data, header first; a blank line is an
+// empty row.
 func ReadCSV(r io.Reader) ([][]string, error) {
 	cr := csv.NewReader(io.LimitReader(r, MaxFileBytes))
 	cr.FieldsPerRecord = -1
@@ -132,6 +133,11 @@ func ReadCSV(r io.Reader) ([][]string, error) {
 		}
 		if len(rows) > MaxRows {
 			return nil, fmt.Errorf("%w: more than %d rows", ErrInvalidInput, MaxRows)
+		}
+		// The reader skips blank lines: keep their places, so that row
+		// numbers are the lines records start on.
+		for line, _ := cr.FieldPos(0); len(rows)+1 < line; {
+			rows = append(rows, nil)
 		}
 		rows = append(rows, rec)
 	}

@@ -1,6 +1,7 @@
 package importer_test
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"strings"
@@ -18,7 +19,7 @@ import (
 //
 //	go test ./importer -run '^$' -bench Import -benchtime 1x -rows 10000
 func BenchmarkImport(b *testing.B) {
-	n := *benchRows
+	n := cmp.Or(*rows, 10_000)
 	e := regtest.New(b)
 	ctx := context.Background()
 	for i := range b.N {

@@ -2,6 +2,7 @@ package importer_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -258,10 +259,7 @@ func tenThousand(n int) string {
 }
 
 func TestTenThousandRows(t *testing.T) {
-	n := 10_000
-	if testing.Short() {
-		n = 1_000
-	}
+	n := cmp.Or(*rows, 2_000)
 	e := regtest.New(t)
 	rows, err := importer.ReadCSV(strings.NewReader(tenThousand(n)))
 	if err != nil {
@@ -280,4 +278,7 @@ func TestTenThousandRows(t *testing.T) {
 	}
 }
 
-var benchRows = flag.Int("rows", 10_000, "rows per import in BenchmarkImport")
+// rows sets the rows of TestTenThousandRows and BenchmarkImport; 0 means
+// 2,000 in the test (the default run stays short; -rows 10000 for the full
+// size) and 10,000 in the benchmark.
+var rows = flag.Int("rows", 0, "rows to import in TestTenThousandRows (default 2000) and BenchmarkImport (default 10000)")

@@ -105,46 +105,10 @@ func WriteXLSX(w io.Writer, p *Paper) error {
 	return err
 }
 
+// writeSheet writes a section to its sheet: the title, the header row,
+// then the rows, a row at a time. Cells are text, or numbers in the columns
+// that count; never formulas.
 func writeSheet(f *excelize.File, s Section, bold, wrap int) error {
-	if err := f.SetCellStr(s.Name, "A1", s.Title); err != nil {
-		return err
-	}
-	if err := f.SetCellStyle(s.Name, "A1", "A1", bold); err != nil {
-		return err
-	}
-	for c, h := range s.Header {
-		cell, err := excelize.CoordinatesToCellName(c+1, 2)
-		if err != nil {
-			return err
-		}
-		if err := f.SetCellStr(s.Name, cell, h); err != nil {
-			return err
-		}
-		if err := f.SetCellStyle(s.Name, cell, cell, bold); err != nil {
-			return err
-		}
-	}
-	for r, row := range s.Rows {
-		for c, v := range row {
-			cell, err := excelize.CoordinatesToCellName(c+1, r+3)
-			if err != nil {
-				return err
-			}
-			if n, err := strconv.Atoi(v); err == nil && (s.HeatMap || isCount(s, c)) {
-				err = f.SetCellInt(s.Name, cell, int64(n))
-				if err != nil {
-					return err
-				}
-				continue
-			}
-			if err := f.SetCellStr(s.Name, cell, v); err != nil {
-				return err
-			}
-			if err := f.SetCellStyle(s.Name, cell, cell, wrap); err != nil {
-				return err
-			}
-		}
-	}
 	for c := range s.Header {
 		col, err := excelize.ColumnNumberToName(c + 1)
 		if err != nil {
@@ -155,6 +119,43 @@ func writeSheet(f *excelize.File, s Section, bold, wrap int) error {
 			width = 28
 		}
 		if err := f.SetColWidth(s.Name, col, col, width); err != nil {
+			return err
+		}
+		if err := f.SetColStyle(s.Name, col, wrap); err != nil {
+			return err
+		}
+	}
+	if err := f.SetCellStr(s.Name, "A1", s.Title); err != nil {
+		return err
+	}
+	header := make([]any, len(s.Header))
+	for c, h := range s.Header {
+		header[c] = h
+	}
+	if err := f.SetSheetRow(s.Name, "A2", &header); err != nil {
+		return err
+	}
+	last, err := excelize.CoordinatesToCellName(max(len(s.Header), 1), 2)
+	if err != nil {
+		return err
+	}
+	if err := f.SetCellStyle(s.Name, "A1", last, bold); err != nil {
+		return err
+	}
+	for r, row := range s.Rows {
+		values := make([]any, len(row))
+		for c, v := range row {
+			if n, err := strconv.Atoi(v); err == nil && (s.HeatMap || isCount(s, c)) {
+				values[c] = n
+				continue
+			}
+			values[c] = v
+		}
+		cell, err := excelize.CoordinatesToCellName(1, r+3)
+		if err != nil {
+			return err
+		}
+		if err := f.SetSheetRow(s.Name, cell, &values); err != nil {
 			return err
 		}
 	}
@@ -220,6 +221,10 @@ func heatColour(l, i int) (r, g, b int) {
 	}
 }
 
+// pdfRows is the most rows a PDF table shows: the PDF is for reading at
+// the meeting; the XLSX and CSV papers have every row.
+const pdfRows = 200
+
 func pdfTable(pdf *fpdf.Fpdf, tr func(string) string, s Section) {
 	pageW, _ := pdf.GetPageSize()
 	left, _, right, _ := pdf.GetMargins()
@@ -233,7 +238,11 @@ func pdfTable(pdf *fpdf.Fpdf, tr func(string) string, s Section) {
 	}
 	pdf.Ln(-1)
 	pdf.SetFont("Helvetica", "", 8)
-	for r, row := range s.Rows {
+	rows := s.Rows
+	if len(rows) > pdfRows {
+		rows = rows[:pdfRows]
+	}
+	for r, row := range rows {
 		if s.HeatMap {
 			for c, v := range row {
 				fill := false
@@ -263,5 +272,10 @@ func pdfTable(pdf *fpdf.Fpdf, tr func(string) string, s Section) {
 			pdf.MultiCell(width, 4.5, tr(v), "", "L", false)
 		}
 		pdf.SetXY(x, y+height)
+	}
+	if len(s.Rows) > len(rows) {
+		pdf.Ln(2)
+		pdf.SetFont("Helvetica", "I", 8)
+		pdf.CellFormat(0, 5, tr(fmt.Sprintf("... and %d more rows: see the XLSX or CSV paper.", len(s.Rows)-len(rows))), "", 1, "L", false, 0, "")
 	}
 }

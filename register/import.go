@@ -73,7 +73,9 @@ func (s *Service) plan(nr NewRisk, ref, actor string) ([]domain.Event, error) {
 }
 
 // importID returns the id of the risk imported from the row with key.
-func importID(key string) string { return uuid.NewSHA1(importNamespace, []byte("risk\x00"+key)).String() }
+func importID(key string) string {
+	return uuid.NewSHA1(importNamespace, []byte("risk\x00"+key)).String()
+}
 
 // importEventID returns the id of the i-th event of the risk imported from
 // the row with key.

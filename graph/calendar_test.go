@@ -280,3 +280,57 @@ func TestStaleDecisionsAndAgenda(t *testing.T) {
 		t.Errorf("node: %+v", node)
 	}
 }
+
+func TestImportRisksMutation(t *testing.T) {
+	e := newEnv(t)
+	staff := e.token(t, "sam", domain.RoleStaff)
+	const mutation = `mutation($csv: String!, $dry: Boolean, $map: [String!]) { importRisks(csv: $csv, source: "plan.csv", map: $map, dryRun: $dry) {
+		rows dryRun written errors { row column message } risks { row reference title riskId created } } }`
+	csv := "Risk title,description,category,owner,likelihood,impact\nCyber attack,cause -> event,IT,CIO,5,4\nKey staff,cause,HR,Director,3,3\n"
+	m := []string{"Risk title=title"}
+	for _, role := range []domain.Role{domain.RoleCouncil, domain.RoleAuditor, domain.RoleIntegration} {
+		if r := e.post(t, e.token(t, "x", role), mutation, vars{"csv": csv, "map": m}); r.code() != "FORBIDDEN" {
+			t.Errorf("%s importing: %+v", role, r.Errors)
+		}
+	}
+	type report struct {
+		ImportRisks struct {
+			Rows    int
+			DryRun  bool
+			Written bool
+			Errors  []struct {
+				Row     int
+				Column  string
+				Message string
+			}
+			Risks []struct {
+				Row       int
+				Reference *string
+				RiskID    *string
+				Created   bool
+			}
+		}
+	}
+	var dry report
+	e.must(t, staff, mutation, vars{"csv": csv, "dry": true, "map": m}, &dry)
+	if dry.ImportRisks.Written || len(dry.ImportRisks.Risks) != 2 || dry.ImportRisks.Risks[0].Reference != nil {
+		t.Errorf("dry run: %+v", dry)
+	}
+	var rep report
+	e.must(t, staff, mutation, vars{"csv": csv, "map": m}, &rep)
+	if !rep.ImportRisks.Written || len(rep.ImportRisks.Risks) != 2 || !rep.ImportRisks.Risks[0].Created || rep.ImportRisks.Risks[0].Reference == nil {
+		t.Fatalf("import: %+v", rep)
+	}
+	e.must(t, staff, mutation, vars{"csv": csv, "map": m}, &rep)
+	if rep.ImportRisks.Written || rep.ImportRisks.Risks[1].Created {
+		t.Errorf("second import: %+v", rep)
+	}
+	var bad report
+	e.must(t, staff, mutation, vars{"csv": "title,description,category,owner,likelihood,impact\nX,d,c,o,9,1\n"}, &bad)
+	if bad.ImportRisks.Written || len(bad.ImportRisks.Errors) != 1 || bad.ImportRisks.Errors[0].Column != "likelihood" || bad.ImportRisks.Errors[0].Row != 2 {
+		t.Errorf("bad row: %+v", bad)
+	}
+	if r := e.post(t, staff, mutation, vars{"csv": "no,fields\n1,2\n"}); r.code() != "BAD_USER_INPUT" {
+		t.Errorf("no mapped columns: %+v", r.Errors)
+	}
+}

@@ -155,20 +155,23 @@ func (s *Sweeper) record(ctx context.Context, a domain.TimeAct) error {
 // others wait to take over. It connects for the lock with connConfig. It
 // returns nil when ctx ends.
 func (s *Sweeper) Run(ctx context.Context, connConfig *pgx.ConnConfig) error {
+	t := time.NewTicker(s.cfg.Interval)
+	defer t.Stop()
 	for ctx.Err() == nil {
-		if err := s.runLocked(ctx, connConfig); err != nil && ctx.Err() == nil {
+		if err := s.runLocked(ctx, connConfig, t.C); err != nil && ctx.Err() == nil {
 			s.cfg.Logger.Warn("calendar sweeper: lost its lock session, starting again", "err", err)
-			if !sleep(ctx, s.cfg.Interval) {
-				break
+			select {
+			case <-ctx.Done():
+			case <-t.C:
 			}
 		}
 	}
 	return nil
 }
 
-// runLocked takes the lock, then sweeps until ctx ends or the lock session
-// is lost.
-func (s *Sweeper) runLocked(ctx context.Context, connConfig *pgx.ConnConfig) error {
+// runLocked takes the lock, then sweeps at every tick until ctx ends or the
+// lock session is lost.
+func (s *Sweeper) runLocked(ctx context.Context, connConfig *pgx.ConnConfig, tick <-chan time.Time) error {
 	session, err := pglock.Open(ctx, connConfig, "riskreg calendar")
 	if err != nil {
 		return err
@@ -189,21 +192,11 @@ func (s *Sweeper) runLocked(ctx context.Context, connConfig *pgx.ConnConfig) err
 		case n > 0:
 			s.cfg.Logger.Info("calendar sweep", "acts", n)
 		}
-		if !sleep(ctx, s.cfg.Interval) {
+		select {
+		case <-ctx.Done():
 			cancel()
 			return <-lost
+		case <-tick:
 		}
-	}
-}
-
-// sleep waits for d or until ctx ends, and reports whether d passed.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
 	}
 }

@@ -397,7 +397,11 @@ func (r *Resolver) scheduleSession(ctx context.Context, body model.Body, date do
 	if err != nil {
 		return nil, err
 	}
-	s, err := r.Register.ScheduleSession(ctx, req, domain.Body(body), date, title)
+	return registerSessionModel(r.Register.ScheduleSession(ctx, req, domain.Body(body), date, title))
+}
+
+// registerSessionModel converts the session a mutation returns.
+func registerSessionModel(s register.Session, err error) (*model.Session, error) {
 	if err != nil {
 		return nil, err
 	}
@@ -410,11 +414,7 @@ func (r *Resolver) tableItem(ctx context.Context, sessionID, subjectID string, n
 	if err != nil {
 		return nil, err
 	}
-	s, err := r.Register.TableItem(ctx, req, sessionID, subjectID, deref(note))
-	if err != nil {
-		return nil, err
-	}
-	return &model.Session{ID: s.ID(), Body: model.Body(s.Body()), Date: s.Date(), Title: s.Title(), Version: s.Version()}, nil
+	return registerSessionModel(r.Register.TableItem(ctx, req, sessionID, subjectID, deref(note)))
 }
 
 // tabledRisk returns the risk of a tabled item: for a risk, as it stood at

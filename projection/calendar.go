@@ -2,6 +2,7 @@ package projection
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"time"
 
@@ -167,41 +168,40 @@ func (c *calendarChanges) load(ctx context.Context, q Querier, gen int64) (*calS
 			}
 		}
 	}
-	slot := slotOf(gen)
-	if len(risks) > 0 {
-		rows, err := queryAll(ctx, q, "calendar risks", scanCalRisk,
-			`SELECT `+calRiskColumns+` FROM rm_cal_risks_gen WHERE slot = $1 AND generation = $2 AND risk_id = ANY($3)`,
-			planned(slot, gen, risks)...)
-		if err != nil {
-			return nil, err
-		}
-		for _, r := range rows {
-			st.risks[r.ID], st.existing[r.ID] = r, true
-		}
-	}
-	if len(responses) > 0 {
-		rows, err := queryAll(ctx, q, "calendar responses", scanCalResponse,
-			`SELECT `+calResponseColumns+` FROM rm_cal_responses_gen WHERE slot = $1 AND generation = $2 AND response_id = ANY($3)`,
-			planned(slot, gen, responses)...)
-		if err != nil {
-			return nil, err
-		}
-		for _, r := range rows {
+	err := loadCal(ctx, q, gen, "rm_cal_risks_gen", "risk_id", calRiskColumns, risks, scanCalRisk, func(r *calRisk) {
+		st.risks[r.ID], st.existing[r.ID] = r, true
+	})
+	if err == nil {
+		err = loadCal(ctx, q, gen, "rm_cal_responses_gen", "response_id", calResponseColumns, responses, scanCalResponse, func(r *calResponse) {
 			st.responses[r.ID], st.existing[r.ID] = r, true
-		}
+		})
 	}
-	if len(sessions) > 0 {
-		rows, err := queryAll(ctx, q, "calendar sessions", scanCalSession,
-			`SELECT `+calSessionColumns+` FROM rm_cal_sessions_gen WHERE slot = $1 AND generation = $2 AND session_id = ANY($3)`,
-			planned(slot, gen, sessions)...)
-		if err != nil {
-			return nil, err
-		}
-		for _, s := range rows {
+	if err == nil {
+		err = loadCal(ctx, q, gen, "rm_cal_sessions_gen", "session_id", calSessionColumns, sessions, scanCalSession, func(s *calSession) {
 			st.sessions[s.ID], st.existing[s.ID] = s, true
-		}
+		})
+	}
+	if err != nil {
+		return nil, err
 	}
 	return st, nil
+}
+
+// loadCal reads the rows of generation gen of table whose key is one of
+// ids, and hands each to put.
+func loadCal[T any](ctx context.Context, q Querier, gen int64, table, key, columns string, ids []string,
+	scan pgx.RowToFunc[*T], put func(*T),
+) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	rows, err := queryAll(ctx, q, "load from "+table, scan,
+		fmt.Sprintf("SELECT %s FROM %s WHERE slot = $1 AND generation = $2 AND %s = ANY($3)", columns, table, key),
+		planned(slotOf(gen), gen, ids)...)
+	for _, r := range rows {
+		put(r)
+	}
+	return err
 }
 
 // change records a material change of subject by event e, when d is one.

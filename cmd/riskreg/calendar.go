@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/riskreg/riskreg/domain"
 	"github.com/riskreg/riskreg/eventstore"
 	"github.com/riskreg/riskreg/projection"
+	"github.com/riskreg/riskreg/register"
 )
 
 // calendarFlags configure the governance calendar of riskreg serve.
@@ -58,4 +60,20 @@ func startCalendar(ctx context.Context, store *eventstore.Store, pool *pgxpool.P
 func (c *calendarRunner) stop() {
 	c.cancel()
 	<-c.done
+}
+
+// openStore connects to url and opens the event store on it, for the
+// commands that read and write the register without serving (paper,
+// import). Close the store, then the pool.
+func openStore(ctx context.Context, url string, logger *slog.Logger) (*pgxpool.Pool, *eventstore.Store, error) {
+	pool, err := pgxpool.New(ctx, url)
+	if err != nil {
+		return nil, nil, fmt.Errorf("connect: %w", err)
+	}
+	store, err := eventstore.New(pool, eventstore.Config{Upcasters: register.Upcasters(), Logger: logger})
+	if err != nil {
+		pool.Close()
+		return nil, nil, err
+	}
+	return pool, store, nil
 }

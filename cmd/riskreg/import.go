@@ -12,10 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"github.com/riskreg/riskreg/domain"
-	"github.com/riskreg/riskreg/eventstore"
 	"github.com/riskreg/riskreg/importer"
 	"github.com/riskreg/riskreg/register"
 )
@@ -70,15 +67,11 @@ func runImport(ctx context.Context, args []string, getenv func(string) string, s
 		return err
 	}
 	return withDatabase(ctx, db, logger, func(url string) error {
-		pool, err := pgxpool.New(ctx, url)
-		if err != nil {
-			return fmt.Errorf("connect: %w", err)
-		}
-		defer pool.Close()
-		store, err := eventstore.New(pool, eventstore.Config{Upcasters: register.Upcasters(), Logger: logger})
+		pool, store, err := openStore(ctx, url, logger)
 		if err != nil {
 			return err
 		}
+		defer pool.Close()
 		defer store.Close()
 		req := register.Request{Principal: domain.Principal{Subject: *actor, Roles: []domain.Role{domain.RoleStaff}},
 			RequestID: "import:" + *source, CorrelationID: "import:" + *source}

@@ -8,9 +8,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
-	"github.com/riskreg/riskreg/eventstore"
 	"github.com/riskreg/riskreg/papers"
 	"github.com/riskreg/riskreg/projection"
 	"github.com/riskreg/riskreg/register"
@@ -41,15 +38,11 @@ func runPaper(ctx context.Context, args []string, getenv func(string) string, st
 		return usageErrorf(fs, "%v", ferr)
 	}
 	return withDatabase(ctx, db, logger, func(url string) error {
-		pool, err := pgxpool.New(ctx, url)
-		if err != nil {
-			return fmt.Errorf("connect: %w", err)
-		}
-		defer pool.Close()
-		store, err := eventstore.New(pool, eventstore.Config{Upcasters: register.Upcasters(), Logger: logger})
+		pool, store, err := openStore(ctx, url, logger)
 		if err != nil {
 			return err
 		}
+		defer pool.Close()
 		defer store.Close()
 		b := &papers.Builder{Store: store, Reader: projection.NewReader(store), Register: register.New(store, time.Now)}
 		p, err := b.Build(ctx, *session)

@@ -488,3 +488,26 @@ func (r *Resolver) importRisks(ctx context.Context, data, source string, mapping
 	}
 	return out, nil
 }
+
+// Estimated lengths of the calendar's lists, for the cost of a query.
+const (
+	listSessions = 50  // sessions of a body
+	listItems    = 50  // items tabled for a session
+	listAgenda   = 100 // suggestions for a session
+)
+
+// calendarComplexity sets the cost of the calendar's list fields, as
+// complexity does for the core ones.
+func calendarComplexity(c *ComplexityRoot, times func(first *int, def int) func(int) int) {
+	c.Query.Responses = func(child int, _ *model.ResponseFilter, first *int, _ *string, _ *time.Time) int {
+		return times(first, 50)(child)
+	}
+	c.Query.RisksOrdered = func(child int, _ *model.RiskOrder, _ *model.RiskFilter, first *int, _ *string) int {
+		return times(first, 50)(child)
+	}
+	c.Query.Sessions = func(child int, _ *model.Body) int { return 1 + listSessions*child }
+	c.Session.Items = func(child int) int { return 1 + listItems*child }
+	c.Session.SuggestedAgenda = func(child int) int { return 1 + listAgenda*child }
+	c.Session.Decisions = func(child int) int { return 1 + listDecisions*child }
+	c.Decision.SubjectChangedSince = func(child int) int { return 1 + listEffects*child }
+}

@@ -33,10 +33,15 @@ func Bearer(tokens interface {
 	}
 }
 
+// MaxBuilding is how many papers a handler builds at once; further requests
+// wait for a turn (or until they are cancelled).
+const MaxBuilding = 2
+
 // NewHandler serves GET /papers/{sessionId}.{xlsx|pdf|csv} (mount it at
 // "GET /papers/{file}"): the session's paper, to staff, the clerks of the
 // bodies and auditors.
 func NewHandler(b *Builder, authenticate Authenticate, logger *slog.Logger) http.Handler {
+	turns := make(chan struct{}, MaxBuilding)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, err := authenticate(r)
 		switch {
@@ -57,6 +62,13 @@ func NewHandler(b *Builder, authenticate Authenticate, logger *slog.Logger) http
 		format, ferr := ParseFormat(ext)
 		if !ok || id == "" || ferr != nil {
 			http.Error(w, "not found: ask for /papers/{sessionId}.xlsx, .pdf or .csv", http.StatusNotFound)
+			return
+		}
+		select {
+		case turns <- struct{}{}:
+			defer func() { <-turns }()
+		case <-r.Context().Done():
+			http.Error(w, "busy: try again", http.StatusServiceUnavailable)
 			return
 		}
 		paper, err := b.Build(r.Context(), id)

@@ -62,18 +62,21 @@ func (c *calendarRunner) stop() {
 	<-c.done
 }
 
-// openStore connects to url and opens the event store on it, for the
+// withStore runs fn with the event store of the database db names, for the
 // commands that read and write the register without serving (paper,
-// import). Close the store, then the pool.
-func openStore(ctx context.Context, url string, logger *slog.Logger) (*pgxpool.Pool, *eventstore.Store, error) {
-	pool, err := pgxpool.New(ctx, url)
-	if err != nil {
-		return nil, nil, fmt.Errorf("connect: %w", err)
-	}
-	store, err := eventstore.New(pool, eventstore.Config{Upcasters: register.Upcasters(), Logger: logger})
-	if err != nil {
-		pool.Close()
-		return nil, nil, err
-	}
-	return pool, store, nil
+// import).
+func withStore(ctx context.Context, db dbFlags, logger *slog.Logger, fn func(*eventstore.Store) error) error {
+	return withDatabase(ctx, db, logger, func(url string) error {
+		pool, err := pgxpool.New(ctx, url)
+		if err != nil {
+			return fmt.Errorf("connect: %w", err)
+		}
+		defer pool.Close()
+		store, err := eventstore.New(pool, eventstore.Config{Upcasters: register.Upcasters(), Logger: logger})
+		if err != nil {
+			return err
+		}
+		defer store.Close()
+		return fn(store)
+	})
 }

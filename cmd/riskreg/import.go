@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/riskreg/riskreg/domain"
+	"github.com/riskreg/riskreg/eventstore"
 	"github.com/riskreg/riskreg/importer"
 	"github.com/riskreg/riskreg/register"
 )
@@ -66,13 +67,7 @@ func runImport(ctx context.Context, args []string, getenv func(string) string, s
 	if err != nil {
 		return err
 	}
-	return withDatabase(ctx, db, logger, func(url string) error {
-		pool, store, err := openStore(ctx, url, logger)
-		if err != nil {
-			return err
-		}
-		defer pool.Close()
-		defer store.Close()
+	return withStore(ctx, db, logger, func(store *eventstore.Store) error {
 		req := register.Request{Principal: domain.Principal{Subject: *actor, Roles: []domain.Role{domain.RoleStaff}},
 			RequestID: "import:" + *source, CorrelationID: "import:" + *source}
 		rep, err := importer.Import(ctx, register.New(store, time.Now), req,

@@ -8,6 +8,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/riskreg/riskreg/eventstore"
 	"github.com/riskreg/riskreg/papers"
 	"github.com/riskreg/riskreg/projection"
 	"github.com/riskreg/riskreg/register"
@@ -37,13 +38,7 @@ func runPaper(ctx context.Context, args []string, getenv func(string) string, st
 	case ferr != nil:
 		return usageErrorf(fs, "%v", ferr)
 	}
-	return withDatabase(ctx, db, logger, func(url string) error {
-		pool, store, err := openStore(ctx, url, logger)
-		if err != nil {
-			return err
-		}
-		defer pool.Close()
-		defer store.Close()
+	return withStore(ctx, db, logger, func(store *eventstore.Store) error {
 		b := &papers.Builder{Store: store, Reader: projection.NewReader(store), Register: register.New(store, time.Now)}
 		p, err := b.Build(ctx, *session)
 		if err != nil {

@@ -62,6 +62,7 @@ type RowError struct {
 	Message string
 }
 
+// Error says where and what: `row 3, column "impact": ...`.
 func (e RowError) Error() string {
 	if e.Column == "" {
 		return fmt.Sprintf("row %d: %s", e.Row, e.Message)

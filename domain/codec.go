@@ -55,6 +55,11 @@ var eventSpecs = []eventSpec{
 	specOf[ResponseClosed](StreamResponse),
 	specOf[ResponseWithdrawn](StreamResponse),
 	specOf[DecisionRecorded](StreamDecision),
+	specOf[RiskReviewOverdue](StreamCalendar),
+	specOf[RiskToleranceLapsed](StreamCalendar),
+	specOf[ResponseOverdue](StreamCalendar),
+	specOf[SessionScheduled](StreamSession),
+	specOf[ItemTabled](StreamSession),
 }
 
 // eventSpecByName indexes eventSpecs by type name.

@@ -46,6 +46,13 @@ var sampleEvents = []struct {
 		Subjects:      []Subject{{ID: riskID, Kind: SubjectKindRisk, VersionSeen: 2}},
 		EffectiveDate: date("2027-01-01"), ExpiresOn: date("2027-12-31"), RecordedBy: "clerk", RecordedAt: t0,
 	}, `{"body":"COUNCIL","session":"Council 2026","kind":"ACCEPT_RISK","text":"Accepted.","subjects":[{"id":"risk-1","kind":"RISK","versionSeen":2}],"effectiveDate":"2027-01-01","expiresOn":"2027-12-31","recordedBy":"clerk","recordedAt":"2026-11-27T09:00:00.123456789Z"}`},
+	{RiskReviewOverdue{RiskID: riskID, ReviewDue: date("2027-01-31")}, `{"riskId":"risk-1","reviewDue":"2027-01-31"}`},
+	{RiskToleranceLapsed{RiskID: riskID, ToleratedUntil: date("2027-12-31")}, `{"riskId":"risk-1","toleratedUntil":"2027-12-31"}`},
+	{ResponseOverdue{ResponseID: responseID, RiskID: riskID, DueDate: date("2027-06-30")}, `{"responseId":"resp-1","riskId":"risk-1","dueDate":"2027-06-30"}`},
+	{SessionScheduled{Body: BodyCouncil, Date: date("2027-06-20"), Title: "Council, 141st Session", ScheduledBy: "sam"},
+		`{"body":"COUNCIL","date":"2027-06-20","title":"Council, 141st Session","scheduledBy":"sam"}`},
+	{ItemTabled{SubjectID: riskID, SubjectKind: SubjectKindRisk, Version: 3, Note: "for decision", TabledBy: "sam"},
+		`{"subjectId":"risk-1","subjectKind":"RISK","version":3,"note":"for decision","tabledBy":"sam"}`},
 }
 
 func TestEventJSONRoundTrip(t *testing.T) {
@@ -110,6 +117,7 @@ func TestEventTypes(t *testing.T) {
 		"ResponseEndorsed", "ResponseRejected", "ResponseStarted", "ResponseImplemented", "ResponseVerified",
 		"ResponseClosed", "ResponseWithdrawn",
 		"DecisionRecorded",
+		"RiskReviewOverdue", "RiskToleranceLapsed", "ResponseOverdue", "SessionScheduled", "ItemTabled",
 	}
 	if got := EventTypes(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("EventTypes() = %v", got)
@@ -120,10 +128,14 @@ func TestEventTypes(t *testing.T) {
 			t.Fatal(err)
 		}
 		wantStream := StreamDecision
-		switch name[:4] {
-		case "Risk":
+		switch {
+		case name == "RiskReviewOverdue" || name == "RiskToleranceLapsed" || name == "ResponseOverdue":
+			wantStream = StreamCalendar
+		case name == "SessionScheduled" || name == "ItemTabled":
+			wantStream = StreamSession
+		case name[:4] == "Risk":
 			wantStream = StreamRisk
-		case "Resp":
+		case name[:4] == "Resp":
 			wantStream = StreamResponse
 		}
 		if stream != wantStream {

@@ -33,6 +33,7 @@ var staffActions = []Action{
 	ActionRegisterRisk, ActionUpdateRisk, ActionAssessRisk, ActionCloseRisk, ActionWithdrawRisk,
 	ActionProposeResponse, ActionReviseResponse, ActionSubmitResponse, ActionStartResponse,
 	ActionReportImplementation, ActionCloseResponse, ActionWithdrawResponse,
+	ActionScheduleSession, ActionTableItem,
 }
 
 // bodyRoles gives the one role that records each body's decisions.

@@ -32,30 +32,45 @@ func NewExecutableSchema(cfg Config) graphql.ExecutableSchema {
 type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
+	AgendaSuggestion() AgendaSuggestionResolver
 	Decision() DecisionResolver
 	Mutation() MutationResolver
 	Query() QueryResolver
 	Risk() RiskResolver
+	Session() SessionResolver
 	StrategicResponse() StrategicResponseResolver
+	SubjectChange() SubjectChangeResolver
 	Subscription() SubscriptionResolver
+	TabledItem() TabledItemResolver
 }
 
 type DirectiveRoot struct {
 }
 
 type ComplexityRoot struct {
+	AgendaSuggestion struct {
+		DecisionID func(childComplexity int) int
+		Kind       func(childComplexity int) int
+		Reason     func(childComplexity int) int
+		Response   func(childComplexity int) int
+		Risk       func(childComplexity int) int
+		SubjectID  func(childComplexity int) int
+	}
+
 	Decision struct {
-		Body          func(childComplexity int) int
-		EffectiveDate func(childComplexity int) int
-		Effects       func(childComplexity int) int
-		ExpiresOn     func(childComplexity int) int
-		ID            func(childComplexity int) int
-		Kind          func(childComplexity int) int
-		RecordedAt    func(childComplexity int) int
-		RecordedBy    func(childComplexity int) int
-		Session       func(childComplexity int) int
-		Subjects      func(childComplexity int) int
-		Text          func(childComplexity int) int
+		Body                func(childComplexity int) int
+		EffectiveDate       func(childComplexity int) int
+		Effects             func(childComplexity int) int
+		ExpiresOn           func(childComplexity int) int
+		ID                  func(childComplexity int) int
+		Kind                func(childComplexity int) int
+		RecordedAt          func(childComplexity int) int
+		RecordedBy          func(childComplexity int) int
+		Session             func(childComplexity int) int
+		SessionID           func(childComplexity int) int
+		SubjectChangedSince func(childComplexity int) int
+		Subjects            func(childComplexity int) int
+		Text                func(childComplexity int) int
 	}
 
 	DecisionConnection struct {
@@ -118,6 +133,28 @@ type ComplexityRoot struct {
 		Risks      func(childComplexity int) int
 	}
 
+	ImportReport struct {
+		DryRun  func(childComplexity int) int
+		Errors  func(childComplexity int) int
+		Risks   func(childComplexity int) int
+		Rows    func(childComplexity int) int
+		Written func(childComplexity int) int
+	}
+
+	ImportRowError struct {
+		Column  func(childComplexity int) int
+		Message func(childComplexity int) int
+		Row     func(childComplexity int) int
+	}
+
+	ImportedRisk struct {
+		Created   func(childComplexity int) int
+		Reference func(childComplexity int) int
+		RiskID    func(childComplexity int) int
+		Row       func(childComplexity int) int
+		Title     func(childComplexity int) int
+	}
+
 	IntegrityProblem struct {
 		Reason   func(childComplexity int) int
 		StreamID func(childComplexity int) int
@@ -134,13 +171,16 @@ type ComplexityRoot struct {
 		AssessRisk           func(childComplexity int, input model.AssessRiskInput) int
 		CloseResponse        func(childComplexity int, input model.ResponseTransitionInput) int
 		CloseRisk            func(childComplexity int, input model.RiskTransitionInput) int
+		ImportRisks          func(childComplexity int, csv string, source string, mapArg []string, dryRun *bool, partial *bool) int
 		ProposeResponse      func(childComplexity int, input model.ProposeResponseInput) int
 		RecordDecision       func(childComplexity int, input model.RecordDecisionInput) int
 		RegisterRisk         func(childComplexity int, input model.RegisterRiskInput) int
 		ReportImplementation func(childComplexity int, input model.ResponseTransitionInput) int
 		ReviseResponse       func(childComplexity int, input model.ReviseResponseInput) int
+		ScheduleSession      func(childComplexity int, body model.Body, date domain.Date, title string, idempotencyKey *string) int
 		StartResponse        func(childComplexity int, input model.ResponseTransitionInput) int
 		SubmitResponse       func(childComplexity int, input model.ResponseTransitionInput) int
+		TableItem            func(childComplexity int, sessionID string, subjectID string, note *string, idempotencyKey *string) int
 		UpdateRisk           func(childComplexity int, input model.UpdateRiskInput) int
 		WithdrawResponse     func(childComplexity int, input model.ResponseTransitionInput) int
 		WithdrawRisk         func(childComplexity int, input model.RiskTransitionInput) int
@@ -159,16 +199,21 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
-		Decision  func(childComplexity int, id string) int
-		Decisions func(childComplexity int, body *model.Body, first *int, after *string) int
-		Events    func(childComplexity int, first *int, after *string, streamID *string, types []string, since *time.Time, until *time.Time, correlationID *string, decisionID *string) int
-		HeatMap   func(childComplexity int, asOf *time.Time, ratingKind *model.RatingKind) int
-		Integrity func(childComplexity int, streamID *string) int
-		Me        func(childComplexity int) int
-		Node      func(childComplexity int, id string) int
-		Response  func(childComplexity int, id string, asOf *time.Time, atVersion *int) int
-		Risk      func(childComplexity int, id string, asOf *time.Time, atVersion *int) int
-		Risks     func(childComplexity int, filter *model.RiskFilter, first *int, after *string, asOf *time.Time) int
+		Decision        func(childComplexity int, id string) int
+		Decisions       func(childComplexity int, body *model.Body, first *int, after *string) int
+		Events          func(childComplexity int, first *int, after *string, streamID *string, types []string, since *time.Time, until *time.Time, correlationID *string, decisionID *string) int
+		HeatMap         func(childComplexity int, asOf *time.Time, ratingKind *model.RatingKind) int
+		Integrity       func(childComplexity int, streamID *string) int
+		Me              func(childComplexity int) int
+		Node            func(childComplexity int, id string) int
+		Response        func(childComplexity int, id string, asOf *time.Time, atVersion *int) int
+		Responses       func(childComplexity int, filter *model.ResponseFilter, first *int, after *string, asOf *time.Time) int
+		Risk            func(childComplexity int, id string, asOf *time.Time, atVersion *int) int
+		RiskByReference func(childComplexity int, reference string) int
+		Risks           func(childComplexity int, filter *model.RiskFilter, first *int, after *string, asOf *time.Time) int
+		RisksOrdered    func(childComplexity int, orderBy *model.RiskOrder, filter *model.RiskFilter, first *int, after *string) int
+		Session         func(childComplexity int, id string) int
+		Sessions        func(childComplexity int, body *model.Body) int
 	}
 
 	Rating struct {
@@ -181,27 +226,41 @@ type ComplexityRoot struct {
 		Score      func(childComplexity int) int
 	}
 
+	ResponseConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	ResponseEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
 	Risk struct {
-		Band           func(childComplexity int) int
-		Category       func(childComplexity int) int
-		CreatedAt      func(childComplexity int) int
-		Decisions      func(childComplexity int) int
-		Description    func(childComplexity int) int
-		Flagged        func(childComplexity int) int
-		History        func(childComplexity int, first *int, after *string) int
-		ID             func(childComplexity int) int
-		Inherent       func(childComplexity int) int
-		Owner          func(childComplexity int) int
-		Reference      func(childComplexity int) int
-		Residual       func(childComplexity int) int
-		Responses      func(childComplexity int) int
-		Source         func(childComplexity int) int
-		Status         func(childComplexity int) int
-		Target         func(childComplexity int) int
-		Title          func(childComplexity int) int
-		ToleratedUntil func(childComplexity int) int
-		UpdatedAt      func(childComplexity int) int
-		Version        func(childComplexity int) int
+		AcceptanceLapsed func(childComplexity int) int
+		Band             func(childComplexity int) int
+		Category         func(childComplexity int) int
+		CreatedAt        func(childComplexity int) int
+		Decisions        func(childComplexity int) int
+		Description      func(childComplexity int) int
+		Flagged          func(childComplexity int) int
+		History          func(childComplexity int, first *int, after *string) int
+		ID               func(childComplexity int) int
+		Inherent         func(childComplexity int) int
+		NextReview       func(childComplexity int) int
+		Owner            func(childComplexity int) int
+		Reference        func(childComplexity int) int
+		Residual         func(childComplexity int) int
+		Responses        func(childComplexity int) int
+		ReviewOverdue    func(childComplexity int) int
+		Source           func(childComplexity int) int
+		Status           func(childComplexity int) int
+		Target           func(childComplexity int) int
+		Title            func(childComplexity int) int
+		ToleratedUntil   func(childComplexity int) int
+		UpdatedAt        func(childComplexity int) int
+		Version          func(childComplexity int) int
 	}
 
 	RiskConnection struct {
@@ -215,6 +274,18 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	Session struct {
+		Body            func(childComplexity int) int
+		Date            func(childComplexity int) int
+		Decisions       func(childComplexity int) int
+		ID              func(childComplexity int) int
+		Items           func(childComplexity int) int
+		PreviousSession func(childComplexity int) int
+		SuggestedAgenda func(childComplexity int) int
+		Title           func(childComplexity int) int
+		Version         func(childComplexity int) int
+	}
+
 	StrategicResponse struct {
 		CreatedAt   func(childComplexity int) int
 		Decisions   func(childComplexity int) int
@@ -223,6 +294,7 @@ type ComplexityRoot struct {
 		History     func(childComplexity int, first *int, after *string) int
 		ID          func(childComplexity int) int
 		Option      func(childComplexity int) int
+		Overdue     func(childComplexity int) int
 		Owner       func(childComplexity int) int
 		Risk        func(childComplexity int) int
 		Status      func(childComplexity int) int
@@ -231,8 +303,26 @@ type ComplexityRoot struct {
 		Version     func(childComplexity int) int
 	}
 
+	SubjectChange struct {
+		Event     func(childComplexity int) int
+		Kind      func(childComplexity int) int
+		SubjectID func(childComplexity int) int
+		Summary   func(childComplexity int) int
+	}
+
 	Subscription struct {
 		Events func(childComplexity int, after *string, streamID *string, types []string) int
+	}
+
+	TabledItem struct {
+		ChangedSinceTabled func(childComplexity int) int
+		Kind               func(childComplexity int) int
+		Note               func(childComplexity int) int
+		Response           func(childComplexity int) int
+		Risk               func(childComplexity int) int
+		SubjectID          func(childComplexity int) int
+		VersionNow         func(childComplexity int) int
+		VersionTabled      func(childComplexity int) int
 	}
 }
 
@@ -240,8 +330,14 @@ type ComplexityRoot struct {
 
 // region    ************************** generated!.gotpl **************************
 
+type AgendaSuggestionResolver interface {
+	Risk(ctx context.Context, obj *model.AgendaSuggestion) (*model.Risk, error)
+	Response(ctx context.Context, obj *model.AgendaSuggestion) (*model.StrategicResponse, error)
+}
 type DecisionResolver interface {
 	Effects(ctx context.Context, obj *model.Decision) ([]*model.Event, error)
+	SubjectChangedSince(ctx context.Context, obj *model.Decision) ([]*model.SubjectChange, error)
+	SessionID(ctx context.Context, obj *model.Decision) (*string, error)
 }
 type MutationResolver interface {
 	RegisterRisk(ctx context.Context, input model.RegisterRiskInput) (*model.Risk, error)
@@ -257,6 +353,9 @@ type MutationResolver interface {
 	CloseResponse(ctx context.Context, input model.ResponseTransitionInput) (*model.StrategicResponse, error)
 	WithdrawResponse(ctx context.Context, input model.ResponseTransitionInput) (*model.StrategicResponse, error)
 	RecordDecision(ctx context.Context, input model.RecordDecisionInput) (*model.Decision, error)
+	ScheduleSession(ctx context.Context, body model.Body, date domain.Date, title string, idempotencyKey *string) (*model.Session, error)
+	TableItem(ctx context.Context, sessionID string, subjectID string, note *string, idempotencyKey *string) (*model.Session, error)
+	ImportRisks(ctx context.Context, csv string, source string, mapArg []string, dryRun *bool, partial *bool) (*model.ImportReport, error)
 }
 type QueryResolver interface {
 	Node(ctx context.Context, id string) (model.Node, error)
@@ -269,20 +368,42 @@ type QueryResolver interface {
 	Events(ctx context.Context, first *int, after *string, streamID *string, types []string, since *time.Time, until *time.Time, correlationID *string, decisionID *string) (*model.EventConnection, error)
 	HeatMap(ctx context.Context, asOf *time.Time, ratingKind *model.RatingKind) (*model.HeatMap, error)
 	Integrity(ctx context.Context, streamID *string) (*model.IntegrityReport, error)
+	Responses(ctx context.Context, filter *model.ResponseFilter, first *int, after *string, asOf *time.Time) (*model.ResponseConnection, error)
+	RiskByReference(ctx context.Context, reference string) (*model.Risk, error)
+	RisksOrdered(ctx context.Context, orderBy *model.RiskOrder, filter *model.RiskFilter, first *int, after *string) (*model.RiskConnection, error)
+	Session(ctx context.Context, id string) (*model.Session, error)
+	Sessions(ctx context.Context, body *model.Body) ([]*model.Session, error)
 }
 type RiskResolver interface {
 	Responses(ctx context.Context, obj *model.Risk) ([]*model.StrategicResponse, error)
 	Decisions(ctx context.Context, obj *model.Risk) ([]*model.Decision, error)
 	History(ctx context.Context, obj *model.Risk, first *int, after *string) (*model.EventConnection, error)
+	NextReview(ctx context.Context, obj *model.Risk) (*domain.Date, error)
+	ReviewOverdue(ctx context.Context, obj *model.Risk) (bool, error)
+	AcceptanceLapsed(ctx context.Context, obj *model.Risk) (bool, error)
+}
+type SessionResolver interface {
+	Items(ctx context.Context, obj *model.Session) ([]*model.TabledItem, error)
+	SuggestedAgenda(ctx context.Context, obj *model.Session) ([]*model.AgendaSuggestion, error)
+	PreviousSession(ctx context.Context, obj *model.Session) (*model.Session, error)
+	Decisions(ctx context.Context, obj *model.Session) ([]*model.Decision, error)
 }
 type StrategicResponseResolver interface {
 	Risk(ctx context.Context, obj *model.StrategicResponse) (*model.Risk, error)
 
 	Decisions(ctx context.Context, obj *model.StrategicResponse) ([]*model.Decision, error)
 	History(ctx context.Context, obj *model.StrategicResponse, first *int, after *string) (*model.EventConnection, error)
+	Overdue(ctx context.Context, obj *model.StrategicResponse) (bool, error)
+}
+type SubjectChangeResolver interface {
+	Event(ctx context.Context, obj *model.SubjectChange) (*model.Event, error)
 }
 type SubscriptionResolver interface {
 	Events(ctx context.Context, after *string, streamID *string, types []string) (<-chan *model.Event, error)
+}
+type TabledItemResolver interface {
+	Risk(ctx context.Context, obj *model.TabledItem) (*model.Risk, error)
+	Response(ctx context.Context, obj *model.TabledItem) (*model.StrategicResponse, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -302,6 +423,43 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 	ec := newExecutionContext(nil, e, nil)
 	_ = ec
 	switch typeName + "." + field {
+
+	case "AgendaSuggestion.decisionId":
+		if e.ComplexityRoot.AgendaSuggestion.DecisionID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgendaSuggestion.DecisionID(childComplexity), true
+	case "AgendaSuggestion.kind":
+		if e.ComplexityRoot.AgendaSuggestion.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgendaSuggestion.Kind(childComplexity), true
+	case "AgendaSuggestion.reason":
+		if e.ComplexityRoot.AgendaSuggestion.Reason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgendaSuggestion.Reason(childComplexity), true
+	case "AgendaSuggestion.response":
+		if e.ComplexityRoot.AgendaSuggestion.Response == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgendaSuggestion.Response(childComplexity), true
+	case "AgendaSuggestion.risk":
+		if e.ComplexityRoot.AgendaSuggestion.Risk == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgendaSuggestion.Risk(childComplexity), true
+	case "AgendaSuggestion.subjectId":
+		if e.ComplexityRoot.AgendaSuggestion.SubjectID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgendaSuggestion.SubjectID(childComplexity), true
 
 	case "Decision.body":
 		if e.ComplexityRoot.Decision.Body == nil {
@@ -357,6 +515,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Decision.Session(childComplexity), true
+	case "Decision.sessionId":
+		if e.ComplexityRoot.Decision.SessionID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Decision.SessionID(childComplexity), true
+	case "Decision.subjectChangedSince":
+		if e.ComplexityRoot.Decision.SubjectChangedSince == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Decision.SubjectChangedSince(childComplexity), true
 	case "Decision.subjects":
 		if e.ComplexityRoot.Decision.Subjects == nil {
 			break
@@ -594,6 +764,87 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.HeatMapCell.Risks(childComplexity), true
 
+	case "ImportReport.dryRun":
+		if e.ComplexityRoot.ImportReport.DryRun == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportReport.DryRun(childComplexity), true
+	case "ImportReport.errors":
+		if e.ComplexityRoot.ImportReport.Errors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportReport.Errors(childComplexity), true
+	case "ImportReport.risks":
+		if e.ComplexityRoot.ImportReport.Risks == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportReport.Risks(childComplexity), true
+	case "ImportReport.rows":
+		if e.ComplexityRoot.ImportReport.Rows == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportReport.Rows(childComplexity), true
+	case "ImportReport.written":
+		if e.ComplexityRoot.ImportReport.Written == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportReport.Written(childComplexity), true
+
+	case "ImportRowError.column":
+		if e.ComplexityRoot.ImportRowError.Column == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportRowError.Column(childComplexity), true
+	case "ImportRowError.message":
+		if e.ComplexityRoot.ImportRowError.Message == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportRowError.Message(childComplexity), true
+	case "ImportRowError.row":
+		if e.ComplexityRoot.ImportRowError.Row == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportRowError.Row(childComplexity), true
+
+	case "ImportedRisk.created":
+		if e.ComplexityRoot.ImportedRisk.Created == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportedRisk.Created(childComplexity), true
+	case "ImportedRisk.reference":
+		if e.ComplexityRoot.ImportedRisk.Reference == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportedRisk.Reference(childComplexity), true
+	case "ImportedRisk.riskId":
+		if e.ComplexityRoot.ImportedRisk.RiskID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportedRisk.RiskID(childComplexity), true
+	case "ImportedRisk.row":
+		if e.ComplexityRoot.ImportedRisk.Row == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportedRisk.Row(childComplexity), true
+	case "ImportedRisk.title":
+		if e.ComplexityRoot.ImportedRisk.Title == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportedRisk.Title(childComplexity), true
+
 	case "IntegrityProblem.reason":
 		if e.ComplexityRoot.IntegrityProblem.Reason == nil {
 			break
@@ -665,6 +916,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CloseRisk(childComplexity, args["input"].(model.RiskTransitionInput)), true
+	case "Mutation.importRisks":
+		if e.ComplexityRoot.Mutation.ImportRisks == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_importRisks_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ImportRisks(childComplexity, args["csv"].(string), args["source"].(string), args["map"].([]string), args["dryRun"].(*bool), args["partial"].(*bool)), true
 	case "Mutation.proposeResponse":
 		if e.ComplexityRoot.Mutation.ProposeResponse == nil {
 			break
@@ -720,6 +982,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ReviseResponse(childComplexity, args["input"].(model.ReviseResponseInput)), true
+	case "Mutation.scheduleSession":
+		if e.ComplexityRoot.Mutation.ScheduleSession == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_scheduleSession_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ScheduleSession(childComplexity, args["body"].(model.Body), args["date"].(domain.Date), args["title"].(string), args["idempotencyKey"].(*string)), true
 	case "Mutation.startResponse":
 		if e.ComplexityRoot.Mutation.StartResponse == nil {
 			break
@@ -742,6 +1015,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SubmitResponse(childComplexity, args["input"].(model.ResponseTransitionInput)), true
+	case "Mutation.tableItem":
+		if e.ComplexityRoot.Mutation.TableItem == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_tableItem_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.TableItem(childComplexity, args["sessionId"].(string), args["subjectId"].(string), args["note"].(*string), args["idempotencyKey"].(*string)), true
 	case "Mutation.updateRisk":
 		if e.ComplexityRoot.Mutation.UpdateRisk == nil {
 			break
@@ -898,6 +1182,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Response(childComplexity, args["id"].(string), args["asOf"].(*time.Time), args["atVersion"].(*int)), true
+	case "Query.responses":
+		if e.ComplexityRoot.Query.Responses == nil {
+			break
+		}
+
+		args, err := ec.field_Query_responses_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Responses(childComplexity, args["filter"].(*model.ResponseFilter), args["first"].(*int), args["after"].(*string), args["asOf"].(*time.Time)), true
 	case "Query.risk":
 		if e.ComplexityRoot.Query.Risk == nil {
 			break
@@ -909,6 +1204,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Risk(childComplexity, args["id"].(string), args["asOf"].(*time.Time), args["atVersion"].(*int)), true
+	case "Query.riskByReference":
+		if e.ComplexityRoot.Query.RiskByReference == nil {
+			break
+		}
+
+		args, err := ec.field_Query_riskByReference_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.RiskByReference(childComplexity, args["reference"].(string)), true
 	case "Query.risks":
 		if e.ComplexityRoot.Query.Risks == nil {
 			break
@@ -920,6 +1226,39 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Risks(childComplexity, args["filter"].(*model.RiskFilter), args["first"].(*int), args["after"].(*string), args["asOf"].(*time.Time)), true
+	case "Query.risksOrdered":
+		if e.ComplexityRoot.Query.RisksOrdered == nil {
+			break
+		}
+
+		args, err := ec.field_Query_risksOrdered_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.RisksOrdered(childComplexity, args["orderBy"].(*model.RiskOrder), args["filter"].(*model.RiskFilter), args["first"].(*int), args["after"].(*string)), true
+	case "Query.session":
+		if e.ComplexityRoot.Query.Session == nil {
+			break
+		}
+
+		args, err := ec.field_Query_session_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Session(childComplexity, args["id"].(string)), true
+	case "Query.sessions":
+		if e.ComplexityRoot.Query.Sessions == nil {
+			break
+		}
+
+		args, err := ec.field_Query_sessions_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Sessions(childComplexity, args["body"].(*model.Body)), true
 
 	case "Rating.assessedAt":
 		if e.ComplexityRoot.Rating.AssessedAt == nil {
@@ -964,6 +1303,44 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Rating.Score(childComplexity), true
 
+	case "ResponseConnection.edges":
+		if e.ComplexityRoot.ResponseConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResponseConnection.Edges(childComplexity), true
+	case "ResponseConnection.pageInfo":
+		if e.ComplexityRoot.ResponseConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResponseConnection.PageInfo(childComplexity), true
+	case "ResponseConnection.totalCount":
+		if e.ComplexityRoot.ResponseConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResponseConnection.TotalCount(childComplexity), true
+
+	case "ResponseEdge.cursor":
+		if e.ComplexityRoot.ResponseEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResponseEdge.Cursor(childComplexity), true
+	case "ResponseEdge.node":
+		if e.ComplexityRoot.ResponseEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResponseEdge.Node(childComplexity), true
+
+	case "Risk.acceptanceLapsed":
+		if e.ComplexityRoot.Risk.AcceptanceLapsed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Risk.AcceptanceLapsed(childComplexity), true
 	case "Risk.band":
 		if e.ComplexityRoot.Risk.Band == nil {
 			break
@@ -1023,6 +1400,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Risk.Inherent(childComplexity), true
+	case "Risk.nextReview":
+		if e.ComplexityRoot.Risk.NextReview == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Risk.NextReview(childComplexity), true
 	case "Risk.owner":
 		if e.ComplexityRoot.Risk.Owner == nil {
 			break
@@ -1047,6 +1430,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Risk.Responses(childComplexity), true
+	case "Risk.reviewOverdue":
+		if e.ComplexityRoot.Risk.ReviewOverdue == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Risk.ReviewOverdue(childComplexity), true
 	case "Risk.source":
 		if e.ComplexityRoot.Risk.Source == nil {
 			break
@@ -1122,6 +1511,61 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.RiskEdge.Node(childComplexity), true
 
+	case "Session.body":
+		if e.ComplexityRoot.Session.Body == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Session.Body(childComplexity), true
+	case "Session.date":
+		if e.ComplexityRoot.Session.Date == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Session.Date(childComplexity), true
+	case "Session.decisions":
+		if e.ComplexityRoot.Session.Decisions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Session.Decisions(childComplexity), true
+	case "Session.id":
+		if e.ComplexityRoot.Session.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Session.ID(childComplexity), true
+	case "Session.items":
+		if e.ComplexityRoot.Session.Items == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Session.Items(childComplexity), true
+	case "Session.previousSession":
+		if e.ComplexityRoot.Session.PreviousSession == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Session.PreviousSession(childComplexity), true
+	case "Session.suggestedAgenda":
+		if e.ComplexityRoot.Session.SuggestedAgenda == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Session.SuggestedAgenda(childComplexity), true
+	case "Session.title":
+		if e.ComplexityRoot.Session.Title == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Session.Title(childComplexity), true
+	case "Session.version":
+		if e.ComplexityRoot.Session.Version == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Session.Version(childComplexity), true
+
 	case "StrategicResponse.createdAt":
 		if e.ComplexityRoot.StrategicResponse.CreatedAt == nil {
 			break
@@ -1169,6 +1613,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.StrategicResponse.Option(childComplexity), true
+	case "StrategicResponse.overdue":
+		if e.ComplexityRoot.StrategicResponse.Overdue == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StrategicResponse.Overdue(childComplexity), true
 	case "StrategicResponse.owner":
 		if e.ComplexityRoot.StrategicResponse.Owner == nil {
 			break
@@ -1206,6 +1656,31 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.StrategicResponse.Version(childComplexity), true
 
+	case "SubjectChange.event":
+		if e.ComplexityRoot.SubjectChange.Event == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SubjectChange.Event(childComplexity), true
+	case "SubjectChange.kind":
+		if e.ComplexityRoot.SubjectChange.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SubjectChange.Kind(childComplexity), true
+	case "SubjectChange.subjectId":
+		if e.ComplexityRoot.SubjectChange.SubjectID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SubjectChange.SubjectID(childComplexity), true
+	case "SubjectChange.summary":
+		if e.ComplexityRoot.SubjectChange.Summary == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SubjectChange.Summary(childComplexity), true
+
 	case "Subscription.events":
 		if e.ComplexityRoot.Subscription.Events == nil {
 			break
@@ -1217,6 +1692,55 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Subscription.Events(childComplexity, args["after"].(*string), args["streamId"].(*string), args["types"].([]string)), true
+
+	case "TabledItem.changedSinceTabled":
+		if e.ComplexityRoot.TabledItem.ChangedSinceTabled == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TabledItem.ChangedSinceTabled(childComplexity), true
+	case "TabledItem.kind":
+		if e.ComplexityRoot.TabledItem.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TabledItem.Kind(childComplexity), true
+	case "TabledItem.note":
+		if e.ComplexityRoot.TabledItem.Note == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TabledItem.Note(childComplexity), true
+	case "TabledItem.response":
+		if e.ComplexityRoot.TabledItem.Response == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TabledItem.Response(childComplexity), true
+	case "TabledItem.risk":
+		if e.ComplexityRoot.TabledItem.Risk == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TabledItem.Risk(childComplexity), true
+	case "TabledItem.subjectId":
+		if e.ComplexityRoot.TabledItem.SubjectID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TabledItem.SubjectID(childComplexity), true
+	case "TabledItem.versionNow":
+		if e.ComplexityRoot.TabledItem.VersionNow == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TabledItem.VersionNow(childComplexity), true
+	case "TabledItem.versionTabled":
+		if e.ComplexityRoot.TabledItem.VersionTabled == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TabledItem.VersionTabled(childComplexity), true
 
 	}
 	return 0, false
@@ -1232,6 +1756,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("ProposeResponseInput", ec.unmarshalInputProposeResponseInput),
 			graphql.NewInputUnmarshaler("RecordDecisionInput", ec.unmarshalInputRecordDecisionInput),
 			graphql.NewInputUnmarshaler("RegisterRiskInput", ec.unmarshalInputRegisterRiskInput),
+			graphql.NewInputUnmarshaler("ResponseFilter", ec.unmarshalInputResponseFilter),
 			graphql.NewInputUnmarshaler("ResponseTransitionInput", ec.unmarshalInputResponseTransitionInput),
 			graphql.NewInputUnmarshaler("ReviseResponseInput", ec.unmarshalInputReviseResponseInput),
 			graphql.NewInputUnmarshaler("RiskFilter", ec.unmarshalInputRiskFilter),
@@ -1350,6 +1875,24 @@ var parsedSchema = gqlparser.MustLoadSchema(sources...)
 // Each function is generated once per unique object type, deduplicating the
 // switch statements that were previously inlined in every fieldContext_* function.
 
+func (ec *executionContext) childFields_AgendaSuggestion(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "reason":
+		return ec.fieldContext_AgendaSuggestion_reason(ctx, field)
+	case "kind":
+		return ec.fieldContext_AgendaSuggestion_kind(ctx, field)
+	case "subjectId":
+		return ec.fieldContext_AgendaSuggestion_subjectId(ctx, field)
+	case "decisionId":
+		return ec.fieldContext_AgendaSuggestion_decisionId(ctx, field)
+	case "risk":
+		return ec.fieldContext_AgendaSuggestion_risk(ctx, field)
+	case "response":
+		return ec.fieldContext_AgendaSuggestion_response(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AgendaSuggestion", field.Name)
+}
+
 func (ec *executionContext) childFields_Decision(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -1374,6 +1917,10 @@ func (ec *executionContext) childFields_Decision(ctx context.Context, field grap
 		return ec.fieldContext_Decision_subjects(ctx, field)
 	case "effects":
 		return ec.fieldContext_Decision_effects(ctx, field)
+	case "subjectChangedSince":
+		return ec.fieldContext_Decision_subjectChangedSince(ctx, field)
+	case "sessionId":
+		return ec.fieldContext_Decision_sessionId(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Decision", field.Name)
 }
@@ -1498,6 +2045,50 @@ func (ec *executionContext) childFields_HeatMapCell(ctx context.Context, field g
 	return nil, fmt.Errorf("no field named %q was found under type HeatMapCell", field.Name)
 }
 
+func (ec *executionContext) childFields_ImportReport(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "rows":
+		return ec.fieldContext_ImportReport_rows(ctx, field)
+	case "dryRun":
+		return ec.fieldContext_ImportReport_dryRun(ctx, field)
+	case "written":
+		return ec.fieldContext_ImportReport_written(ctx, field)
+	case "errors":
+		return ec.fieldContext_ImportReport_errors(ctx, field)
+	case "risks":
+		return ec.fieldContext_ImportReport_risks(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ImportReport", field.Name)
+}
+
+func (ec *executionContext) childFields_ImportRowError(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "row":
+		return ec.fieldContext_ImportRowError_row(ctx, field)
+	case "column":
+		return ec.fieldContext_ImportRowError_column(ctx, field)
+	case "message":
+		return ec.fieldContext_ImportRowError_message(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ImportRowError", field.Name)
+}
+
+func (ec *executionContext) childFields_ImportedRisk(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "row":
+		return ec.fieldContext_ImportedRisk_row(ctx, field)
+	case "reference":
+		return ec.fieldContext_ImportedRisk_reference(ctx, field)
+	case "title":
+		return ec.fieldContext_ImportedRisk_title(ctx, field)
+	case "riskId":
+		return ec.fieldContext_ImportedRisk_riskId(ctx, field)
+	case "created":
+		return ec.fieldContext_ImportedRisk_created(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ImportedRisk", field.Name)
+}
+
 func (ec *executionContext) childFields_IntegrityProblem(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "streamId":
@@ -1566,6 +2157,28 @@ func (ec *executionContext) childFields_Rating(ctx context.Context, field graphq
 	return nil, fmt.Errorf("no field named %q was found under type Rating", field.Name)
 }
 
+func (ec *executionContext) childFields_ResponseConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_ResponseConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_ResponseConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_ResponseConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ResponseConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_ResponseEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_ResponseEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_ResponseEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ResponseEdge", field.Name)
+}
+
 func (ec *executionContext) childFields_Risk(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -1608,6 +2221,12 @@ func (ec *executionContext) childFields_Risk(ctx context.Context, field graphql.
 		return ec.fieldContext_Risk_decisions(ctx, field)
 	case "history":
 		return ec.fieldContext_Risk_history(ctx, field)
+	case "nextReview":
+		return ec.fieldContext_Risk_nextReview(ctx, field)
+	case "reviewOverdue":
+		return ec.fieldContext_Risk_reviewOverdue(ctx, field)
+	case "acceptanceLapsed":
+		return ec.fieldContext_Risk_acceptanceLapsed(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Risk", field.Name)
 }
@@ -1632,6 +2251,30 @@ func (ec *executionContext) childFields_RiskEdge(ctx context.Context, field grap
 		return ec.fieldContext_RiskEdge_node(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type RiskEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_Session(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Session_id(ctx, field)
+	case "body":
+		return ec.fieldContext_Session_body(ctx, field)
+	case "date":
+		return ec.fieldContext_Session_date(ctx, field)
+	case "title":
+		return ec.fieldContext_Session_title(ctx, field)
+	case "version":
+		return ec.fieldContext_Session_version(ctx, field)
+	case "items":
+		return ec.fieldContext_Session_items(ctx, field)
+	case "suggestedAgenda":
+		return ec.fieldContext_Session_suggestedAgenda(ctx, field)
+	case "previousSession":
+		return ec.fieldContext_Session_previousSession(ctx, field)
+	case "decisions":
+		return ec.fieldContext_Session_decisions(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Session", field.Name)
 }
 
 func (ec *executionContext) childFields_StrategicResponse(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -1662,8 +2305,46 @@ func (ec *executionContext) childFields_StrategicResponse(ctx context.Context, f
 		return ec.fieldContext_StrategicResponse_decisions(ctx, field)
 	case "history":
 		return ec.fieldContext_StrategicResponse_history(ctx, field)
+	case "overdue":
+		return ec.fieldContext_StrategicResponse_overdue(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type StrategicResponse", field.Name)
+}
+
+func (ec *executionContext) childFields_SubjectChange(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "subjectId":
+		return ec.fieldContext_SubjectChange_subjectId(ctx, field)
+	case "kind":
+		return ec.fieldContext_SubjectChange_kind(ctx, field)
+	case "summary":
+		return ec.fieldContext_SubjectChange_summary(ctx, field)
+	case "event":
+		return ec.fieldContext_SubjectChange_event(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SubjectChange", field.Name)
+}
+
+func (ec *executionContext) childFields_TabledItem(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "subjectId":
+		return ec.fieldContext_TabledItem_subjectId(ctx, field)
+	case "kind":
+		return ec.fieldContext_TabledItem_kind(ctx, field)
+	case "note":
+		return ec.fieldContext_TabledItem_note(ctx, field)
+	case "versionTabled":
+		return ec.fieldContext_TabledItem_versionTabled(ctx, field)
+	case "versionNow":
+		return ec.fieldContext_TabledItem_versionNow(ctx, field)
+	case "changedSinceTabled":
+		return ec.fieldContext_TabledItem_changedSinceTabled(ctx, field)
+	case "risk":
+		return ec.fieldContext_TabledItem_risk(ctx, field)
+	case "response":
+		return ec.fieldContext_TabledItem_response(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TabledItem", field.Name)
 }
 
 func (ec *executionContext) childFields___Directive(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -1824,6 +2505,52 @@ func (ec *executionContext) field_Mutation_closeRisk_args(ctx context.Context, r
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_importRisks_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "csv",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["csv"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "source",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["source"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "map",
+		func(ctx context.Context, v any) ([]string, error) {
+			return ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["map"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "dryRun",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["dryRun"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "partial",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["partial"] = arg4
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_proposeResponse_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -1894,6 +2621,44 @@ func (ec *executionContext) field_Mutation_reviseResponse_args(ctx context.Conte
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_scheduleSession_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "body",
+		func(ctx context.Context, v any) (model.Body, error) {
+			return ec.unmarshalNBody2githubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐBody(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["body"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "date",
+		func(ctx context.Context, v any) (domain.Date, error) {
+			return ec.unmarshalNDate2githubᚗcomᚋriskregᚋriskregᚋdomainᚐDate(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["date"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "title",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["title"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "idempotencyKey",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["idempotencyKey"] = arg3
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_startResponse_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -1919,6 +2684,44 @@ func (ec *executionContext) field_Mutation_submitResponse_args(ctx context.Conte
 		return nil, err
 	}
 	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_tableItem_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "sessionId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["sessionId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "subjectId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["subjectId"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "note",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["note"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "idempotencyKey",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["idempotencyKey"] = arg3
 	return args, nil
 }
 
@@ -2172,6 +2975,58 @@ func (ec *executionContext) field_Query_response_args(ctx context.Context, rawAr
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_responses_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (*model.ResponseFilter, error) {
+			return ec.unmarshalOResponseFilter2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐResponseFilter(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "asOf",
+		func(ctx context.Context, v any) (*time.Time, error) {
+			return ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["asOf"] = arg3
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_riskByReference_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "reference",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["reference"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_risk_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -2199,6 +3054,44 @@ func (ec *executionContext) field_Query_risk_args(ctx context.Context, rawArgs m
 		return nil, err
 	}
 	args["atVersion"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_risksOrdered_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "orderBy",
+		func(ctx context.Context, v any) (*model.RiskOrder, error) {
+			return ec.unmarshalORiskOrder2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐRiskOrder(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["orderBy"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (*model.RiskFilter, error) {
+			return ec.unmarshalORiskFilter2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐRiskFilter(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg3
 	return args, nil
 }
 
@@ -2237,6 +3130,34 @@ func (ec *executionContext) field_Query_risks_args(ctx context.Context, rawArgs 
 		return nil, err
 	}
 	args["asOf"] = arg3
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_session_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_sessions_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "body",
+		func(ctx context.Context, v any) (*model.Body, error) {
+			return ec.unmarshalOBody2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐBody(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["body"] = arg0
 	return args, nil
 }
 
@@ -2387,6 +3308,162 @@ func (ec *executionContext) field___Type_inputFields_args(ctx context.Context, r
 // endregion ***************************** args.gotpl *****************************
 
 // region    **************************** field.gotpl *****************************
+
+func (ec *executionContext) _AgendaSuggestion_reason(ctx context.Context, field graphql.CollectedField, obj *model.AgendaSuggestion) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AgendaSuggestion_reason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reason, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.AgendaReason) graphql.Marshaler {
+			return ec.marshalNAgendaReason2githubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐAgendaReason(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AgendaSuggestion_reason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AgendaSuggestion", field, false, false, "AgendaReason")
+}
+
+func (ec *executionContext) _AgendaSuggestion_kind(ctx context.Context, field graphql.CollectedField, obj *model.AgendaSuggestion) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AgendaSuggestion_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.SubjectKind) graphql.Marshaler {
+			return ec.marshalNSubjectKind2githubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐSubjectKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AgendaSuggestion_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AgendaSuggestion", field, false, false, "SubjectKind")
+}
+
+func (ec *executionContext) _AgendaSuggestion_subjectId(ctx context.Context, field graphql.CollectedField, obj *model.AgendaSuggestion) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AgendaSuggestion_subjectId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SubjectID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AgendaSuggestion_subjectId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AgendaSuggestion", field, false, false, "ID")
+}
+
+func (ec *executionContext) _AgendaSuggestion_decisionId(ctx context.Context, field graphql.CollectedField, obj *model.AgendaSuggestion) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AgendaSuggestion_decisionId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DecisionID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOID2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AgendaSuggestion_decisionId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AgendaSuggestion", field, false, false, "ID")
+}
+
+func (ec *executionContext) _AgendaSuggestion_risk(ctx context.Context, field graphql.CollectedField, obj *model.AgendaSuggestion) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AgendaSuggestion_risk(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.AgendaSuggestion().Risk(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Risk) graphql.Marshaler {
+			return ec.marshalORisk2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐRisk(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AgendaSuggestion_risk(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AgendaSuggestion",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Risk(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AgendaSuggestion_response(ctx context.Context, field graphql.CollectedField, obj *model.AgendaSuggestion) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AgendaSuggestion_response(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.AgendaSuggestion().Response(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.StrategicResponse) graphql.Marshaler {
+			return ec.marshalOStrategicResponse2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐStrategicResponse(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AgendaSuggestion_response(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AgendaSuggestion",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_StrategicResponse(ctx, field)
+		},
+	}
+	return fc, nil
+}
 
 func (ec *executionContext) _Decision_id(ctx context.Context, field graphql.CollectedField, obj *model.Decision) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
@@ -2657,6 +3734,61 @@ func (ec *executionContext) fieldContext_Decision_effects(_ context.Context, fie
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _Decision_subjectChangedSince(ctx context.Context, field graphql.CollectedField, obj *model.Decision) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Decision_subjectChangedSince(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Decision().SubjectChangedSince(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.SubjectChange) graphql.Marshaler {
+			return ec.marshalNSubjectChange2ᚕᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐSubjectChangeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Decision_subjectChangedSince(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Decision",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SubjectChange(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Decision_sessionId(ctx context.Context, field graphql.CollectedField, obj *model.Decision) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Decision_sessionId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Decision().SessionID(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOID2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Decision_sessionId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Decision", field, true, true, "ID")
 }
 
 func (ec *executionContext) _DecisionConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.DecisionConnection) (ret graphql.Marshaler) {
@@ -3559,6 +4691,323 @@ func (ec *executionContext) fieldContext_HeatMapCell_risks(_ context.Context, fi
 	return fc, nil
 }
 
+func (ec *executionContext) _ImportReport_rows(ctx context.Context, field graphql.CollectedField, obj *model.ImportReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportReport_rows(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Rows, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportReport_rows(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportReport", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ImportReport_dryRun(ctx context.Context, field graphql.CollectedField, obj *model.ImportReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportReport_dryRun(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DryRun, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportReport_dryRun(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportReport", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _ImportReport_written(ctx context.Context, field graphql.CollectedField, obj *model.ImportReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportReport_written(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Written, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportReport_written(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportReport", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _ImportReport_errors(ctx context.Context, field graphql.CollectedField, obj *model.ImportReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportReport_errors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Errors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.ImportRowError) graphql.Marshaler {
+			return ec.marshalNImportRowError2ᚕᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐImportRowErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportReport_errors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ImportReport",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ImportRowError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ImportReport_risks(ctx context.Context, field graphql.CollectedField, obj *model.ImportReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportReport_risks(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Risks, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.ImportedRisk) graphql.Marshaler {
+			return ec.marshalNImportedRisk2ᚕᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐImportedRiskᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportReport_risks(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ImportReport",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ImportedRisk(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ImportRowError_row(ctx context.Context, field graphql.CollectedField, obj *model.ImportRowError) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportRowError_row(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Row, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportRowError_row(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportRowError", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ImportRowError_column(ctx context.Context, field graphql.CollectedField, obj *model.ImportRowError) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportRowError_column(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Column, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportRowError_column(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportRowError", field, false, false, "String")
+}
+
+func (ec *executionContext) _ImportRowError_message(ctx context.Context, field graphql.CollectedField, obj *model.ImportRowError) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportRowError_message(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Message, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportRowError_message(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportRowError", field, false, false, "String")
+}
+
+func (ec *executionContext) _ImportedRisk_row(ctx context.Context, field graphql.CollectedField, obj *model.ImportedRisk) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportedRisk_row(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Row, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportedRisk_row(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportedRisk", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ImportedRisk_reference(ctx context.Context, field graphql.CollectedField, obj *model.ImportedRisk) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportedRisk_reference(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reference, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ImportedRisk_reference(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportedRisk", field, false, false, "String")
+}
+
+func (ec *executionContext) _ImportedRisk_title(ctx context.Context, field graphql.CollectedField, obj *model.ImportedRisk) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportedRisk_title(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Title, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportedRisk_title(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportedRisk", field, false, false, "String")
+}
+
+func (ec *executionContext) _ImportedRisk_riskId(ctx context.Context, field graphql.CollectedField, obj *model.ImportedRisk) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportedRisk_riskId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RiskID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOID2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ImportedRisk_riskId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportedRisk", field, false, false, "ID")
+}
+
+func (ec *executionContext) _ImportedRisk_created(ctx context.Context, field graphql.CollectedField, obj *model.ImportedRisk) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportedRisk_created(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Created, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportedRisk_created(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportedRisk", field, false, false, "Boolean")
+}
+
 func (ec *executionContext) _IntegrityProblem_streamId(ctx context.Context, field graphql.CollectedField, obj *model.IntegrityProblem) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -4278,6 +5727,138 @@ func (ec *executionContext) fieldContext_Mutation_recordDecision(ctx context.Con
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_scheduleSession(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_scheduleSession(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ScheduleSession(ctx, fc.Args["body"].(model.Body), fc.Args["date"].(domain.Date), fc.Args["title"].(string), fc.Args["idempotencyKey"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Session) graphql.Marshaler {
+			return ec.marshalNSession2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐSession(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_scheduleSession(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Session(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_scheduleSession_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_tableItem(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_tableItem(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().TableItem(ctx, fc.Args["sessionId"].(string), fc.Args["subjectId"].(string), fc.Args["note"].(*string), fc.Args["idempotencyKey"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Session) graphql.Marshaler {
+			return ec.marshalNSession2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐSession(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_tableItem(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Session(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_tableItem_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_importRisks(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_importRisks(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ImportRisks(ctx, fc.Args["csv"].(string), fc.Args["source"].(string), fc.Args["map"].([]string), fc.Args["dryRun"].(*bool), fc.Args["partial"].(*bool))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ImportReport) graphql.Marshaler {
+			return ec.marshalNImportReport2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐImportReport(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_importRisks(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ImportReport(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_importRisks_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *model.PageInfo) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -4844,6 +6425,226 @@ func (ec *executionContext) fieldContext_Query_integrity(ctx context.Context, fi
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_responses(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_responses(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Responses(ctx, fc.Args["filter"].(*model.ResponseFilter), fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["asOf"].(*time.Time))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ResponseConnection) graphql.Marshaler {
+			return ec.marshalNResponseConnection2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐResponseConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_responses(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ResponseConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_responses_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_riskByReference(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_riskByReference(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().RiskByReference(ctx, fc.Args["reference"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Risk) graphql.Marshaler {
+			return ec.marshalORisk2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐRisk(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_riskByReference(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Risk(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_riskByReference_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_risksOrdered(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_risksOrdered(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().RisksOrdered(ctx, fc.Args["orderBy"].(*model.RiskOrder), fc.Args["filter"].(*model.RiskFilter), fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RiskConnection) graphql.Marshaler {
+			return ec.marshalNRiskConnection2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐRiskConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_risksOrdered(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RiskConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_risksOrdered_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_session(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_session(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Session(ctx, fc.Args["id"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Session) graphql.Marshaler {
+			return ec.marshalOSession2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐSession(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_session(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Session(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_session_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_sessions(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_sessions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Sessions(ctx, fc.Args["body"].(*model.Body))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Session) graphql.Marshaler {
+			return ec.marshalNSession2ᚕᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐSessionᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_sessions(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Session(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_sessions_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query___type(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -5079,6 +6880,148 @@ func (ec *executionContext) _Rating_assessedAt(ctx context.Context, field graphq
 }
 func (ec *executionContext) fieldContext_Rating_assessedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Rating", field, false, false, "Time")
+}
+
+func (ec *executionContext) _ResponseConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.ResponseConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ResponseConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.ResponseEdge) graphql.Marshaler {
+			return ec.marshalNResponseEdge2ᚕᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐResponseEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ResponseConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ResponseConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ResponseEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ResponseConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.ResponseConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ResponseConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ResponseConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ResponseConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ResponseConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.ResponseConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ResponseConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ResponseConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ResponseConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ResponseEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.ResponseEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ResponseEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ResponseEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ResponseEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _ResponseEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.ResponseEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ResponseEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.StrategicResponse) graphql.Marshaler {
+			return ec.marshalNStrategicResponse2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐStrategicResponse(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ResponseEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ResponseEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_StrategicResponse(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _Risk_id(ctx context.Context, field graphql.CollectedField, obj *model.Risk) (ret graphql.Marshaler) {
@@ -5607,6 +7550,75 @@ func (ec *executionContext) fieldContext_Risk_history(ctx context.Context, field
 	return fc, nil
 }
 
+func (ec *executionContext) _Risk_nextReview(ctx context.Context, field graphql.CollectedField, obj *model.Risk) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Risk_nextReview(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Risk().NextReview(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *domain.Date) graphql.Marshaler {
+			return ec.marshalODate2ᚖgithubᚗcomᚋriskregᚋriskregᚋdomainᚐDate(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Risk_nextReview(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Risk", field, true, true, "Date")
+}
+
+func (ec *executionContext) _Risk_reviewOverdue(ctx context.Context, field graphql.CollectedField, obj *model.Risk) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Risk_reviewOverdue(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Risk().ReviewOverdue(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Risk_reviewOverdue(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Risk", field, true, true, "Boolean")
+}
+
+func (ec *executionContext) _Risk_acceptanceLapsed(ctx context.Context, field graphql.CollectedField, obj *model.Risk) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Risk_acceptanceLapsed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Risk().AcceptanceLapsed(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Risk_acceptanceLapsed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Risk", field, true, true, "Boolean")
+}
+
 func (ec *executionContext) _RiskConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.RiskConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -5744,6 +7756,249 @@ func (ec *executionContext) fieldContext_RiskEdge_node(_ context.Context, field 
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Risk(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Session_id(ctx context.Context, field graphql.CollectedField, obj *model.Session) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Session_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Session_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Session", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Session_body(ctx context.Context, field graphql.CollectedField, obj *model.Session) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Session_body(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Body, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.Body) graphql.Marshaler {
+			return ec.marshalNBody2githubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐBody(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Session_body(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Session", field, false, false, "Body")
+}
+
+func (ec *executionContext) _Session_date(ctx context.Context, field graphql.CollectedField, obj *model.Session) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Session_date(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Date, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v domain.Date) graphql.Marshaler {
+			return ec.marshalNDate2githubᚗcomᚋriskregᚋriskregᚋdomainᚐDate(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Session_date(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Session", field, false, false, "Date")
+}
+
+func (ec *executionContext) _Session_title(ctx context.Context, field graphql.CollectedField, obj *model.Session) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Session_title(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Title, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Session_title(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Session", field, false, false, "String")
+}
+
+func (ec *executionContext) _Session_version(ctx context.Context, field graphql.CollectedField, obj *model.Session) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Session_version(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Version, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Session_version(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Session", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Session_items(ctx context.Context, field graphql.CollectedField, obj *model.Session) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Session_items(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Session().Items(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.TabledItem) graphql.Marshaler {
+			return ec.marshalNTabledItem2ᚕᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐTabledItemᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Session_items(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Session",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TabledItem(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Session_suggestedAgenda(ctx context.Context, field graphql.CollectedField, obj *model.Session) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Session_suggestedAgenda(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Session().SuggestedAgenda(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.AgendaSuggestion) graphql.Marshaler {
+			return ec.marshalNAgendaSuggestion2ᚕᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐAgendaSuggestionᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Session_suggestedAgenda(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Session",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AgendaSuggestion(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Session_previousSession(ctx context.Context, field graphql.CollectedField, obj *model.Session) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Session_previousSession(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Session().PreviousSession(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Session) graphql.Marshaler {
+			return ec.marshalOSession2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐSession(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Session_previousSession(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Session",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Session(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Session_decisions(ctx context.Context, field graphql.CollectedField, obj *model.Session) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Session_decisions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Session().Decisions(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Decision) graphql.Marshaler {
+			return ec.marshalNDecision2ᚕᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐDecisionᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Session_decisions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Session",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Decision(ctx, field)
 		},
 	}
 	return fc, nil
@@ -6087,6 +8342,130 @@ func (ec *executionContext) fieldContext_StrategicResponse_history(ctx context.C
 	return fc, nil
 }
 
+func (ec *executionContext) _StrategicResponse_overdue(ctx context.Context, field graphql.CollectedField, obj *model.StrategicResponse) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StrategicResponse_overdue(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.StrategicResponse().Overdue(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StrategicResponse_overdue(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StrategicResponse", field, true, true, "Boolean")
+}
+
+func (ec *executionContext) _SubjectChange_subjectId(ctx context.Context, field graphql.CollectedField, obj *model.SubjectChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SubjectChange_subjectId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SubjectID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SubjectChange_subjectId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SubjectChange", field, false, false, "ID")
+}
+
+func (ec *executionContext) _SubjectChange_kind(ctx context.Context, field graphql.CollectedField, obj *model.SubjectChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SubjectChange_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.SubjectChangeKind) graphql.Marshaler {
+			return ec.marshalNSubjectChangeKind2githubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐSubjectChangeKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SubjectChange_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SubjectChange", field, false, false, "SubjectChangeKind")
+}
+
+func (ec *executionContext) _SubjectChange_summary(ctx context.Context, field graphql.CollectedField, obj *model.SubjectChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SubjectChange_summary(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Summary, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SubjectChange_summary(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SubjectChange", field, false, false, "String")
+}
+
+func (ec *executionContext) _SubjectChange_event(ctx context.Context, field graphql.CollectedField, obj *model.SubjectChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SubjectChange_event(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.SubjectChange().Event(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Event) graphql.Marshaler {
+			return ec.marshalNEvent2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐEvent(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SubjectChange_event(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SubjectChange",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Event(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Subscription_events(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
 	return graphql.ResolveFieldStream(
 		ctx,
@@ -6127,6 +8506,208 @@ func (ec *executionContext) fieldContext_Subscription_events(ctx context.Context
 	if fc.Args, err = ec.field_Subscription_events_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TabledItem_subjectId(ctx context.Context, field graphql.CollectedField, obj *model.TabledItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TabledItem_subjectId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SubjectID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TabledItem_subjectId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TabledItem", field, false, false, "ID")
+}
+
+func (ec *executionContext) _TabledItem_kind(ctx context.Context, field graphql.CollectedField, obj *model.TabledItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TabledItem_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.SubjectKind) graphql.Marshaler {
+			return ec.marshalNSubjectKind2githubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐSubjectKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TabledItem_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TabledItem", field, false, false, "SubjectKind")
+}
+
+func (ec *executionContext) _TabledItem_note(ctx context.Context, field graphql.CollectedField, obj *model.TabledItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TabledItem_note(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Note, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TabledItem_note(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TabledItem", field, false, false, "String")
+}
+
+func (ec *executionContext) _TabledItem_versionTabled(ctx context.Context, field graphql.CollectedField, obj *model.TabledItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TabledItem_versionTabled(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.VersionTabled, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TabledItem_versionTabled(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TabledItem", field, false, false, "Int")
+}
+
+func (ec *executionContext) _TabledItem_versionNow(ctx context.Context, field graphql.CollectedField, obj *model.TabledItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TabledItem_versionNow(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.VersionNow, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TabledItem_versionNow(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TabledItem", field, false, false, "Int")
+}
+
+func (ec *executionContext) _TabledItem_changedSinceTabled(ctx context.Context, field graphql.CollectedField, obj *model.TabledItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TabledItem_changedSinceTabled(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ChangedSinceTabled, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TabledItem_changedSinceTabled(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TabledItem", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _TabledItem_risk(ctx context.Context, field graphql.CollectedField, obj *model.TabledItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TabledItem_risk(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.TabledItem().Risk(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Risk) graphql.Marshaler {
+			return ec.marshalORisk2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐRisk(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TabledItem_risk(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TabledItem",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Risk(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TabledItem_response(ctx context.Context, field graphql.CollectedField, obj *model.TabledItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TabledItem_response(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.TabledItem().Response(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.StrategicResponse) graphql.Marshaler {
+			return ec.marshalOStrategicResponse2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐStrategicResponse(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TabledItem_response(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TabledItem",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_StrategicResponse(ctx, field)
+		},
 	}
 	return fc, nil
 }
@@ -7589,6 +10170,76 @@ func UnmarshalRegisterRiskInput(ctx context.Context, raw any) (model.RegisterRis
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputResponseFilter(ctx context.Context, obj any) (model.ResponseFilter, error) {
+	var it model.ResponseFilter
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"status", "owner", "riskId", "overdue", "dueBefore"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "status":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("status"))
+			data, err := ec.unmarshalOResponseStatus2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐResponseStatus(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Status = data
+		case "owner":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("owner"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Owner = data
+		case "riskId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("riskId"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RiskID = data
+		case "overdue":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("overdue"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Overdue = data
+		case "dueBefore":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("dueBefore"))
+			data, err := ec.unmarshalODate2ᚖgithubᚗcomᚋriskregᚋriskregᚋdomainᚐDate(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DueBefore = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalResponseFilter unmarshals raw into the ResponseFilter input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalResponseFilter(ctx context.Context, raw any) (model.ResponseFilter, error) {
+	var out model.ResponseFilter
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ResponseFilter", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputResponseTransitionInput(ctx context.Context, obj any) (model.ResponseTransitionInput, error) {
 	var it model.ResponseTransitionInput
 	if obj == nil {
@@ -7754,7 +10405,7 @@ func (ec *executionContext) unmarshalInputRiskFilter(ctx context.Context, obj an
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"band", "status", "owner", "category", "flagged", "search"}
+	fieldsInOrder := [...]string{"band", "status", "owner", "category", "flagged", "search", "reviewOverdue", "acceptanceLapsed"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -7803,6 +10454,20 @@ func (ec *executionContext) unmarshalInputRiskFilter(ctx context.Context, obj an
 				return it, err
 			}
 			it.Search = data
+		case "reviewOverdue":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reviewOverdue"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReviewOverdue = data
+		case "acceptanceLapsed":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("acceptanceLapsed"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AcceptanceLapsed = data
 		}
 	}
 	return it, nil
@@ -7989,6 +10654,13 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._StrategicResponse(ctx, sel, obj)
+	case model.Session:
+		return ec._Session(ctx, sel, &obj)
+	case *model.Session:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._Session(ctx, sel, obj)
 	case model.Risk:
 		return ec._Risk(ctx, sel, &obj)
 	case *model.Risk:
@@ -8015,6 +10687,66 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 // endregion ************************** interface.gotpl ***************************
 
 // region    **************************** object.gotpl ****************************
+
+var agendaSuggestionImplementors = []string{"AgendaSuggestion"}
+
+func (ec *executionContext) _AgendaSuggestion(ctx context.Context, sel ast.SelectionSet, obj *model.AgendaSuggestion) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, agendaSuggestionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AgendaSuggestion")
+		case "reason":
+			out.Values[i] = ec._AgendaSuggestion_reason(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "kind":
+			out.Values[i] = ec._AgendaSuggestion_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "subjectId":
+			out.Values[i] = ec._AgendaSuggestion_subjectId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "decisionId":
+			out.Values[i] = ec._AgendaSuggestion_decisionId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "risk":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._AgendaSuggestion_risk(ctx, field, obj)
+				})
+		case "response":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._AgendaSuggestion_response(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
 
 var decisionImplementors = []string{"Decision", "Node"}
 
@@ -8082,6 +10814,18 @@ func (ec *executionContext) _Decision(ctx context.Context, sel ast.SelectionSet,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Decision_effects(ctx, field, obj)
+				})
+		case "subjectChangedSince":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Decision_subjectChangedSince(ctx, field, obj)
+				})
+		case "sessionId":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Decision_sessionId(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -8504,6 +11248,155 @@ func (ec *executionContext) _HeatMapCell(ctx context.Context, sel ast.SelectionS
 	return out
 }
 
+var importReportImplementors = []string{"ImportReport"}
+
+func (ec *executionContext) _ImportReport(ctx context.Context, sel ast.SelectionSet, obj *model.ImportReport) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, importReportImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ImportReport")
+		case "rows":
+			out.Values[i] = ec._ImportReport_rows(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "dryRun":
+			out.Values[i] = ec._ImportReport_dryRun(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "written":
+			out.Values[i] = ec._ImportReport_written(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "errors":
+			out.Values[i] = ec._ImportReport_errors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "risks":
+			out.Values[i] = ec._ImportReport_risks(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var importRowErrorImplementors = []string{"ImportRowError"}
+
+func (ec *executionContext) _ImportRowError(ctx context.Context, sel ast.SelectionSet, obj *model.ImportRowError) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, importRowErrorImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ImportRowError")
+		case "row":
+			out.Values[i] = ec._ImportRowError_row(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "column":
+			out.Values[i] = ec._ImportRowError_column(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "message":
+			out.Values[i] = ec._ImportRowError_message(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var importedRiskImplementors = []string{"ImportedRisk"}
+
+func (ec *executionContext) _ImportedRisk(ctx context.Context, sel ast.SelectionSet, obj *model.ImportedRisk) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, importedRiskImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ImportedRisk")
+		case "row":
+			out.Values[i] = ec._ImportedRisk_row(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "reference":
+			out.Values[i] = ec._ImportedRisk_reference(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "title":
+			out.Values[i] = ec._ImportedRisk_title(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "riskId":
+			out.Values[i] = ec._ImportedRisk_riskId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "created":
+			out.Values[i] = ec._ImportedRisk_created(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var integrityProblemImplementors = []string{"IntegrityProblem"}
 
 func (ec *executionContext) _IntegrityProblem(ctx context.Context, sel ast.SelectionSet, obj *model.IntegrityProblem) graphql.Marshaler {
@@ -8700,6 +11593,27 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "scheduleSession":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_scheduleSession(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "tableItem":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_tableItem(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "importRisks":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_importRisks(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -8882,6 +11796,36 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_integrity(ctx, field)
 				})
+		case "responses":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_responses(ctx, field)
+				})
+		case "riskByReference":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_riskByReference(ctx, field)
+				})
+		case "risksOrdered":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_risksOrdered(ctx, field)
+				})
+		case "session":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_session(ctx, field)
+				})
+		case "sessions":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_sessions(ctx, field)
+				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Query___type(ctx, field)
@@ -8956,6 +11900,87 @@ func (ec *executionContext) _Rating(ctx context.Context, sel ast.SelectionSet, o
 			}
 		case "assessedAt":
 			out.Values[i] = ec._Rating_assessedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var responseConnectionImplementors = []string{"ResponseConnection"}
+
+func (ec *executionContext) _ResponseConnection(ctx context.Context, sel ast.SelectionSet, obj *model.ResponseConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, responseConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ResponseConnection")
+		case "edges":
+			out.Values[i] = ec._ResponseConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._ResponseConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._ResponseConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var responseEdgeImplementors = []string{"ResponseEdge"}
+
+func (ec *executionContext) _ResponseEdge(ctx context.Context, sel ast.SelectionSet, obj *model.ResponseEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, responseEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ResponseEdge")
+		case "cursor":
+			out.Values[i] = ec._ResponseEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._ResponseEdge_node(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -9090,6 +12115,24 @@ func (ec *executionContext) _Risk(ctx context.Context, sel ast.SelectionSet, obj
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Risk_history(ctx, field, obj)
 				})
+		case "nextReview":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Risk_nextReview(ctx, field, obj)
+				})
+		case "reviewOverdue":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Risk_reviewOverdue(ctx, field, obj)
+				})
+		case "acceptanceLapsed":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Risk_acceptanceLapsed(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -9188,6 +12231,83 @@ func (ec *executionContext) _RiskEdge(ctx context.Context, sel ast.SelectionSet,
 	return out
 }
 
+var sessionImplementors = []string{"Session", "Node"}
+
+func (ec *executionContext) _Session(ctx context.Context, sel ast.SelectionSet, obj *model.Session) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, sessionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Session")
+		case "id":
+			out.Values[i] = ec._Session_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "body":
+			out.Values[i] = ec._Session_body(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "date":
+			out.Values[i] = ec._Session_date(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "title":
+			out.Values[i] = ec._Session_title(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "version":
+			out.Values[i] = ec._Session_version(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "items":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Session_items(ctx, field, obj)
+				})
+		case "suggestedAgenda":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Session_suggestedAgenda(ctx, field, obj)
+				})
+		case "previousSession":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Session_previousSession(ctx, field, obj)
+				})
+		case "decisions":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Session_decisions(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var strategicResponseImplementors = []string{"StrategicResponse", "Node"}
 
 func (ec *executionContext) _StrategicResponse(ctx context.Context, sel ast.SelectionSet, obj *model.StrategicResponse) graphql.Marshaler {
@@ -9267,6 +12387,61 @@ func (ec *executionContext) _StrategicResponse(ctx context.Context, sel ast.Sele
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._StrategicResponse_history(ctx, field, obj)
 				})
+		case "overdue":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._StrategicResponse_overdue(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var subjectChangeImplementors = []string{"SubjectChange"}
+
+func (ec *executionContext) _SubjectChange(ctx context.Context, sel ast.SelectionSet, obj *model.SubjectChange) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, subjectChangeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SubjectChange")
+		case "subjectId":
+			out.Values[i] = ec._SubjectChange_subjectId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "kind":
+			out.Values[i] = ec._SubjectChange_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "summary":
+			out.Values[i] = ec._SubjectChange_summary(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "event":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._SubjectChange_event(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -9302,6 +12477,76 @@ func (ec *executionContext) _Subscription(ctx context.Context, sel ast.Selection
 	default:
 		panic("unknown field " + strconv.Quote(fields[0].Name))
 	}
+}
+
+var tabledItemImplementors = []string{"TabledItem"}
+
+func (ec *executionContext) _TabledItem(ctx context.Context, sel ast.SelectionSet, obj *model.TabledItem) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, tabledItemImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("TabledItem")
+		case "subjectId":
+			out.Values[i] = ec._TabledItem_subjectId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "kind":
+			out.Values[i] = ec._TabledItem_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "note":
+			out.Values[i] = ec._TabledItem_note(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "versionTabled":
+			out.Values[i] = ec._TabledItem_versionTabled(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "versionNow":
+			out.Values[i] = ec._TabledItem_versionNow(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "changedSinceTabled":
+			out.Values[i] = ec._TabledItem_changedSinceTabled(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "risk":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._TabledItem_risk(ctx, field, obj)
+				})
+		case "response":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._TabledItem_response(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
 }
 
 var __DirectiveImplementors = []string{"__Directive"}
@@ -9666,6 +12911,40 @@ func (ec *executionContext) ___Type(ctx context.Context, sel ast.SelectionSet, o
 
 // region    ***************************** type.gotpl *****************************
 
+func (ec *executionContext) unmarshalNAgendaReason2githubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐAgendaReason(ctx context.Context, v any) (model.AgendaReason, error) {
+	var res model.AgendaReason
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNAgendaReason2githubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐAgendaReason(ctx context.Context, sel ast.SelectionSet, v model.AgendaReason) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) marshalNAgendaSuggestion2ᚕᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐAgendaSuggestionᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.AgendaSuggestion) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNAgendaSuggestion2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐAgendaSuggestion(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNAgendaSuggestion2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐAgendaSuggestion(ctx context.Context, sel ast.SelectionSet, v *model.AgendaSuggestion) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "AgendaSuggestion!")
+		return graphql.Null
+	}
+	return ec._AgendaSuggestion(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNAssessRiskInput2githubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐAssessRiskInput(ctx context.Context, v any) (model.AssessRiskInput, error) {
 	res, err := ec.unmarshalInputAssessRiskInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -9701,6 +12980,20 @@ func (ec *executionContext) marshalNBoolean2bool(ctx context.Context, sel ast.Se
 	res := graphql.MarshalBoolean(v)
 	if res == graphql.Null {
 		graphql.AddInvalidNullFromMarshaler(ctx, "Boolean!")
+	}
+	return res
+}
+
+func (ec *executionContext) unmarshalNDate2githubᚗcomᚋriskregᚋriskregᚋdomainᚐDate(ctx context.Context, v any) (domain.Date, error) {
+	res, err := model.UnmarshalDate(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNDate2githubᚗcomᚋriskregᚋriskregᚋdomainᚐDate(ctx context.Context, sel ast.SelectionSet, v domain.Date) graphql.Marshaler {
+	_ = sel
+	res := model.MarshalDate(v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "Date!")
 	}
 	return res
 }
@@ -9916,6 +13209,62 @@ func (ec *executionContext) marshalNID2string(ctx context.Context, sel ast.Selec
 	return res
 }
 
+func (ec *executionContext) marshalNImportReport2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐImportReport(ctx context.Context, sel ast.SelectionSet, v *model.ImportReport) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ImportReport!")
+		return graphql.Null
+	}
+	return ec._ImportReport(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNImportRowError2ᚕᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐImportRowErrorᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.ImportRowError) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNImportRowError2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐImportRowError(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNImportRowError2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐImportRowError(ctx context.Context, sel ast.SelectionSet, v *model.ImportRowError) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ImportRowError!")
+		return graphql.Null
+	}
+	return ec._ImportRowError(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNImportedRisk2ᚕᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐImportedRiskᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.ImportedRisk) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNImportedRisk2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐImportedRisk(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNImportedRisk2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐImportedRisk(ctx context.Context, sel ast.SelectionSet, v *model.ImportedRisk) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ImportedRisk!")
+		return graphql.Null
+	}
+	return ec._ImportedRisk(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNInt2int(ctx context.Context, v any) (int, error) {
 	res, err := graphql.UnmarshalInt(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -10021,6 +13370,38 @@ func (ec *executionContext) unmarshalNRegisterRiskInput2githubᚗcomᚋriskreg�
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalNResponseConnection2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐResponseConnection(ctx context.Context, sel ast.SelectionSet, v *model.ResponseConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ResponseConnection!")
+		return graphql.Null
+	}
+	return ec._ResponseConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNResponseEdge2ᚕᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐResponseEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.ResponseEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNResponseEdge2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐResponseEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNResponseEdge2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐResponseEdge(ctx context.Context, sel ast.SelectionSet, v *model.ResponseEdge) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ResponseEdge!")
+		return graphql.Null
+	}
+	return ec._ResponseEdge(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNResponseOption2githubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐResponseOption(ctx context.Context, v any) (model.ResponseOption, error) {
 	var res model.ResponseOption
 	err := res.UnmarshalGQL(v)
@@ -10122,6 +13503,30 @@ func (ec *executionContext) unmarshalNRiskTransitionInput2githubᚗcomᚋriskreg
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalNSession2ᚕᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐSessionᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Session) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNSession2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐSession(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNSession2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐSession(ctx context.Context, sel ast.SelectionSet, v *model.Session) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Session!")
+		return graphql.Null
+	}
+	return ec._Session(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNStrategicResponse2ᚕᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐStrategicResponseᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.StrategicResponse) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -10189,6 +13594,40 @@ func (ec *executionContext) marshalNString2ᚕstringᚄ(ctx context.Context, sel
 	return ret
 }
 
+func (ec *executionContext) marshalNSubjectChange2ᚕᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐSubjectChangeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.SubjectChange) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNSubjectChange2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐSubjectChange(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNSubjectChange2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐSubjectChange(ctx context.Context, sel ast.SelectionSet, v *model.SubjectChange) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "SubjectChange!")
+		return graphql.Null
+	}
+	return ec._SubjectChange(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNSubjectChangeKind2githubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐSubjectChangeKind(ctx context.Context, v any) (model.SubjectChangeKind, error) {
+	var res model.SubjectChangeKind
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNSubjectChangeKind2githubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐSubjectChangeKind(ctx context.Context, sel ast.SelectionSet, v model.SubjectChangeKind) graphql.Marshaler {
+	return v
+}
+
 func (ec *executionContext) unmarshalNSubjectKind2githubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐSubjectKind(ctx context.Context, v any) (model.SubjectKind, error) {
 	var res model.SubjectKind
 	err := res.UnmarshalGQL(v)
@@ -10197,6 +13636,30 @@ func (ec *executionContext) unmarshalNSubjectKind2githubᚗcomᚋriskregᚋriskr
 
 func (ec *executionContext) marshalNSubjectKind2githubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐSubjectKind(ctx context.Context, sel ast.SelectionSet, v model.SubjectKind) graphql.Marshaler {
 	return v
+}
+
+func (ec *executionContext) marshalNTabledItem2ᚕᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐTabledItemᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.TabledItem) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNTabledItem2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐTabledItem(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNTabledItem2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐTabledItem(ctx context.Context, sel ast.SelectionSet, v *model.TabledItem) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "TabledItem!")
+		return graphql.Null
+	}
+	return ec._TabledItem(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNTime2timeᚐTime(ctx context.Context, v any) (time.Time, error) {
@@ -10513,6 +13976,14 @@ func (ec *executionContext) marshalORatingKind2ᚖgithubᚗcomᚋriskregᚋriskr
 	return v
 }
 
+func (ec *executionContext) unmarshalOResponseFilter2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐResponseFilter(ctx context.Context, v any) (*model.ResponseFilter, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputResponseFilter(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalOResponseOption2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐResponseOption(ctx context.Context, v any) (*model.ResponseOption, error) {
 	if v == nil {
 		return nil, nil
@@ -10523,6 +13994,22 @@ func (ec *executionContext) unmarshalOResponseOption2ᚖgithubᚗcomᚋriskreg�
 }
 
 func (ec *executionContext) marshalOResponseOption2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐResponseOption(ctx context.Context, sel ast.SelectionSet, v *model.ResponseOption) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) unmarshalOResponseStatus2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐResponseStatus(ctx context.Context, v any) (*model.ResponseStatus, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(model.ResponseStatus)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOResponseStatus2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐResponseStatus(ctx context.Context, sel ast.SelectionSet, v *model.ResponseStatus) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
@@ -10544,6 +14031,22 @@ func (ec *executionContext) unmarshalORiskFilter2ᚖgithubᚗcomᚋriskregᚋris
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalORiskOrder2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐRiskOrder(ctx context.Context, v any) (*model.RiskOrder, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(model.RiskOrder)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalORiskOrder2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐRiskOrder(ctx context.Context, sel ast.SelectionSet, v *model.RiskOrder) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
 func (ec *executionContext) unmarshalORiskStatus2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐRiskStatus(ctx context.Context, v any) (*model.RiskStatus, error) {
 	if v == nil {
 		return nil, nil
@@ -10558,6 +14061,13 @@ func (ec *executionContext) marshalORiskStatus2ᚖgithubᚗcomᚋriskregᚋriskr
 		return graphql.Null
 	}
 	return v
+}
+
+func (ec *executionContext) marshalOSession2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐSession(ctx context.Context, sel ast.SelectionSet, v *model.Session) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Session(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalOStrategicResponse2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐStrategicResponse(ctx context.Context, sel ast.SelectionSet, v *model.StrategicResponse) graphql.Marshaler {

@@ -49,6 +49,7 @@ func complexity() ComplexityRoot {
 	c.StrategicResponse.History = func(child int, first *int, _ *string) int { return times(first, 100)(child) }
 	c.StrategicResponse.Decisions = func(child int) int { return 1 + listDecisions*child }
 	c.Decision.Effects = func(child int) int { return 1 + listEffects*child }
+	calendarComplexity(&c, times)
 	return c
 }
 

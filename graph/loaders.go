@@ -25,6 +25,7 @@ type loaders struct {
 	r         *Resolver
 	responses *dataloadgen.Loader[asOfKey, []*model.StrategicResponse]
 	decisions *dataloadgen.Loader[asOfKey, []*model.Decision]
+	calendar  *calendarLoaders
 
 	mu    sync.Mutex
 	views map[time.Time]registerView
@@ -49,6 +50,7 @@ func newLoaders(r *Resolver) *loaders {
 	l := &loaders{r: r, views: make(map[time.Time]registerView)}
 	l.responses = dataloadgen.NewMappedLoader(l.responsesOf, dataloadgen.WithWait(time.Millisecond))
 	l.decisions = dataloadgen.NewMappedLoader(l.decisionsOf, dataloadgen.WithWait(time.Millisecond))
+	l.calendar = newCalendarLoaders(r)
 	return l
 }
 

@@ -181,6 +181,9 @@ func (m *mark) mark(p eventstore.Position) {
 // listRisks answers the risks query from the read models, or as of a past
 // instant from a snapshot of the register.
 func (r *Resolver) listRisks(ctx context.Context, f model.RiskFilter, n int, after string, asOf time.Time) (*model.RiskConnection, error) {
+	if err := checkCalendarFilter(&f, asOf); err != nil {
+		return nil, err
+	}
 	view, err := loadersFrom(ctx, r).view(ctx, asOf)
 	if err != nil {
 		return nil, err
@@ -202,7 +205,8 @@ func (r *Resolver) listRisks(ctx context.Context, f model.RiskFilter, n int, aft
 }
 
 func riskFilter(f model.RiskFilter) projection.RiskFilter {
-	out := projection.RiskFilter{Owner: deref(f.Owner), Category: deref(f.Category), Flagged: f.Flagged, Search: deref(f.Search)}
+	out := projection.RiskFilter{Owner: deref(f.Owner), Category: deref(f.Category), Flagged: f.Flagged, Search: deref(f.Search),
+		CalendarFilter: projection.CalendarFilter{ReviewOverdue: f.ReviewOverdue, AcceptanceLapsed: f.AcceptanceLapsed}}
 	if f.Band != nil {
 		out.Band = domain.Band(*f.Band)
 	}

@@ -31,6 +31,8 @@ type Resolver struct {
 	Reader *projection.Reader
 	// Logger receives errors that the client sees only as INTERNAL.
 	Logger *slog.Logger
+	// ReviewPolicy sets the risks' next review dates.
+	ReviewPolicy domain.ReviewPolicy
 
 	subscriptions atomic.Int64 // subscriptions whose goroutine runs
 

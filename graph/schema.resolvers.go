@@ -192,6 +192,8 @@ func (r *queryResolver) Node(ctx context.Context, id string) (model.Node, error)
 		return r.Response(ctx, id, nil, nil)
 	case domain.StreamDecision:
 		return r.Decision(ctx, id)
+	case domain.StreamSession:
+		return r.sessionByID(ctx, id)
 	}
 	return nil, nil
 }

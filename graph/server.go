@@ -1,6 +1,7 @@
 package graph
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -56,6 +57,9 @@ type Options struct {
 	// coder/websocket's OriginPatterns) allowed to call the API across
 	// origins; empty means none: CORS stays off.
 	AllowedOrigins []string
+	// ReviewPolicy sets the risks' next review dates; zero means
+	// domain.DefaultReviewPolicy.
+	ReviewPolicy domain.ReviewPolicy
 
 	ComplexityLimit  int   // default 20000
 	DepthLimit       int   // default 12; introspection fields do not count
@@ -133,7 +137,8 @@ func NewServer(cfg Options) *Server {
 	cfg.setDefaults()
 	s := &Server{cfg: cfg, closing: make(chan struct{}), sockets: map[string]int{}}
 	s.sessions = auth.NewWatcher(auth.WatcherConfig{Check: cfg.Tokens.ActiveTokens, Interval: cfg.TokenCheckInterval, Logger: cfg.Logger})
-	s.resolver = &Resolver{Register: cfg.Register, Store: cfg.Store, Reader: cfg.Reader, Logger: cfg.Logger}
+	s.resolver = &Resolver{Register: cfg.Register, Store: cfg.Store, Reader: cfg.Reader, Logger: cfg.Logger,
+		ReviewPolicy: cmp.Or(cfg.ReviewPolicy, domain.DefaultReviewPolicy)}
 	schema := NewExecutableSchema(Config{Resolvers: s.resolver, Complexity: complexity()})
 
 	srv := handler.New(schema)

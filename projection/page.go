@@ -67,6 +67,9 @@ type RiskFilter struct {
 	// Search matches risks whose reference, title or description contains
 	// it, ignoring case.
 	Search string
+	// ReviewOverdue and AcceptanceLapsed select by the calendar's flags
+	// (see CalendarFilter); the register as of a past instant has none.
+	CalendarFilter
 }
 
 // validate checks the filter's enum values.
@@ -118,6 +121,7 @@ func (f RiskFilter) sqlWhere(q *sqlwhere.Builder) {
 	if f.Search != "" {
 		q.Where("r.search_text LIKE %s", "%"+likeEscaper.Replace(f.needle())+"%")
 	}
+	f.CalendarFilter.sqlWhere(q)
 }
 
 // likeEscaper escapes the wildcards of LIKE (with its default escape, \).

@@ -82,7 +82,7 @@ type Querier interface {
 // Builtin returns the projections behind the read models of the API, in the
 // order of their names.
 func Builtin() []Projection {
-	return []Projection{Decisions(), Responses(), Risks()}
+	return []Projection{Calendar(), Decisions(), Responses(), Risks()}
 }
 
 // Lookup returns the built-in projection called name.
@@ -92,7 +92,7 @@ func Lookup(name string) (Projection, error) {
 			return p, nil
 		}
 	}
-	return nil, fmt.Errorf("%w: %q (known: %s, %s, %s)", ErrUnknownProjection, name, NameDecisions, NameResponses, NameRisks)
+	return nil, fmt.Errorf("%w: %q (known: %s, %s, %s, %s)", ErrUnknownProjection, name, NameCalendar, NameDecisions, NameResponses, NameRisks)
 }
 
 var (

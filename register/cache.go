@@ -71,6 +71,8 @@ func clone[A any](a A) A {
 	case *domain.StrategicResponse:
 		c := *v
 		return any(&c).(A)
+	case *domain.Session:
+		return any(v.Clone()).(A)
 	}
 	panic(fmt.Sprintf("register: cannot copy a %T", a))
 }

@@ -14,8 +14,10 @@ import (
 
 	"github.com/riskreg/riskreg/auth"
 	"github.com/riskreg/riskreg/console"
+	"github.com/riskreg/riskreg/domain"
 	"github.com/riskreg/riskreg/eventstore"
 	"github.com/riskreg/riskreg/graph"
+	"github.com/riskreg/riskreg/papers"
 	"github.com/riskreg/riskreg/projection"
 	"github.com/riskreg/riskreg/register"
 )
@@ -25,6 +27,7 @@ type apiFlags struct {
 	noIntrospection bool
 	corsOrigins     string
 	ws              wsFlags
+	reviewPolicy    domain.ReviewPolicy // from the calendar's flags
 }
 
 func (f *apiFlags) register(fs *flag.FlagSet) {
@@ -59,6 +62,7 @@ func newAPIHandler(ctx context.Context, store *eventstore.Store, f apiFlags, bas
 		Metrics:              graph.NewMetrics(reg),
 		DisableIntrospection: f.noIntrospection,
 		AllowedOrigins:       origins,
+		ReviewPolicy:         f.reviewPolicy,
 	}
 	f.ws.apply(&opts)
 	api := graph.NewServer(opts)
@@ -69,6 +73,8 @@ func newAPIHandler(ctx context.Context, store *eventstore.Store, f apiFlags, bas
 	mux.Handle("/graphql", api)
 	mux.Handle("/graphql/", api) // the explorer's files
 	mux.Handle("/", console.New(console.Options{Register: commands, Store: store, Reader: reader, Tokens: tokens, Logger: logger}))
+	mux.Handle("GET /papers/{file}", papers.NewHandler(&papers.Builder{Store: store, Reader: reader, Register: commands},
+		papers.Bearer(tokens), logger))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	return mux
 }

@@ -11,6 +11,8 @@
 //	riskreg token create | list | revoke [flags]   manage the API's bearer tokens
 //	riskreg relay --publish URL [flags]        relay the event log to message brokers
 //	riskreg consume --from URL [flags]         print the events a broker carries
+//	riskreg paper --session ID --format F --out FILE   write a session's paper
+//	riskreg import --file FILE [--dry-run] [flags]    import risks from a spreadsheet
 //	riskreg help                               show this help
 //
 // Run a subcommand with -h for its flags. riskreg uses the PostgreSQL database
@@ -51,6 +53,10 @@ Commands:
   relay --publish URL [--publish URL ...]
                                relay the event log to message brokers (serve does too, with --publish)
   consume --from URL           print the events a broker carries, once each (an example consumer)
+  paper --session ID --format xlsx|pdf|csv --out FILE
+                               write a session's paper (summary, heat maps, movement, tabled items, decisions)
+  import --file FILE.xlsx|FILE.csv [--sheet NAME] [--map column=field ...] [--dry-run] [--partial]
+                               register and assess one risk per row (nothing written while a row is bad)
   help                         show this help
 
 Run "riskreg <command> -h" for a command's flags. Without --database-url
@@ -104,6 +110,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = runRelay(ctx, args[1:], getenv, stderr, logger)
 	case "consume":
 		err = runConsume(ctx, args[1:], getenv, stdout, stderr, logger)
+	case "paper":
+		err = runPaper(ctx, args[1:], getenv, stdout, stderr, logger)
+	case "import":
+		err = runImport(ctx, args[1:], getenv, stdout, stderr, logger)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usageText)
 	default:

@@ -74,7 +74,7 @@ func TestReplay(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("replay --all exited %d:\n%s", code, stderr)
 	}
-	if want := "rebuilt decisions (generation 2), responses (generation 2), risks (generation 2) from 2 events"; !strings.Contains(stdout, want) {
+	if want := "rebuilt calendar (generation 2), decisions (generation 2), responses (generation 2), risks (generation 2) from 2 events"; !strings.Contains(stdout, want) {
 		t.Errorf("replay --all printed %q, want %q", stdout, want)
 	}
 	// Not on a terminal: progress as log lines.
@@ -94,8 +94,8 @@ func TestReplay(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ref != "R-0001" || band != "RED" || len(gens) != 3 || gens[0] != 2 || gens[1] != 2 || gens[2] != 3 {
-		t.Errorf("after the replays: risk %s %s, generations %v (decisions, responses, risks); want R-0001 RED, [2 2 3]", ref, band, gens)
+	if ref != "R-0001" || band != "RED" || len(gens) != 4 || gens[0] != 2 || gens[1] != 2 || gens[2] != 2 || gens[3] != 3 {
+		t.Errorf("after the replays: risk %s %s, generations %v (calendar, decisions, responses, risks); want R-0001 RED, [2 2 2 3]", ref, band, gens)
 	}
 }
 

@@ -35,6 +35,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	api.register(fs)
 	var publish publishFlags
 	publish.register(fs, getenv)
+	var cal calendarFlags
+	cal.register(fs)
 	positional, err := parseArgs(fs, args)
 	if err != nil {
 		return err
@@ -76,6 +78,12 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			return err
 		}
 		defer relays.stop()
+		api.reviewPolicy = cal.policy
+		sweeper, err := startCalendar(ctx, store, pool, cal, logger)
+		if err != nil {
+			return err
+		}
+		defer sweeper.stop()
 		var draining atomic.Bool
 		h := newAPIHandler(ctx, store, api, drainReadiness(&draining, newHandler(pool, latest, logger)), logger,
 			relays.Collector(), projection.NewCollector(pool), runners.runner.Collector(), appendSeconds)

@@ -73,6 +73,28 @@ type HeatMapCell struct {
 	Risks      []*Risk `json:"risks"`
 }
 
+type ImportReport struct {
+	Rows    int               `json:"rows"`
+	DryRun  bool              `json:"dryRun"`
+	Written bool              `json:"written"`
+	Errors  []*ImportRowError `json:"errors"`
+	Risks   []*ImportedRisk   `json:"risks"`
+}
+
+type ImportRowError struct {
+	Row     int    `json:"row"`
+	Column  string `json:"column"`
+	Message string `json:"message"`
+}
+
+type ImportedRisk struct {
+	Row       int     `json:"row"`
+	Reference *string `json:"reference,omitempty"`
+	Title     string  `json:"title"`
+	RiskID    *string `json:"riskId,omitempty"`
+	Created   bool    `json:"created"`
+}
+
 type IntegrityProblem struct {
 	StreamID string `json:"streamId"`
 	Version  int    `json:"version"`
@@ -143,6 +165,25 @@ type RegisterRiskInput struct {
 	IdempotencyKey *string `json:"idempotencyKey,omitempty"`
 }
 
+type ResponseConnection struct {
+	Edges      []*ResponseEdge `json:"edges"`
+	PageInfo   *PageInfo       `json:"pageInfo"`
+	TotalCount int             `json:"totalCount"`
+}
+
+type ResponseEdge struct {
+	Cursor string             `json:"cursor"`
+	Node   *StrategicResponse `json:"node"`
+}
+
+type ResponseFilter struct {
+	Status    *ResponseStatus `json:"status,omitempty"`
+	Owner     *string         `json:"owner,omitempty"`
+	RiskID    *string         `json:"riskId,omitempty"`
+	Overdue   *bool           `json:"overdue,omitempty"`
+	DueBefore *domain.Date    `json:"dueBefore,omitempty"`
+}
+
 type ResponseTransitionInput struct {
 	ID              string  `json:"id"`
 	ExpectedVersion int     `json:"expectedVersion"`
@@ -173,12 +214,14 @@ type RiskEdge struct {
 }
 
 type RiskFilter struct {
-	Band     *Band       `json:"band,omitempty"`
-	Status   *RiskStatus `json:"status,omitempty"`
-	Owner    *string     `json:"owner,omitempty"`
-	Category *string     `json:"category,omitempty"`
-	Flagged  *bool       `json:"flagged,omitempty"`
-	Search   *string     `json:"search,omitempty"`
+	Band             *Band       `json:"band,omitempty"`
+	Status           *RiskStatus `json:"status,omitempty"`
+	Owner            *string     `json:"owner,omitempty"`
+	Category         *string     `json:"category,omitempty"`
+	Flagged          *bool       `json:"flagged,omitempty"`
+	Search           *string     `json:"search,omitempty"`
+	ReviewOverdue    *bool       `json:"reviewOverdue,omitempty"`
+	AcceptanceLapsed *bool       `json:"acceptanceLapsed,omitempty"`
 }
 
 type RiskTransitionInput struct {
@@ -200,6 +243,71 @@ type UpdateRiskInput struct {
 	Source          *string `json:"source,omitempty"`
 	Owner           *string `json:"owner,omitempty"`
 	IdempotencyKey  *string `json:"idempotencyKey,omitempty"`
+}
+
+type AgendaReason string
+
+const (
+	AgendaReasonNewRed           AgendaReason = "NEW_RED"
+	AgendaReasonNewFlagged       AgendaReason = "NEW_FLAGGED"
+	AgendaReasonAcceptanceLapsed AgendaReason = "ACCEPTANCE_LAPSED"
+	AgendaReasonReviewOverdue    AgendaReason = "REVIEW_OVERDUE"
+	AgendaReasonResponseOverdue  AgendaReason = "RESPONSE_OVERDUE"
+	AgendaReasonSubjectChanged   AgendaReason = "SUBJECT_CHANGED"
+	AgendaReasonResponseAwaiting AgendaReason = "RESPONSE_AWAITING"
+)
+
+var AllAgendaReason = []AgendaReason{
+	AgendaReasonNewRed,
+	AgendaReasonNewFlagged,
+	AgendaReasonAcceptanceLapsed,
+	AgendaReasonReviewOverdue,
+	AgendaReasonResponseOverdue,
+	AgendaReasonSubjectChanged,
+	AgendaReasonResponseAwaiting,
+}
+
+func (e AgendaReason) IsValid() bool {
+	switch e {
+	case AgendaReasonNewRed, AgendaReasonNewFlagged, AgendaReasonAcceptanceLapsed, AgendaReasonReviewOverdue, AgendaReasonResponseOverdue, AgendaReasonSubjectChanged, AgendaReasonResponseAwaiting:
+		return true
+	}
+	return false
+}
+
+func (e AgendaReason) String() string {
+	return string(e)
+}
+
+func (e *AgendaReason) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = AgendaReason(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid AgendaReason", str)
+	}
+	return nil
+}
+
+func (e AgendaReason) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *AgendaReason) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e AgendaReason) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
 }
 
 type Band string
@@ -576,6 +684,63 @@ func (e ResponseStatus) MarshalJSON() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+type RiskOrder string
+
+const (
+	RiskOrderReference  RiskOrder = "REFERENCE"
+	RiskOrderScore      RiskOrder = "SCORE"
+	RiskOrderNextReview RiskOrder = "NEXT_REVIEW"
+)
+
+var AllRiskOrder = []RiskOrder{
+	RiskOrderReference,
+	RiskOrderScore,
+	RiskOrderNextReview,
+}
+
+func (e RiskOrder) IsValid() bool {
+	switch e {
+	case RiskOrderReference, RiskOrderScore, RiskOrderNextReview:
+		return true
+	}
+	return false
+}
+
+func (e RiskOrder) String() string {
+	return string(e)
+}
+
+func (e *RiskOrder) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = RiskOrder(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid RiskOrder", str)
+	}
+	return nil
+}
+
+func (e RiskOrder) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *RiskOrder) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e RiskOrder) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
 type RiskStatus string
 
 const (
@@ -636,6 +801,63 @@ func (e *RiskStatus) UnmarshalJSON(b []byte) error {
 }
 
 func (e RiskStatus) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+type SubjectChangeKind string
+
+const (
+	SubjectChangeKindRerated          SubjectChangeKind = "RERATED"
+	SubjectChangeKindResponseRevised  SubjectChangeKind = "RESPONSE_REVISED"
+	SubjectChangeKindAcceptanceLapsed SubjectChangeKind = "ACCEPTANCE_LAPSED"
+)
+
+var AllSubjectChangeKind = []SubjectChangeKind{
+	SubjectChangeKindRerated,
+	SubjectChangeKindResponseRevised,
+	SubjectChangeKindAcceptanceLapsed,
+}
+
+func (e SubjectChangeKind) IsValid() bool {
+	switch e {
+	case SubjectChangeKindRerated, SubjectChangeKindResponseRevised, SubjectChangeKindAcceptanceLapsed:
+		return true
+	}
+	return false
+}
+
+func (e SubjectChangeKind) String() string {
+	return string(e)
+}
+
+func (e *SubjectChangeKind) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = SubjectChangeKind(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid SubjectChangeKind", str)
+	}
+	return nil
+}
+
+func (e SubjectChangeKind) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *SubjectChangeKind) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e SubjectChangeKind) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

@@ -34,6 +34,8 @@ var events = []domain.Event{
 	domain.ResponseRejected{}, domain.ResponseStarted{}, domain.ResponseImplemented{},
 	domain.ResponseVerified{}, domain.ResponseClosed{}, domain.ResponseWithdrawn{},
 	domain.DecisionRecorded{},
+	domain.RiskReviewOverdue{}, domain.RiskToleranceLapsed{}, domain.ResponseOverdue{},
+	domain.SessionScheduled{}, domain.ItemTabled{},
 }
 
 // Enums gives the values of the domain's string enums, as their JSON
@@ -247,7 +249,7 @@ func envelopeSchema(infos []Event) schema {
 			"id":            id,
 			"position":      schema{"type": "string", "pattern": "^[0-9a-f]{32}$", "description": "opaque cursor into the global log; string order is log order"},
 			"streamId":      schema{"type": "string", "minLength": 1},
-			"streamType":    schema{"enum": []string{domain.StreamRisk, domain.StreamResponse, domain.StreamDecision}},
+			"streamType":    schema{"enum": []string{domain.StreamRisk, domain.StreamResponse, domain.StreamDecision, domain.StreamCalendar, domain.StreamSession}},
 			"version":       schema{"type": "integer", "minimum": 1},
 			"type":          schema{"enum": types},
 			"schemaVersion": schema{"type": "integer", "minimum": 1},

@@ -1,0 +1,12 @@
+DROP VIEW rm_cal_changes;
+DROP VIEW rm_cal_items;
+DROP VIEW rm_cal_sessions;
+DROP VIEW rm_cal_responses;
+DROP VIEW rm_cal_risks;
+DROP TABLE rm_cal_changes_gen;
+DROP TABLE rm_cal_items_gen;
+DROP TABLE rm_cal_sessions_gen;
+DROP TABLE rm_cal_responses_gen;
+DROP TABLE rm_cal_risks_gen;
+DELETE FROM checkpoints WHERE name LIKE 'projection:calendar%';
+DELETE FROM rm_projections WHERE name = 'calendar';

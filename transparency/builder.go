@@ -36,18 +36,19 @@ func loadBuilder(ctx context.Context, db queryer, size uint64, pos eventstore.Po
 		return nil, err
 	}
 	b := &builder{rng: rng, edge: make(map[int]*tileBuf), dirty: make(map[tileKey]*tileBuf), last: pos.String()}
-	var keys []tileKey
+	var needs []tileNeed
 	for level := 0; size>>(TileHeight*level) > 0; level++ {
 		hashes := size >> (TileHeight * level)
 		if hashes%tileWidth != 0 {
-			keys = append(keys, tileKey{level, int64(hashes / tileWidth)})
+			needs = append(needs, tileNeed{tileKey{level, int64(hashes / tileWidth)}, int(hashes % tileWidth)})
 		}
 	}
-	stored, err := readTiles(ctx, db, nil, keys)
+	stored, err := readTiles(ctx, db, nil, needs)
 	if err != nil {
 		return nil, err
 	}
-	for _, k := range keys {
+	for _, need := range needs {
+		k := need.key
 		st, ok := stored[k]
 		want := int(size>>(TileHeight*k.level)) % tileWidth
 		if !ok || len(st.hashes) < want*sha256.Size {

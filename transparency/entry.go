@@ -61,7 +61,9 @@ func (e Entry) appendTo(b []byte) []byte {
 // DecodeEntry parses the encoding Encode returns.
 func DecodeEntry(b []byte) (Entry, error) {
 	var e Entry
-	bad := func(what string) (Entry, error) { return Entry{}, fmt.Errorf("transparency: malformed entry: %s", what) }
+	bad := func(what string) (Entry, error) {
+		return Entry{}, fmt.Errorf("transparency: malformed entry: %s", what)
+	}
 	if len(b) < 1+8+16+4 || b[0] != EntryVersion {
 		return bad("unknown version or too short")
 	}

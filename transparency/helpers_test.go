@@ -141,3 +141,8 @@ func mth(leaves [][]byte) []byte {
 		return h.Sum(nil)
 	}
 }
+
+var (
+	zeroPos     eventstore.Position
+	eventFilter eventstore.Filter
+)

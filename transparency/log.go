@@ -238,7 +238,7 @@ func (l *Log) LeafIndex(ctx context.Context, id uuid.UUID) (uint64, eventstore.R
 	if err != nil {
 		return 0, found[0], err
 	}
-	events, err := l.store.ReadAll(ctx, start, tileWidth, eventstore.Filter{})
+	k, err := l.store.CountBetween(ctx, start, found[0].Position)
 	if err != nil {
 		return 0, found[0], err
 	}
@@ -246,23 +246,18 @@ func (l *Log) LeafIndex(ctx context.Context, id uuid.UUID) (uint64, eventstore.R
 	if err != nil {
 		return 0, found[0], err
 	}
-	for i := range events {
-		if events[i].ID == id {
-			index := uint64(n)*tileWidth + uint64(i)
-			if index >= size {
-				break
-			}
-			return index, events[i], nil
-		}
+	index := uint64(n)*tileWidth + uint64(k) - 1
+	if k < 1 || k > tileWidth || index >= size {
+		return 0, found[0], fmt.Errorf("%w: event %s is not in the tree yet", ErrNotFound, id)
 	}
-	return 0, found[0], fmt.Errorf("%w: event %s is not in the tree yet", ErrNotFound, id)
+	return index, found[0], nil
 }
 
 // Tile returns the hashes of tile (level, n) of width hashes (C2SP
 // tlog-tiles); ErrNotFound when the tree has not that many yet.
 func (l *Log) Tile(ctx context.Context, level int, n int64, width int) ([]byte, error) {
 	k := tileKey{level, n}
-	tiles, err := readTiles(ctx, l.pool, l.cache, []tileKey{k})
+	tiles, err := readTiles(ctx, l.pool, l.cache, []tileNeed{{k, width}})
 	if err != nil {
 		return nil, err
 	}
@@ -277,7 +272,7 @@ func (l *Log) Tile(ctx context.Context, level int, n int64, width int) ([]byte, 
 // entry bundle: each entry as a big-endian uint16 length and its bytes.
 func (l *Log) EntryBundle(ctx context.Context, n int64, width int) ([]byte, error) {
 	k := tileKey{0, n}
-	tiles, err := readTiles(ctx, l.pool, nil, []tileKey{k})
+	tiles, err := readTiles(ctx, l.pool, nil, []tileNeed{{k, width}})
 	if err != nil {
 		return nil, err
 	}

@@ -48,27 +48,30 @@ type storedTile struct {
 	after  string
 }
 
-// tileCache keeps full tiles, which never change, so that proofs over a
-// large tree read few rows. It holds at most tileCacheSize tiles.
+// tileCache keeps tiles read, so that proofs over a large tree read few rows.
+// A stored tile only ever widens and its hashes never change, so a cached
+// tile answers every read of a width it has. It holds at most tileCacheSize
+// tiles.
 type tileCache struct {
 	mu    sync.Mutex
 	tiles map[tileKey][]byte
 }
 
-const tileCacheSize = 2048 // 16 MiB of full tiles at most
+const tileCacheSize = 2048 // 16 MiB of tiles at most
 
-func (c *tileCache) get(k tileKey) ([]byte, bool) {
+// get returns the cached tile k if it has at least width hashes.
+func (c *tileCache) get(k tileKey, width int) ([]byte, bool) {
 	if c == nil {
 		return nil, false
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	b, ok := c.tiles[k]
-	return b, ok
+	return b, ok && len(b) >= width*sha256.Size
 }
 
 func (c *tileCache) put(k tileKey, b []byte) {
-	if c == nil || len(b) != tileWidth*sha256.Size {
+	if c == nil {
 		return
 	}
 	c.mu.Lock()
@@ -76,17 +79,26 @@ func (c *tileCache) put(k tileKey, b []byte) {
 	if c.tiles == nil || len(c.tiles) >= tileCacheSize {
 		c.tiles = make(map[tileKey][]byte) // start over: simple, and bounded
 	}
-	c.tiles[k] = b
+	if len(b) > len(c.tiles[k]) {
+		c.tiles[k] = b
+	}
 }
 
-// readTiles returns the stored tiles among keys; a tile not stored is left
-// out.
-func readTiles(ctx context.Context, db queryer, cache *tileCache, keys []tileKey) (map[tileKey]storedTile, error) {
-	out := make(map[tileKey]storedTile, len(keys))
+// tileNeed is a tile to read and the least width wanted of it.
+type tileNeed struct {
+	key   tileKey
+	width int
+}
+
+// readTiles returns the stored tiles among needs; a tile not stored is left
+// out. A cached tile of the width needed is not read again.
+func readTiles(ctx context.Context, db queryer, cache *tileCache, needs []tileNeed) (map[tileKey]storedTile, error) {
+	out := make(map[tileKey]storedTile, len(needs))
 	var levels []int16
 	var ns []int64
-	for _, k := range keys {
-		if b, ok := cache.get(k); ok {
+	for _, need := range needs {
+		k := need.key
+		if b, ok := cache.get(k, need.width); ok {
 			out[k] = storedTile{hashes: b}
 			continue
 		}
@@ -124,18 +136,21 @@ func readTiles(ctx context.Context, db queryer, cache *tileCache, keys []tileKey
 func nodeHashes(ctx context.Context, db queryer, cache *tileCache, ids []compact.NodeID) ([][]byte, error) {
 	idx := make([]int64, len(ids))
 	tiles := make([]tlog.Tile, len(ids))
-	var keys []tileKey
-	seen := make(map[tileKey]bool)
+	var needs []tileNeed
+	seen := make(map[tileKey]int)
 	for i, id := range ids {
 		idx[i] = tlog.StoredHashIndex(int(id.Level), int64(id.Index))
 		tiles[i] = tlog.TileForIndex(TileHeight, idx[i])
 		k := tileKey{tiles[i].L, tiles[i].N}
-		if !seen[k] {
-			seen[k] = true
-			keys = append(keys, k)
+		j, ok := seen[k]
+		if !ok {
+			j = len(needs)
+			seen[k] = j
+			needs = append(needs, tileNeed{key: k})
 		}
+		needs[j].width = max(needs[j].width, tiles[i].W)
 	}
-	stored, err := readTiles(ctx, db, cache, keys)
+	stored, err := readTiles(ctx, db, cache, needs)
 	if err != nil {
 		return nil, err
 	}

@@ -11,6 +11,8 @@
 //	riskreg token create | list | revoke [flags]   manage the API's bearer tokens
 //	riskreg relay --publish URL [flags]        relay the event log to message brokers
 //	riskreg consume --from URL [flags]         print the events a broker carries
+//	riskreg keys generate --out DIR            make the checkpoints' signing key
+//	riskreg integrate [flags]                  grow and sign the Merkle log
 //	riskreg help                               show this help
 //
 // Run a subcommand with -h for its flags. riskreg uses the PostgreSQL database
@@ -51,6 +53,9 @@ Commands:
   relay --publish URL [--publish URL ...]
                                relay the event log to message brokers (serve does too, with --publish)
   consume --from URL           print the events a broker carries, once each (an example consumer)
+  keys generate --out DIR      make the Ed25519 key that signs the log's checkpoints (riskreg.key, riskreg.pub)
+  integrate [--signing-key FILE]
+                               grow and sign the Merkle log over the events (serve does too)
   help                         show this help
 
 Run "riskreg <command> -h" for a command's flags. Without --database-url
@@ -104,6 +109,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = runRelay(ctx, args[1:], getenv, stderr, logger)
 	case "consume":
 		err = runConsume(ctx, args[1:], getenv, stdout, stderr, logger)
+	case "keys":
+		err = runKeys(args[1:], stdout, stderr)
+	case "integrate":
+		err = runIntegrate(ctx, args[1:], getenv, stderr, logger)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usageText)
 	default:

@@ -32,6 +32,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	api.register(fs)
 	var publish publishFlags
 	publish.register(fs, getenv)
+	var lf logFlags
+	lf.register(fs, getenv)
 	positional, err := parseArgs(fs, args)
 	if err != nil {
 		return err
@@ -73,8 +75,14 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			return err
 		}
 		defer relays.stop()
+		merkle, err := startIntegrator(ctx, store, lf, logger)
+		if err != nil {
+			return err
+		}
+		defer merkle.stop()
 		h := newAPIHandler(ctx, store, api, newHandler(pool, latest, logger), logger,
 			relays.Collector(), projection.NewCollector(pool), appendSeconds)
+		h = withLogRoutes(h, store, logger)
 		return serveHTTP(ctx, *addr, h, *shutdownTimeout, logger)
 	})
 }

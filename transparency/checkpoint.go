@@ -55,7 +55,7 @@ func ParseSigningKey(skey string) (*SigningKey, error) {
 		return nil, fmt.Errorf("transparency: malformed signing key: %w", err)
 	}
 	// PRIVATE+KEY+name+hash+base64(0x01 || seed)
-	parts := strings.Split(skey, "+")
+	parts := strings.SplitN(skey, "+", 5)
 	raw, err := base64.StdEncoding.DecodeString(parts[len(parts)-1])
 	if err != nil || len(raw) != 1+ed25519.SeedSize || raw[0] != 1 {
 		return nil, errors.New("transparency: malformed signing key: not an Ed25519 key")

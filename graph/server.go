@@ -27,6 +27,7 @@ import (
 	"github.com/riskreg/riskreg/eventstore"
 	"github.com/riskreg/riskreg/projection"
 	"github.com/riskreg/riskreg/register"
+	"github.com/riskreg/riskreg/transparency"
 )
 
 // Authenticator turns a bearer token into a principal; *auth.Store is one.
@@ -95,6 +96,9 @@ func NewServer(cfg Options) *Server {
 	cfg.setDefaults()
 	s := &Server{cfg: cfg, closing: make(chan struct{})}
 	s.resolver = &Resolver{Register: cfg.Register, Store: cfg.Store, Reader: cfg.Reader, Logger: cfg.Logger}
+	if cfg.Store != nil {
+		s.resolver.Log = transparency.NewLog(cfg.Store)
+	}
 	schema := NewExecutableSchema(Config{Resolvers: s.resolver, Complexity: complexity()})
 
 	srv := handler.New(schema)

@@ -232,3 +232,14 @@ func noteBody(msg []byte) []byte {
 	}
 	return msg
 }
+
+// ParseUnverified parses a signed checkpoint without checking its
+// signature: for a checkpoint that is only a starting point (an export's
+// --since-checkpoint), whose signature the verifier checks later.
+func ParseUnverified(msg []byte) (Checkpoint, error) {
+	origin, size, root, err := ParseCheckpoint(noteBody(msg))
+	if err != nil {
+		return Checkpoint{}, err
+	}
+	return Checkpoint{Origin: origin, Size: size, Root: root, Note: msg}, nil
+}

@@ -127,8 +127,8 @@ func (p ConsistencyProof) JSON() ConsistencyJSON {
 func (j ConsistencyJSON) Proof() (ConsistencyProof, error) {
 	p := ConsistencyProof{FromSize: j.FromSize, ToSize: j.ToSize}
 	var err1, err2, err3 error
-	p.FromRoot, err1 = base64.StdEncoding.DecodeString(j.FromRoot)
-	p.ToRoot, err2 = base64.StdEncoding.DecodeString(j.ToRoot)
+	p.FromRoot, err1 = base64.StdEncoding.Strict().DecodeString(j.FromRoot)
+	p.ToRoot, err2 = base64.StdEncoding.Strict().DecodeString(j.ToRoot)
 	p.Hashes, err3 = unb64s(j.Hashes)
 	return p, errors.Join(err1, err2, err3)
 }
@@ -265,7 +265,7 @@ func b64s(hs [][]byte) []string {
 func unb64s(ss []string) ([][]byte, error) {
 	out := make([][]byte, len(ss))
 	for i, s := range ss {
-		b, err := base64.StdEncoding.DecodeString(s)
+		b, err := base64.StdEncoding.Strict().DecodeString(s)
 		if err != nil {
 			return nil, err
 		}

@@ -45,9 +45,9 @@ type bundleConsistency struct {
 // bundleEvent is every further line: an event as stored, with its leaf
 // index and, in a bundle of some streams only, its inclusion proof.
 type bundleEvent struct {
-	LeafIndex uint64      `json:"leafIndex"`
+	LeafIndex uint64       `json:"leafIndex"`
 	Event     bundleStored `json:"event"`
-	Proof     []string    `json:"proof,omitempty"`
+	Proof     []string     `json:"proof,omitempty"`
 }
 
 // bundleStored is an event as the log stores it (never upcast).

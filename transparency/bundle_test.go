@@ -27,7 +27,6 @@ func testKey(t testing.TB) (*SigningKey, note.Verifier) {
 	return k, v
 }
 
-
 // TestBundleRoundTripAndEveryFlippedByte exports bundles (every event; two
 // streams with proofs; with a consistency proof from a held checkpoint),
 // verifies them, and checks that flipping any one byte of them fails.

@@ -142,6 +142,13 @@ func OpenCheckpoint(msg []byte, v note.Verifier) (Checkpoint, error) {
 	if err != nil {
 		return Checkpoint{}, fmt.Errorf("transparency: checkpoint signature: %w", err)
 	}
+	// note decodes signatures leniently (ignoring base64's padding bits):
+	// a checkpoint is taken only in its one canonical form.
+	for _, sig := range append(n.Sigs, n.UnverifiedSigs...) {
+		if _, err := base64.StdEncoding.Strict().DecodeString(sig.Base64); err != nil {
+			return Checkpoint{}, fmt.Errorf("transparency: checkpoint signature of %s is not canonical base64", sig.Name)
+		}
+	}
 	origin, size, root, err := ParseCheckpoint([]byte(n.Text))
 	if err != nil {
 		return Checkpoint{}, err

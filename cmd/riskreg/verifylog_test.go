@@ -235,3 +235,28 @@ func TestVerifyStoredCheckpoints(t *testing.T) {
 		t.Errorf("verify with a forged stored checkpoint exited %d:\n%s", code, stdout)
 	}
 }
+
+// TestAuditBundle exports a bundle, verifies it offline, and checks that a
+// flipped byte makes audit verify exit 1.
+func TestAuditBundle(t *testing.T) {
+	dir := t.TempDir()
+	s := seedLog(t, testKey(t), dir)
+	bundle := filepath.Join(dir, "bundle.jsonl")
+	if out := mustRiskreg(t, "audit", "export", "--out", bundle, "--since-checkpoint", s.checkpoint, "--database-url", s.url); !strings.Contains(out, "exported 10 events") {
+		t.Errorf("audit export printed:\n%s", out)
+	}
+	if out := mustRiskreg(t, "audit", "verify", bundle, "--verifier-key", s.pub, "--checkpoint", s.checkpoint); !strings.Contains(out, "intact: 10 events") {
+		t.Errorf("audit verify printed:\n%s", out)
+	}
+	b, err := os.ReadFile(bundle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)/2] ^= 1
+	if err := os.WriteFile(bundle, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if stdout, _, code := riskreg(t, "audit", "verify", bundle, "--verifier-key", s.pub); code != 1 {
+		t.Errorf("audit verify of a changed bundle exited %d:\n%s", code, stdout)
+	}
+}

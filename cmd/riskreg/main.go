@@ -14,6 +14,7 @@
 //	riskreg keys generate --out DIR            make the checkpoints' signing key
 //	riskreg integrate [flags]                  grow and sign the Merkle log
 //	riskreg audit export | verify [flags]      offline evidence bundles
+//	riskreg witness --log URL [flags]          watch and cosign a log's checkpoints
 //	riskreg help                               show this help
 //
 // Run a subcommand with -h for its flags. riskreg uses the PostgreSQL database
@@ -62,6 +63,8 @@ Commands:
                                write an offline evidence bundle of the log up to its latest checkpoint
   audit verify FILE --verifier-key PUB [--checkpoint FILE]
                                check a bundle with no database; exit 1 on any changed byte
+  witness --log URL --verifier-key PUB --state DIR [--signing-key FILE] [--once]
+                               follow a log's checkpoints, cosign consistent ones, refuse a rewritten history
   help                         show this help
 
 Run "riskreg <command> -h" for a command's flags. Without --database-url
@@ -121,6 +124,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = runIntegrate(ctx, args[1:], getenv, stderr, logger)
 	case "audit":
 		err = runAudit(ctx, args[1:], getenv, stdout, stderr, logger)
+	case "witness":
+		err = runWitness(ctx, args[1:], stderr, logger)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usageText)
 	default:

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -258,5 +259,27 @@ func TestAuditBundle(t *testing.T) {
 	}
 	if stdout, _, code := riskreg(t, "audit", "verify", bundle, "--verifier-key", s.pub); code != 1 {
 		t.Errorf("audit verify of a changed bundle exited %d:\n%s", code, stdout)
+	}
+}
+
+// TestWitnessOnce runs "riskreg witness --once" against a log, then against
+// another history signed with the same key: the witness exits 1.
+func TestWitnessOnce(t *testing.T) {
+	dir := t.TempDir()
+	key := testKey(t)
+	a := seedLog(t, key, dir)
+	b := seedLog(t, key, t.TempDir())
+	appendEvents(t, b.store, "risk-d", 2, `{"title": "t"}`)
+	integrateAndSign(t, b.store, key, 12)
+	quiet := slog.New(slog.DiscardHandler)
+	srvA := httptest.NewServer(transparency.Handler(transparency.NewLog(a.store), nil, quiet))
+	defer srvA.Close()
+	srvB := httptest.NewServer(transparency.Handler(transparency.NewLog(b.store), nil, quiet))
+	defer srvB.Close()
+	state := filepath.Join(dir, "witness")
+	mustRiskreg(t, "witness", "--once", "--log", srvA.URL, "--verifier-key", a.pub, "--state", state)
+	if _, stderr, code := riskreg(t, "witness", "--once", "--log", srvB.URL, "--verifier-key", a.pub, "--state", state); code != 1 ||
+		!strings.Contains(stderr, "not consistent") {
+		t.Errorf("witness --once of a rewritten log exited %d:\n%s", code, stderr)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"os"
 	"testing"
 	"time"
@@ -146,3 +147,5 @@ var (
 	zeroPos     eventstore.Position
 	eventFilter eventstore.Filter
 )
+
+func quietLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }

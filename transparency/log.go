@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -25,6 +26,9 @@ type Log struct {
 	store *eventstore.Store
 	pool  *pgxpool.Pool
 	cache *tileCache
+	// seen is the largest tree size read: the tree only grows, so a proof
+	// for a size up to it needs no look at log_tree.
+	seen atomic.Uint64
 }
 
 // NewLog returns a Log over store's database.
@@ -38,6 +42,8 @@ func (l *Log) Tree(ctx context.Context) (uint64, []byte, error) {
 	var root []byte
 	if err := l.pool.QueryRow(ctx, "SELECT size, root FROM log_tree").Scan(&size, &root); err != nil {
 		return 0, nil, fmt.Errorf("transparency: read the tree: %w", err)
+	}
+	for seen := l.seen.Load(); uint64(size) > seen && !l.seen.CompareAndSwap(seen, uint64(size)); seen = l.seen.Load() {
 	}
 	return uint64(size), root, nil
 }
@@ -64,6 +70,9 @@ func (l *Log) LatestCheckpoint(ctx context.Context) (*StoredCheckpoint, error) {
 // latest checkpoint's, else the stored tree's. It must not exceed the stored
 // tree.
 func (l *Log) proofSize(ctx context.Context, size uint64) (uint64, error) {
+	if size != 0 && size <= l.seen.Load() {
+		return size, nil
+	}
 	stored, _, err := l.Tree(ctx)
 	if err != nil {
 		return 0, err
@@ -242,13 +251,18 @@ func (l *Log) LeafIndex(ctx context.Context, id uuid.UUID) (uint64, eventstore.R
 	if err != nil {
 		return 0, found[0], err
 	}
-	size, _, err := l.Tree(ctx)
-	if err != nil {
-		return 0, found[0], err
-	}
 	index := uint64(n)*tileWidth + uint64(k) - 1
-	if k < 1 || k > tileWidth || index >= size {
+	if k < 1 || k > tileWidth {
 		return 0, found[0], fmt.Errorf("%w: event %s is not in the tree yet", ErrNotFound, id)
+	}
+	if index >= l.seen.Load() {
+		size, _, err := l.Tree(ctx)
+		if err != nil {
+			return 0, found[0], err
+		}
+		if index >= size {
+			return 0, found[0], fmt.Errorf("%w: event %s is not in the tree yet", ErrNotFound, id)
+		}
 	}
 	return index, found[0], nil
 }

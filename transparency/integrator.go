@@ -37,6 +37,13 @@ type IntegratorConfig struct {
 	CheckpointDir string
 	// BatchSize caps the events integrated in one transaction. Default 10,000.
 	BatchSize int
+	// BatchInterval is, live, the least time from the start of one
+	// transaction of the integrator to the next: the events committed
+	// meanwhile join the next one, so that a busy log is integrated in few
+	// transactions (each rewrites the partial tiles on the tree's right
+	// edge). It delays the tree by at most that much; checkpoints are far
+	// rarer. Default 200ms; negative for none.
+	BatchInterval time.Duration
 	// LockRetryInterval is how often an integrator that waits for another
 	// process's tries to take over. Default 1s.
 	LockRetryInterval time.Duration
@@ -73,6 +80,9 @@ func NewIntegrator(cfg IntegratorConfig) (*Integrator, error) {
 	}
 	if cfg.BatchSize == 0 {
 		cfg.BatchSize = 10_000
+	}
+	if cfg.BatchInterval == 0 {
+		cfg.BatchInterval = 200 * time.Millisecond
 	}
 	if cfg.LockRetryInterval == 0 {
 		cfg.LockRetryInterval = time.Second
@@ -198,7 +208,17 @@ func (in *Integrator) follow(ctx context.Context) error {
 		pos = events[len(events)-1].Position
 	}
 	pos, _ = eventstore.ParsePosition(b.last)
-	return in.cfg.Store.Subscribe(ctx, pos, eventstore.Filter{}, apply)
+	live := func(ctx context.Context, events []eventstore.RecordedEvent) error {
+		start := time.Now()
+		if err := apply(ctx, events); err != nil {
+			return err
+		}
+		if d := in.cfg.BatchInterval - time.Since(start); d > 0 {
+			sleep(ctx, d)
+		}
+		return nil
+	}
+	return in.cfg.Store.Subscribe(ctx, pos, eventstore.Filter{}, live)
 }
 
 // load reads the stored tree and its position.
@@ -234,6 +254,14 @@ func (in *Integrator) integrate(ctx context.Context, b *builder, events []events
 		b.add(&events[i])
 	}
 	err := pgx.BeginFunc(ctx, in.pool, func(tx pgx.Tx) error {
+		// The tree is derived from the log, and a crash that loses its last
+		// commits loses its checkpoint in the log with them: it is grown
+		// again, to the same hashes. A signed checkpoint is stored by a
+		// synchronous commit, which flushes these first. So the commit
+		// need not wait for the WAL flush.
+		if _, err := tx.Exec(ctx, "SET LOCAL synchronous_commit = off"); err != nil {
+			return fmt.Errorf("transparency: %w", err)
+		}
 		return b.commit(ctx, tx, from, checkpointName)
 	})
 	if err != nil {

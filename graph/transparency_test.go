@@ -48,19 +48,10 @@ func TestLogProofs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	in, err := transparency.NewIntegrator(transparency.IntegratorConfig{Store: e.store, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- in.Run(runCtx) }()
 	wctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	err = transparency.WaitSize(wctx, e.pool, uint64(n), 5*time.Millisecond)
-	stop()
-	if rerr := <-done; err != nil || rerr != nil {
-		t.Fatal(err, rerr)
+	if err := transparency.IntegrateTo(wctx, e.store, uint64(n), slog.New(slog.DiscardHandler)); err != nil {
+		t.Fatal(err)
 	}
 
 	if r := e.post(t, auditor, `{ logCheckpoint { size } }`, nil); len(r.Errors) > 0 || string(r.Data) != `{"logCheckpoint":null}` {

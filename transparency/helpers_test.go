@@ -41,7 +41,8 @@ func storeOn(t testing.TB, url string) *eventstore.Store {
 	return store
 }
 
-// appendN appends n events to stream, in appends of up to per events.
+// appendN appends n events to stream, in appends of up to per events. It
+// may run on any goroutine: a failure is reported with Error.
 func appendN(t testing.TB, ctx context.Context, store *eventstore.Store, stream string, n, per int) {
 	t.Helper()
 	for done := 0; done < n; {
@@ -51,7 +52,8 @@ func appendN(t testing.TB, ctx context.Context, store *eventstore.Store, stream 
 			events[i] = eventstore.Event{Type: "RiskUpdated", Data: json.RawMessage(fmt.Sprintf(`{"n": %d}`, done+i))}
 		}
 		if _, err := store.Append(ctx, eventstore.StreamAppend{StreamID: stream, StreamType: "risk", Expected: eventstore.Any, Events: events}); err != nil {
-			t.Fatal(err)
+			t.Error(err)
+			return
 		}
 		done += k
 	}

@@ -347,3 +347,20 @@ func writeFile(path string, data []byte, mode os.FileMode) error {
 	}
 	return nil
 }
+
+// IntegrateTo runs an integrator on store until the stored tree has at
+// least n leaves, then stops it: for tools and tests that need the tree
+// grown to a known size without running it for good. It waits for the lock
+// like any integrator.
+func IntegrateTo(ctx context.Context, store *eventstore.Store, n uint64, logger *slog.Logger) error {
+	in, err := NewIntegrator(IntegratorConfig{Store: store, Logger: logger, BatchInterval: -1, LockRetryInterval: 20 * time.Millisecond})
+	if err != nil {
+		return err
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- in.Run(runCtx) }()
+	err = WaitSize(ctx, store.Pool(), n, 5*time.Millisecond)
+	stop()
+	return errors.Join(err, <-done)
+}

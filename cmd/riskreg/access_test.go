@@ -5,8 +5,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"github.com/riskreg/riskreg/eventstore"
 	"github.com/riskreg/riskreg/internal/pgtest"
 )
@@ -20,16 +18,7 @@ func TestTokenAccessStream(t *testing.T) {
 	id := strings.Split(token, "_")[1]
 	mustRiskreg(t, "token", "revoke", id, "--database-url", url)
 
-	pool, err := pgxpool.New(t.Context(), url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
-	store, err := eventstore.New(pool, eventstore.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
+	pool, store := openStore(t, url)
 	events, err := store.ReadStream(t.Context(), accessStream, eventstore.ReadStreamOptions{})
 	if err != nil {
 		t.Fatal(err)

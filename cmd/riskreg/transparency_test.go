@@ -11,10 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"golang.org/x/mod/sumdb/tlog"
 
-	"github.com/riskreg/riskreg/eventstore"
 	"github.com/riskreg/riskreg/internal/pgtest"
 	"github.com/riskreg/riskreg/transparency"
 )
@@ -75,16 +73,7 @@ func TestServeSignsCheckpoints(t *testing.T) {
 	if code, _ := get(t, base+"/log/checkpoint"); code != http.StatusNotFound {
 		t.Errorf("GET /log/checkpoint of an empty log = %d, want 404", code)
 	}
-	pool, err := pgxpool.New(t.Context(), url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
-	store, err := eventstore.New(pool, eventstore.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
+	_, store := openStore(t, url)
 	for i := range 30 {
 		appendEvents(t, store, fmt.Sprintf("risk-%d", i%7), 10, `{"title": "t"}`)
 	}

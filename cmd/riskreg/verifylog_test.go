@@ -34,15 +34,7 @@ func seedLog(t *testing.T, key *transparency.SigningKey, dir string) *seededLog 
 	t.Helper()
 	ctx := context.Background()
 	s := &seededLog{url: pgtest.NewDatabase(t)}
-	var err error
-	if s.pool, err = pgxpool.New(ctx, s.url); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.pool.Close)
-	if s.store, err = eventstore.New(s.pool, eventstore.Config{}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.store.Close)
+	s.pool, s.store = openStore(t, s.url)
 	for _, a := range []struct {
 		stream string
 		n      int
@@ -65,6 +57,23 @@ func seedLog(t *testing.T, key *transparency.SigningKey, dir string) *seededLog 
 	return s
 }
 
+// openStore opens a pool and a store (no upcasters) on the database at url
+// for the rest of the test.
+func openStore(t *testing.T, url string) (*pgxpool.Pool, *eventstore.Store) {
+	t.Helper()
+	pool, err := pgxpool.New(t.Context(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	store, err := eventstore.New(pool, eventstore.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(store.Close)
+	return pool, store
+}
+
 func appendEvents(t *testing.T, store *eventstore.Store, stream string, n int, data string) {
 	t.Helper()
 	events := make([]eventstore.Event, n)
@@ -82,17 +91,8 @@ func integrateAndSign(t *testing.T, store *eventstore.Store, key *transparency.S
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	in, err := transparency.NewIntegrator(transparency.IntegratorConfig{Store: store, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
+	if err := transparency.IntegrateTo(ctx, store, size, slog.New(slog.DiscardHandler)); err != nil {
 		t.Fatal(err)
-	}
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- in.Run(runCtx) }()
-	err = transparency.WaitSize(ctx, store.Pool(), size, 5*time.Millisecond)
-	stop()
-	if rerr := <-done; err != nil || rerr != nil {
-		t.Fatalf("integrate: %v %v", err, rerr)
 	}
 	if _, _, err := transparency.SignLatest(ctx, store.Pool(), key, ""); err != nil {
 		t.Fatal(err)

@@ -43,17 +43,8 @@ func integrateAndSign(t *testing.T, store *eventstore.Store, key *transparency.S
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	in, err := transparency.NewIntegrator(transparency.IntegratorConfig{Store: store, Logger: quiet})
-	if err != nil {
+	if err := transparency.IntegrateTo(ctx, store, size, quiet); err != nil {
 		t.Fatal(err)
-	}
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- in.Run(runCtx) }()
-	err = transparency.WaitSize(ctx, store.Pool(), size, 5*time.Millisecond)
-	stop()
-	if rerr := <-done; err != nil || rerr != nil {
-		t.Fatal(err, rerr)
 	}
 	if _, signed, err := transparency.SignLatest(ctx, store.Pool(), key, ""); err != nil || !signed {
 		t.Fatalf("sign: %v %v", signed, err)

@@ -8,10 +8,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/transparency-dev/merkle/compact"
 	"github.com/transparency-dev/merkle/proof"
 	"golang.org/x/mod/sumdb/note"
 
@@ -192,42 +195,24 @@ func ExportBundle(ctx context.Context, store *eventstore.Store, w io.Writer, opt
 // against the checkpoint's root (recomputed from every leaf, or each
 // event's inclusion proof), and, when held is given, that the bundle's
 // checkpoint is consistent with it. It returns the problems found; an error
-// means the bundle could not be read at all.
+// means the bundle could not be read at all. Event lines are decoded and
+// hashed on every core, and checked against each other in order.
 func VerifyBundle(r io.Reader, v note.Verifier, held *Checkpoint) (BundleSummary, []string, error) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	var sum BundleSummary
 	var problems []string
 	lineNo := 0
-	// next reads the next line into dst and checks that it is canonical.
 	next := func(dst any) (bool, error) {
-		line, err := br.ReadSlice('\n')
-		if errors.Is(err, bufio.ErrBufferFull) {
-			var long []byte
-			long = append(long, line...)
-			for errors.Is(err, bufio.ErrBufferFull) && len(long) < maxBundleLine {
-				line, err = br.ReadSlice('\n')
-				long = append(long, line...)
-			}
-			line = long
-		}
-		if err == io.EOF && len(line) == 0 {
+		line, err := readBundleLine(br)
+		if line == nil && err == nil {
 			return false, nil
 		}
 		lineNo++
-		if err != nil {
-			return false, fmt.Errorf("line %d: %w", lineNo, errors.Join(err, errors.New("a bundle line must end with a newline")))
+		if err == nil {
+			err = decodeCanonical(line, dst)
 		}
-		dec := json.NewDecoder(bytes.NewReader(line))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(dst); err != nil {
-			return false, fmt.Errorf("line %d: %w", lineNo, err)
-		}
-		again, err := json.Marshal(dst)
 		if err != nil {
 			return false, fmt.Errorf("line %d: %w", lineNo, err)
-		}
-		if !bytes.Equal(append(again, '\n'), line) {
-			return false, fmt.Errorf("line %d is not in its canonical form: the bundle was changed", lineNo)
 		}
 		return true, nil
 	}
@@ -250,88 +235,36 @@ func VerifyBundle(r io.Reader, v note.Verifier, held *Checkpoint) (BundleSummary
 	if cp.Size != hdr.TreeSize || cp.Origin != hdr.Origin {
 		problems = append(problems, "the header's origin or tree size is not the checkpoint's")
 	}
-	partial := hdr.Streams != nil
-	streams := make(map[string]bool)
-	for _, s := range hdr.Streams {
-		streams[s] = true
-	}
-	type head struct {
-		version int64
-		hash    []byte
-	}
-	heads := make(map[string]head)
-	rng := rangeFactory.NewEmptyRange(0)
 	var consistency *ConsistencyProof
-	var buf []byte
-	expect := uint64(0) // the next leaf index, in a full bundle
-	last := int64(-1)
-	for {
-		// A line is a consistency proof or an event: decode it generically
-		// first, only to tell which.
-		line, err := br.Peek(16)
-		if err != nil && len(line) == 0 {
-			break
-		}
-		if bytes.HasPrefix(line, []byte(`{"consistency"`)) {
-			if consistency != nil || last >= 0 {
-				return sum, problems, fmt.Errorf("line %d: a consistency proof out of place", lineNo+1)
-			}
-			var bcs bundleConsistency
-			if _, err := next(&bcs); err != nil {
-				return sum, problems, err
-			}
-			p, err := bcs.Consistency.Proof()
-			if err != nil {
-				return sum, problems, fmt.Errorf("line %d: %w", lineNo, err)
-			}
-			consistency = &p
-			continue
-		}
-		var be bundleEvent
-		ok, err := next(&be)
-		if err != nil {
+	if line, _ := br.Peek(16); bytes.HasPrefix(line, []byte(`{"consistency"`)) {
+		var bcs bundleConsistency
+		if _, err := next(&bcs); err != nil {
 			return sum, problems, err
 		}
-		if !ok {
-			break
+		p, err := bcs.Consistency.Proof()
+		if err != nil {
+			return sum, problems, fmt.Errorf("line %d: %w", lineNo, err)
 		}
-		sum.Events++
-		e := be.Event.recorded()
-		where := fmt.Sprintf("leaf %d (stream %s version %d)", be.LeafIndex, e.StreamID, e.Version)
-		if int64(be.LeafIndex) <= last || be.LeafIndex >= cp.Size || (!partial && be.LeafIndex != expect) {
-			return sum, append(problems, where+": out of order or beyond the checkpoint"), nil
-		}
-		last = int64(be.LeafIndex)
-		expect++
-		if h, err := eventstore.ChainHash(e); err != nil || !bytes.Equal(h, e.Hash) {
-			problems = append(problems, where+": the content does not match the event's hash")
-		}
-		hd := heads[e.StreamID]
-		if e.Version != hd.version+1 || !bytes.Equal(e.PrevHash, orGenesis(hd.hash)) {
-			problems = append(problems, where+": the stream's chain is broken here (a version is missing or out of order)")
-		}
-		heads[e.StreamID] = head{e.Version, e.Hash}
-		var leaf []byte
-		leaf, buf = leafHashOf(buf, be.LeafIndex, &e)
-		if partial {
-			if !streams[e.StreamID] {
-				problems = append(problems, where+": a stream the header does not list")
-			}
-			hashes, err := unb64s(be.Proof)
-			if err != nil {
-				return sum, problems, fmt.Errorf("line %d: %w", lineNo, err)
-			}
-			if err := proof.VerifyInclusion(hasher, be.LeafIndex, cp.Size, leaf, hashes, cp.Root); err != nil {
-				problems = append(problems, where+": not in the checkpoint's tree: "+err.Error())
-			}
-		} else {
-			_ = rng.Append(leaf, nil)
-		}
+		consistency = &p
 	}
-	if !partial {
-		if rng.End() != cp.Size {
-			problems = append(problems, fmt.Sprintf("the bundle has %d leaves, the checkpoint %d", rng.End(), cp.Size))
-		} else if !bytes.Equal(rootOf(rng), cp.Root) {
+
+	c := &bundleChecker{cp: cp, partial: hdr.Streams != nil, streams: make(map[string]bool),
+		heads: make(map[string]streamHead), rng: rangeFactory.NewEmptyRange(0), last: -1}
+	for _, s := range hdr.Streams {
+		c.streams[s] = true
+	}
+	if err := c.run(br, lineNo); err != nil {
+		return sum, append(problems, c.problems...), err
+	}
+	problems = append(problems, c.problems...)
+	sum.Events = c.events
+	if c.stopped {
+		return sum, problems, nil
+	}
+	if !c.partial {
+		if c.rng.End() != cp.Size {
+			problems = append(problems, fmt.Sprintf("the bundle has %d leaves, the checkpoint %d", c.rng.End(), cp.Size))
+		} else if !bytes.Equal(rootOf(c.rng), cp.Root) {
 			problems = append(problems, "the bundle's leaves do not hash to the checkpoint's root")
 		}
 	}
@@ -356,6 +289,211 @@ func VerifyBundle(r io.Reader, v note.Verifier, held *Checkpoint) (BundleSummary
 		}
 	}
 	return sum, problems, nil
+}
+
+// readBundleLine returns the next line, newline included; nil and no error
+// at the end.
+func readBundleLine(br *bufio.Reader) ([]byte, error) {
+	line, err := br.ReadSlice('\n')
+	if errors.Is(err, bufio.ErrBufferFull) {
+		long := append([]byte(nil), line...)
+		for errors.Is(err, bufio.ErrBufferFull) && len(long) < maxBundleLine {
+			line, err = br.ReadSlice('\n')
+			long = append(long, line...)
+		}
+		line = long
+	}
+	if err == io.EOF && len(line) == 0 {
+		return nil, nil
+	}
+	if err != nil {
+		return line, errors.Join(err, errors.New("a bundle line must end with a newline"))
+	}
+	return line, nil
+}
+
+// decodeCanonical decodes line into dst and checks that line is exactly
+// dst's encoding.
+func decodeCanonical(line []byte, dst any) error {
+	dec := json.NewDecoder(bytes.NewReader(line))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(dst); err != nil {
+		return err
+	}
+	again, err := json.Marshal(dst)
+	if err != nil {
+		return err
+	}
+	if len(again) != len(line)-1 || !bytes.Equal(again, line[:len(again)]) {
+		return errors.New("not in its canonical form: the bundle was changed")
+	}
+	return nil
+}
+
+// streamHead is the last event of a stream a bundle check has seen.
+type streamHead struct {
+	version int64
+	hash    []byte
+}
+
+// bundleChecker checks a bundle's event lines: each on its own on every
+// core (decoding, canonical form, chain hash, leaf hash, inclusion proof),
+// then against each other in order (leaf order, stream chains, the root).
+type bundleChecker struct {
+	cp      Checkpoint
+	partial bool
+	streams map[string]bool
+
+	heads    map[string]streamHead
+	rng      *compact.Range
+	last     int64
+	events   int
+	problems []string
+	stopped  bool // a problem made the rest meaningless
+}
+
+// checkedLine is one event line checked on its own.
+type checkedLine struct {
+	lineNo int
+	be     bundleEvent
+	e      eventstore.RecordedEvent
+	leaf   []byte
+	err    error    // the line could not be read: fatal
+	issues []string // problems of the line on its own
+}
+
+// bundleChunk is the most lines a worker checks at once.
+const bundleChunk = 256
+
+func (c *bundleChecker) run(br *bufio.Reader, lineNo int) error {
+	type job struct {
+		lines [][]byte
+		first int
+		out   chan []checkedLine
+	}
+	workers := max(runtime.GOMAXPROCS(0), 1)
+	jobs := make(chan job)
+	pending := make(chan chan []checkedLine, 2*workers) // bounds the memory held
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for j := range jobs {
+				out := make([]checkedLine, len(j.lines))
+				var buf []byte
+				for i, line := range j.lines {
+					out[i], buf = c.checkLine(line, j.first+i, buf)
+				}
+				j.out <- out
+			}
+		})
+	}
+	var readErr error
+	stop := make(chan struct{})
+	go func() {
+		defer close(pending)
+		defer close(jobs)
+		for {
+			var lines [][]byte
+			first := lineNo + 1
+			for len(lines) < bundleChunk {
+				line, err := readBundleLine(br)
+				if line == nil && err == nil {
+					break
+				}
+				lineNo++
+				if err != nil {
+					readErr = fmt.Errorf("line %d: %w", lineNo, err)
+					break
+				}
+				lines = append(lines, append([]byte(nil), line...))
+			}
+			if len(lines) > 0 {
+				out := make(chan []checkedLine, 1)
+				select {
+				case pending <- out:
+				case <-stop:
+					return
+				}
+				jobs <- job{lines: lines, first: first, out: out}
+			}
+			if len(lines) < bundleChunk {
+				return
+			}
+		}
+	}()
+	var fatal error
+	for out := range pending {
+		results := <-out
+		if fatal != nil || c.stopped {
+			continue
+		}
+		for i := range results {
+			if fatal = c.inOrder(&results[i]); fatal != nil || c.stopped {
+				close(stop)
+				break
+			}
+		}
+	}
+	wg.Wait()
+	return errors.Join(fatal, readErr)
+}
+
+// checkLine checks one event line on its own.
+func (c *bundleChecker) checkLine(line []byte, lineNo int, buf []byte) (checkedLine, []byte) {
+	r := checkedLine{lineNo: lineNo}
+	if err := decodeCanonical(line, &r.be); err != nil {
+		r.err = fmt.Errorf("line %d: %w", lineNo, err)
+		return r, buf
+	}
+	r.e = r.be.Event.recorded()
+	where := fmt.Sprintf("leaf %d (stream %s version %d)", r.be.LeafIndex, r.e.StreamID, r.e.Version)
+	if h, err := eventstore.ChainHash(r.e); err != nil || !bytes.Equal(h, r.e.Hash) {
+		r.issues = append(r.issues, where+": the content does not match the event's hash")
+	}
+	r.leaf, buf = leafHashOf(buf, r.be.LeafIndex, &r.e)
+	r.leaf = slices.Clone(r.leaf)
+	if c.partial {
+		if !c.streams[r.e.StreamID] {
+			r.issues = append(r.issues, where+": a stream the header does not list")
+		}
+		hashes, err := unb64s(r.be.Proof)
+		if err != nil {
+			r.err = fmt.Errorf("line %d: %w", lineNo, err)
+			return r, buf
+		}
+		if err := proof.VerifyInclusion(hasher, r.be.LeafIndex, c.cp.Size, r.leaf, hashes, c.cp.Root); err != nil {
+			r.issues = append(r.issues, where+": not in the checkpoint's tree: "+err.Error())
+		}
+	} else if r.be.Proof != nil {
+		r.issues = append(r.issues, where+": a proof in a bundle of every event")
+	}
+	return r, buf
+}
+
+// inOrder checks a line against the lines before it.
+func (c *bundleChecker) inOrder(r *checkedLine) error {
+	if r.err != nil {
+		return r.err
+	}
+	c.events++
+	e := &r.e
+	where := fmt.Sprintf("leaf %d (stream %s version %d)", r.be.LeafIndex, e.StreamID, e.Version)
+	if int64(r.be.LeafIndex) <= c.last || r.be.LeafIndex >= c.cp.Size || (!c.partial && r.be.LeafIndex != c.rng.End()) {
+		c.problems = append(c.problems, where+": out of order or beyond the checkpoint")
+		c.stopped = true
+		return nil
+	}
+	c.last = int64(r.be.LeafIndex)
+	c.problems = append(c.problems, r.issues...)
+	hd := c.heads[e.StreamID]
+	if e.Version != hd.version+1 || !bytes.Equal(e.PrevHash, orGenesis(hd.hash)) {
+		c.problems = append(c.problems, where+": the stream's chain is broken here (a version is missing or out of order)")
+	}
+	c.heads[e.StreamID] = streamHead{e.Version, e.Hash}
+	if !c.partial {
+		_ = c.rng.Append(r.leaf, nil)
+	}
+	return nil
 }
 
 func orGenesis(h []byte) []byte {

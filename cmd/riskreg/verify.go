@@ -71,7 +71,7 @@ func runVerify(ctx context.Context, args []string, getenv func(string) string, s
 		}
 		fmt.Fprintf(stdout, "intact: %d events checked\n", rep.CheckedEvents)
 		if *stream == "" {
-			printLogSummary(stdout, logRep)
+			printLogSummary(stdout, logRep, len(held) > 0)
 		}
 		return nil
 	})

@@ -54,14 +54,15 @@ func verifyLog(ctx context.Context, store *eventstore.Store, files checkpointFil
 	return rep, nil
 }
 
-// printLogSummary prints the Merkle log's state after an intact verify.
-func printLogSummary(stdout io.Writer, rep transparency.Report) {
+// printLogSummary prints the Merkle log's state after an intact verify;
+// held says whether it was checked against held checkpoints only.
+func printLogSummary(stdout io.Writer, rep transparency.Report, held bool) {
 	fmt.Fprintf(stdout, "log: %d leaves recomputed, stored tree of %d leaves, %d checkpoints checked\n",
 		rep.Leaves, rep.TreeSize, rep.Checkpoints)
 	if rep.Latest != nil {
 		fmt.Fprintf(stdout, "latest signed checkpoint: size %d, signed %s by %s\n",
 			rep.Latest.Size, rep.Latest.SignedAt.UTC().Format("2006-01-02T15:04:05Z"), rep.Latest.Origin)
-	} else if len(rep.Problems) == 0 {
+	} else if !held {
 		fmt.Fprintln(stdout, "no signed checkpoint stored: run serve or integrate with --signing-key")
 	}
 }

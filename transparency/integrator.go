@@ -113,30 +113,41 @@ func (in *Integrator) setSize(n uint64) {
 // early only when the store is closed. It waits while another process's
 // integrator holds the lock, and takes over when that one is gone.
 func (in *Integrator) Run(ctx context.Context) error {
+	var session *pglock.Session
+	defer func() {
+		if session != nil {
+			session.Close()
+		}
+	}()
 	for failures := 0; ctx.Err() == nil; {
-		session, err := pglock.Open(ctx, in.pool.Config().ConnConfig, "riskreg transparency integrator")
+		if session == nil {
+			var err error
+			if session, err = pglock.Open(ctx, in.pool.Config().ConnConfig, "riskreg transparency integrator"); err != nil {
+				failures++
+				in.log.Warn("transparency: cannot connect for the lock, retrying", "err", err)
+				sleep(ctx, retryDelay(failures))
+				continue
+			}
+		}
+		got, err := session.TryLock(ctx, lockKey)
 		if err != nil {
 			failures++
-			in.log.Warn("transparency: cannot connect for the lock, retrying", "err", err)
+			in.log.Warn("transparency: lock session failed, reconnecting", "err", err)
+			session.Close()
+			session = nil
 			sleep(ctx, retryDelay(failures))
 			continue
 		}
-		got, err := session.TryLock(ctx, lockKey)
-		if err != nil || !got {
-			session.Close()
-			if err != nil {
-				failures++
-				in.log.Warn("transparency: lock session failed, reconnecting", "err", err)
-				sleep(ctx, retryDelay(failures))
-			} else {
-				sleep(ctx, in.cfg.LockRetryInterval)
-			}
+		failures = 0
+		if !got {
+			sleep(ctx, in.cfg.LockRetryInterval)
 			continue
 		}
-		failures = 0
 		in.log.Info("transparency: took the integrator's lock")
 		err = in.hold(ctx, session)
+		// The lock goes with the session; others may take it meanwhile.
 		session.Close()
+		session = nil
 		if errors.Is(err, eventstore.ErrClosed) {
 			return err
 		}

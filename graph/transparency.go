@@ -44,22 +44,13 @@ func treeSizeArg(field string, n *int) (uint64, error) {
 	return uint64(*n), nil
 }
 
-func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
-
-func b64s(hs [][]byte) []string {
-	out := make([]string, len(hs))
-	for i, h := range hs {
-		out[i] = b64(h)
-	}
-	return out
-}
-
 func checkpointModel(c *transparency.StoredCheckpoint) *model.Checkpoint {
 	if c == nil {
 		return nil
 	}
 	at := c.SignedAt
-	return &model.Checkpoint{Origin: c.Origin, Size: int(c.Size), RootHash: b64(c.Root), Note: string(c.Note), SignedAt: &at}
+	return &model.Checkpoint{Origin: c.Origin, Size: int(c.Size), RootHash: base64.StdEncoding.EncodeToString(c.Root),
+		Note: string(c.Note), SignedAt: &at}
 }
 
 // logCheckpoint resolves Query.logCheckpoint.
@@ -91,8 +82,9 @@ func (r *Resolver) eventInclusion(ctx context.Context, eventID string, treeSize 
 	if err != nil {
 		return nil, logError(err)
 	}
-	return &model.InclusionProof{EventID: id.String(), LeafIndex: int(p.LeafIndex), TreeSize: int(p.TreeSize),
-		Entry: b64(p.Entry), LeafHash: b64(p.LeafHash), Hashes: b64s(p.Hashes), RootHash: b64(p.Root)}, nil
+	j := p.JSON() // the HTTP form: hashes in base64
+	return &model.InclusionProof{EventID: id.String(), LeafIndex: int(j.LeafIndex), TreeSize: int(j.TreeSize),
+		Entry: j.Entry, LeafHash: j.LeafHash, Hashes: j.Hashes, RootHash: j.RootHash}, nil
 }
 
 // logConsistency resolves Query.logConsistency.
@@ -111,8 +103,9 @@ func (r *Resolver) logConsistency(ctx context.Context, fromSize int, toSize *int
 	if err != nil {
 		return nil, logError(err)
 	}
-	return &model.ConsistencyProof{FromSize: int(p.FromSize), ToSize: int(p.ToSize), FromRoot: b64(p.FromRoot),
-		ToRoot: b64(p.ToRoot), Hashes: b64s(p.Hashes)}, nil
+	j := p.JSON()
+	return &model.ConsistencyProof{FromSize: int(j.FromSize), ToSize: int(j.ToSize), FromRoot: j.FromRoot,
+		ToRoot: j.ToRoot, Hashes: j.Hashes}, nil
 }
 
 // logIntegrity adds the Merkle log's check against every stored checkpoint

@@ -26,6 +26,9 @@ const (
 	ActionRead            Action = "read"
 	ActionSubscribe       Action = "subscribe"
 	ActionVerifyIntegrity Action = "verifyIntegrity"
+	// ActionReadLog is reading the Merkle log's proofs and entries: auditor
+	// and admin only.
+	ActionReadLog Action = "readLog"
 )
 
 // staffActions are the register mutations: staff and admin may run them.
@@ -59,7 +62,8 @@ func (p Principal) HasRole(r Role) bool { return slices.Contains(p.Roles, r) }
 //   - staff and admin may run the register mutations;
 //   - audit_committee, policy_commission and council may record decisions
 //     (of their own body only: see AuthorizeDecision);
-//   - auditor and integration may do nothing more than every principal.
+//   - auditor and admin may read the Merkle log's proofs and entries;
+//   - auditor and integration may do nothing more than that.
 //
 // An unknown action is refused.
 func (p Principal) Authorize(a Action) error {
@@ -78,6 +82,8 @@ func (p Principal) allows(a Action) bool {
 		return p.HasRole(RoleStaff) || p.HasRole(RoleAdmin)
 	case a == ActionRecordDecision:
 		return slices.ContainsFunc(bodies, func(b Body) bool { return p.HasRole(bodyRoles[b]) })
+	case a == ActionReadLog:
+		return p.HasRole(RoleAuditor) || p.HasRole(RoleAdmin)
 	}
 	return false
 }

@@ -11,7 +11,7 @@ var allActions = []Action{
 	ActionRegisterRisk, ActionUpdateRisk, ActionAssessRisk, ActionCloseRisk, ActionWithdrawRisk,
 	ActionProposeResponse, ActionReviseResponse, ActionSubmitResponse, ActionStartResponse,
 	ActionReportImplementation, ActionCloseResponse, ActionWithdrawResponse,
-	ActionRecordDecision, ActionRead, ActionSubscribe, ActionVerifyIntegrity,
+	ActionRecordDecision, ActionRead, ActionSubscribe, ActionVerifyIntegrity, ActionReadLog,
 }
 
 func TestAuthorizeMatrix(t *testing.T) {
@@ -38,6 +38,7 @@ func TestAuthorizeMatrix(t *testing.T) {
 		ActionRead:                 {RoleStaff: Y, RoleAuditCommittee: Y, RolePolicyCommission: Y, RoleCouncil: Y, RoleAuditor: Y, RoleIntegration: Y, RoleAdmin: Y},
 		ActionSubscribe:            {RoleStaff: Y, RoleAuditCommittee: Y, RolePolicyCommission: Y, RoleCouncil: Y, RoleAuditor: Y, RoleIntegration: Y, RoleAdmin: Y},
 		ActionVerifyIntegrity:      {RoleStaff: Y, RoleAuditCommittee: Y, RolePolicyCommission: Y, RoleCouncil: Y, RoleAuditor: Y, RoleIntegration: Y, RoleAdmin: Y},
+		ActionReadLog:              {RoleStaff: n, RoleAuditCommittee: n, RolePolicyCommission: n, RoleCouncil: n, RoleAuditor: Y, RoleIntegration: n, RoleAdmin: Y},
 	}
 	if len(matrix) != len(allActions) {
 		t.Fatalf("matrix has %d actions, want %d", len(matrix), len(allActions))

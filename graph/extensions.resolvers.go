@@ -73,6 +73,21 @@ func (r *queryResolver) Sessions(ctx context.Context, body *model.Body) ([]*mode
 	return r.listSessions(ctx, body)
 }
 
+// LogCheckpoint is the resolver for the logCheckpoint field.
+func (r *queryResolver) LogCheckpoint(ctx context.Context) (*model.Checkpoint, error) {
+	return r.logCheckpoint(ctx)
+}
+
+// EventInclusion is the resolver for the eventInclusion field.
+func (r *queryResolver) EventInclusion(ctx context.Context, eventID string, treeSize *int) (*model.InclusionProof, error) {
+	return r.eventInclusion(ctx, eventID, treeSize)
+}
+
+// LogConsistency is the resolver for the logConsistency field.
+func (r *queryResolver) LogConsistency(ctx context.Context, fromSize int, toSize *int) (*model.ConsistencyProof, error) {
+	return r.logConsistency(ctx, fromSize, toSize)
+}
+
 // NextReview is the resolver for the nextReview field.
 func (r *riskResolver) NextReview(ctx context.Context, obj *model.Risk) (*domain.Date, error) {
 	next, _, _, err := r.calendarOf(ctx, obj)

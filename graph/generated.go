@@ -57,6 +57,22 @@ type ComplexityRoot struct {
 		SubjectID  func(childComplexity int) int
 	}
 
+	Checkpoint struct {
+		Note     func(childComplexity int) int
+		Origin   func(childComplexity int) int
+		RootHash func(childComplexity int) int
+		SignedAt func(childComplexity int) int
+		Size     func(childComplexity int) int
+	}
+
+	ConsistencyProof struct {
+		FromRoot func(childComplexity int) int
+		FromSize func(childComplexity int) int
+		Hashes   func(childComplexity int) int
+		ToRoot   func(childComplexity int) int
+		ToSize   func(childComplexity int) int
+	}
+
 	Decision struct {
 		Body                func(childComplexity int) int
 		EffectiveDate       func(childComplexity int) int
@@ -155,6 +171,16 @@ type ComplexityRoot struct {
 		Title     func(childComplexity int) int
 	}
 
+	InclusionProof struct {
+		Entry     func(childComplexity int) int
+		EventID   func(childComplexity int) int
+		Hashes    func(childComplexity int) int
+		LeafHash  func(childComplexity int) int
+		LeafIndex func(childComplexity int) int
+		RootHash  func(childComplexity int) int
+		TreeSize  func(childComplexity int) int
+	}
+
 	IntegrityProblem struct {
 		Reason   func(childComplexity int) int
 		StreamID func(childComplexity int) int
@@ -162,9 +188,12 @@ type ComplexityRoot struct {
 	}
 
 	IntegrityReport struct {
-		CheckedEvents func(childComplexity int) int
-		Ok            func(childComplexity int) int
-		Problems      func(childComplexity int) int
+		CheckedEvents      func(childComplexity int) int
+		CheckpointsChecked func(childComplexity int) int
+		LatestCheckpoint   func(childComplexity int) int
+		Ok                 func(childComplexity int) int
+		Problems           func(childComplexity int) int
+		TreeSize           func(childComplexity int) int
 	}
 
 	Mutation struct {
@@ -201,9 +230,12 @@ type ComplexityRoot struct {
 	Query struct {
 		Decision        func(childComplexity int, id string) int
 		Decisions       func(childComplexity int, body *model.Body, first *int, after *string) int
+		EventInclusion  func(childComplexity int, eventID string, treeSize *int) int
 		Events          func(childComplexity int, first *int, after *string, streamID *string, types []string, since *time.Time, until *time.Time, correlationID *string, decisionID *string) int
 		HeatMap         func(childComplexity int, asOf *time.Time, ratingKind *model.RatingKind) int
 		Integrity       func(childComplexity int, streamID *string) int
+		LogCheckpoint   func(childComplexity int) int
+		LogConsistency  func(childComplexity int, fromSize int, toSize *int) int
 		Me              func(childComplexity int) int
 		Node            func(childComplexity int, id string) int
 		Response        func(childComplexity int, id string, asOf *time.Time, atVersion *int) int
@@ -373,6 +405,9 @@ type QueryResolver interface {
 	RisksOrdered(ctx context.Context, orderBy *model.RiskOrder, filter *model.RiskFilter, first *int, after *string) (*model.RiskConnection, error)
 	Session(ctx context.Context, id string) (*model.Session, error)
 	Sessions(ctx context.Context, body *model.Body) ([]*model.Session, error)
+	LogCheckpoint(ctx context.Context) (*model.Checkpoint, error)
+	EventInclusion(ctx context.Context, eventID string, treeSize *int) (*model.InclusionProof, error)
+	LogConsistency(ctx context.Context, fromSize int, toSize *int) (*model.ConsistencyProof, error)
 }
 type RiskResolver interface {
 	Responses(ctx context.Context, obj *model.Risk) ([]*model.StrategicResponse, error)
@@ -460,6 +495,68 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AgendaSuggestion.SubjectID(childComplexity), true
+
+	case "Checkpoint.note":
+		if e.ComplexityRoot.Checkpoint.Note == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Checkpoint.Note(childComplexity), true
+	case "Checkpoint.origin":
+		if e.ComplexityRoot.Checkpoint.Origin == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Checkpoint.Origin(childComplexity), true
+	case "Checkpoint.rootHash":
+		if e.ComplexityRoot.Checkpoint.RootHash == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Checkpoint.RootHash(childComplexity), true
+	case "Checkpoint.signedAt":
+		if e.ComplexityRoot.Checkpoint.SignedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Checkpoint.SignedAt(childComplexity), true
+	case "Checkpoint.size":
+		if e.ComplexityRoot.Checkpoint.Size == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Checkpoint.Size(childComplexity), true
+
+	case "ConsistencyProof.fromRoot":
+		if e.ComplexityRoot.ConsistencyProof.FromRoot == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConsistencyProof.FromRoot(childComplexity), true
+	case "ConsistencyProof.fromSize":
+		if e.ComplexityRoot.ConsistencyProof.FromSize == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConsistencyProof.FromSize(childComplexity), true
+	case "ConsistencyProof.hashes":
+		if e.ComplexityRoot.ConsistencyProof.Hashes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConsistencyProof.Hashes(childComplexity), true
+	case "ConsistencyProof.toRoot":
+		if e.ComplexityRoot.ConsistencyProof.ToRoot == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConsistencyProof.ToRoot(childComplexity), true
+	case "ConsistencyProof.toSize":
+		if e.ComplexityRoot.ConsistencyProof.ToSize == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConsistencyProof.ToSize(childComplexity), true
 
 	case "Decision.body":
 		if e.ComplexityRoot.Decision.Body == nil {
@@ -845,6 +942,49 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ImportedRisk.Title(childComplexity), true
 
+	case "InclusionProof.entry":
+		if e.ComplexityRoot.InclusionProof.Entry == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InclusionProof.Entry(childComplexity), true
+	case "InclusionProof.eventId":
+		if e.ComplexityRoot.InclusionProof.EventID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InclusionProof.EventID(childComplexity), true
+	case "InclusionProof.hashes":
+		if e.ComplexityRoot.InclusionProof.Hashes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InclusionProof.Hashes(childComplexity), true
+	case "InclusionProof.leafHash":
+		if e.ComplexityRoot.InclusionProof.LeafHash == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InclusionProof.LeafHash(childComplexity), true
+	case "InclusionProof.leafIndex":
+		if e.ComplexityRoot.InclusionProof.LeafIndex == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InclusionProof.LeafIndex(childComplexity), true
+	case "InclusionProof.rootHash":
+		if e.ComplexityRoot.InclusionProof.RootHash == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InclusionProof.RootHash(childComplexity), true
+	case "InclusionProof.treeSize":
+		if e.ComplexityRoot.InclusionProof.TreeSize == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InclusionProof.TreeSize(childComplexity), true
+
 	case "IntegrityProblem.reason":
 		if e.ComplexityRoot.IntegrityProblem.Reason == nil {
 			break
@@ -870,6 +1010,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.IntegrityReport.CheckedEvents(childComplexity), true
+	case "IntegrityReport.checkpointsChecked":
+		if e.ComplexityRoot.IntegrityReport.CheckpointsChecked == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IntegrityReport.CheckpointsChecked(childComplexity), true
+	case "IntegrityReport.latestCheckpoint":
+		if e.ComplexityRoot.IntegrityReport.LatestCheckpoint == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IntegrityReport.LatestCheckpoint(childComplexity), true
 	case "IntegrityReport.ok":
 		if e.ComplexityRoot.IntegrityReport.Ok == nil {
 			break
@@ -882,6 +1034,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.IntegrityReport.Problems(childComplexity), true
+	case "IntegrityReport.treeSize":
+		if e.ComplexityRoot.IntegrityReport.TreeSize == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IntegrityReport.TreeSize(childComplexity), true
 
 	case "Mutation.assessRisk":
 		if e.ComplexityRoot.Mutation.AssessRisk == nil {
@@ -1120,6 +1278,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Decisions(childComplexity, args["body"].(*model.Body), args["first"].(*int), args["after"].(*string)), true
+	case "Query.eventInclusion":
+		if e.ComplexityRoot.Query.EventInclusion == nil {
+			break
+		}
+
+		args, err := ec.field_Query_eventInclusion_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.EventInclusion(childComplexity, args["eventId"].(string), args["treeSize"].(*int)), true
 	case "Query.events":
 		if e.ComplexityRoot.Query.Events == nil {
 			break
@@ -1154,6 +1323,23 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Query.Integrity(childComplexity, args["streamId"].(*string)), true
 
+	case "Query.logCheckpoint":
+		if e.ComplexityRoot.Query.LogCheckpoint == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.LogCheckpoint(childComplexity), true
+	case "Query.logConsistency":
+		if e.ComplexityRoot.Query.LogConsistency == nil {
+			break
+		}
+
+		args, err := ec.field_Query_logConsistency_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.LogConsistency(childComplexity, args["fromSize"].(int), args["toSize"].(*int)), true
 	case "Query.me":
 		if e.ComplexityRoot.Query.Me == nil {
 			break
@@ -1893,6 +2079,38 @@ func (ec *executionContext) childFields_AgendaSuggestion(ctx context.Context, fi
 	return nil, fmt.Errorf("no field named %q was found under type AgendaSuggestion", field.Name)
 }
 
+func (ec *executionContext) childFields_Checkpoint(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "origin":
+		return ec.fieldContext_Checkpoint_origin(ctx, field)
+	case "size":
+		return ec.fieldContext_Checkpoint_size(ctx, field)
+	case "rootHash":
+		return ec.fieldContext_Checkpoint_rootHash(ctx, field)
+	case "note":
+		return ec.fieldContext_Checkpoint_note(ctx, field)
+	case "signedAt":
+		return ec.fieldContext_Checkpoint_signedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Checkpoint", field.Name)
+}
+
+func (ec *executionContext) childFields_ConsistencyProof(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "fromSize":
+		return ec.fieldContext_ConsistencyProof_fromSize(ctx, field)
+	case "toSize":
+		return ec.fieldContext_ConsistencyProof_toSize(ctx, field)
+	case "fromRoot":
+		return ec.fieldContext_ConsistencyProof_fromRoot(ctx, field)
+	case "toRoot":
+		return ec.fieldContext_ConsistencyProof_toRoot(ctx, field)
+	case "hashes":
+		return ec.fieldContext_ConsistencyProof_hashes(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ConsistencyProof", field.Name)
+}
+
 func (ec *executionContext) childFields_Decision(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -2089,6 +2307,26 @@ func (ec *executionContext) childFields_ImportedRisk(ctx context.Context, field 
 	return nil, fmt.Errorf("no field named %q was found under type ImportedRisk", field.Name)
 }
 
+func (ec *executionContext) childFields_InclusionProof(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "eventId":
+		return ec.fieldContext_InclusionProof_eventId(ctx, field)
+	case "leafIndex":
+		return ec.fieldContext_InclusionProof_leafIndex(ctx, field)
+	case "treeSize":
+		return ec.fieldContext_InclusionProof_treeSize(ctx, field)
+	case "entry":
+		return ec.fieldContext_InclusionProof_entry(ctx, field)
+	case "leafHash":
+		return ec.fieldContext_InclusionProof_leafHash(ctx, field)
+	case "hashes":
+		return ec.fieldContext_InclusionProof_hashes(ctx, field)
+	case "rootHash":
+		return ec.fieldContext_InclusionProof_rootHash(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type InclusionProof", field.Name)
+}
+
 func (ec *executionContext) childFields_IntegrityProblem(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "streamId":
@@ -2109,6 +2347,12 @@ func (ec *executionContext) childFields_IntegrityReport(ctx context.Context, fie
 		return ec.fieldContext_IntegrityReport_checkedEvents(ctx, field)
 	case "problems":
 		return ec.fieldContext_IntegrityReport_problems(ctx, field)
+	case "treeSize":
+		return ec.fieldContext_IntegrityReport_treeSize(ctx, field)
+	case "checkpointsChecked":
+		return ec.fieldContext_IntegrityReport_checkpointsChecked(ctx, field)
+	case "latestCheckpoint":
+		return ec.fieldContext_IntegrityReport_latestCheckpoint(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type IntegrityReport", field.Name)
 }
@@ -2825,6 +3069,28 @@ func (ec *executionContext) field_Query_decisions_args(ctx context.Context, rawA
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_eventInclusion_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "eventId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["eventId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "treeSize",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["treeSize"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_events_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -2928,6 +3194,28 @@ func (ec *executionContext) field_Query_integrity_args(ctx context.Context, rawA
 		return nil, err
 	}
 	args["streamId"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_logConsistency_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "fromSize",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNInt2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["fromSize"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "toSize",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["toSize"] = arg1
 	return args, nil
 }
 
@@ -3463,6 +3751,236 @@ func (ec *executionContext) fieldContext_AgendaSuggestion_response(_ context.Con
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _Checkpoint_origin(ctx context.Context, field graphql.CollectedField, obj *model.Checkpoint) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Checkpoint_origin(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Origin, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Checkpoint_origin(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Checkpoint", field, false, false, "String")
+}
+
+func (ec *executionContext) _Checkpoint_size(ctx context.Context, field graphql.CollectedField, obj *model.Checkpoint) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Checkpoint_size(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Size, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Checkpoint_size(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Checkpoint", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Checkpoint_rootHash(ctx context.Context, field graphql.CollectedField, obj *model.Checkpoint) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Checkpoint_rootHash(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RootHash, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Checkpoint_rootHash(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Checkpoint", field, false, false, "String")
+}
+
+func (ec *executionContext) _Checkpoint_note(ctx context.Context, field graphql.CollectedField, obj *model.Checkpoint) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Checkpoint_note(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Note, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Checkpoint_note(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Checkpoint", field, false, false, "String")
+}
+
+func (ec *executionContext) _Checkpoint_signedAt(ctx context.Context, field graphql.CollectedField, obj *model.Checkpoint) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Checkpoint_signedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SignedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Checkpoint_signedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Checkpoint", field, false, false, "Time")
+}
+
+func (ec *executionContext) _ConsistencyProof_fromSize(ctx context.Context, field graphql.CollectedField, obj *model.ConsistencyProof) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConsistencyProof_fromSize(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FromSize, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConsistencyProof_fromSize(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConsistencyProof", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ConsistencyProof_toSize(ctx context.Context, field graphql.CollectedField, obj *model.ConsistencyProof) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConsistencyProof_toSize(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ToSize, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConsistencyProof_toSize(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConsistencyProof", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ConsistencyProof_fromRoot(ctx context.Context, field graphql.CollectedField, obj *model.ConsistencyProof) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConsistencyProof_fromRoot(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FromRoot, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConsistencyProof_fromRoot(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConsistencyProof", field, false, false, "String")
+}
+
+func (ec *executionContext) _ConsistencyProof_toRoot(ctx context.Context, field graphql.CollectedField, obj *model.ConsistencyProof) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConsistencyProof_toRoot(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ToRoot, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConsistencyProof_toRoot(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConsistencyProof", field, false, false, "String")
+}
+
+func (ec *executionContext) _ConsistencyProof_hashes(ctx context.Context, field graphql.CollectedField, obj *model.ConsistencyProof) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConsistencyProof_hashes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Hashes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConsistencyProof_hashes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConsistencyProof", field, false, false, "String")
 }
 
 func (ec *executionContext) _Decision_id(ctx context.Context, field graphql.CollectedField, obj *model.Decision) (ret graphql.Marshaler) {
@@ -5008,6 +5526,167 @@ func (ec *executionContext) fieldContext_ImportedRisk_created(_ context.Context,
 	return graphql.NewScalarFieldContext("ImportedRisk", field, false, false, "Boolean")
 }
 
+func (ec *executionContext) _InclusionProof_eventId(ctx context.Context, field graphql.CollectedField, obj *model.InclusionProof) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InclusionProof_eventId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EventID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_InclusionProof_eventId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("InclusionProof", field, false, false, "ID")
+}
+
+func (ec *executionContext) _InclusionProof_leafIndex(ctx context.Context, field graphql.CollectedField, obj *model.InclusionProof) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InclusionProof_leafIndex(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LeafIndex, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_InclusionProof_leafIndex(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("InclusionProof", field, false, false, "Int")
+}
+
+func (ec *executionContext) _InclusionProof_treeSize(ctx context.Context, field graphql.CollectedField, obj *model.InclusionProof) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InclusionProof_treeSize(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TreeSize, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_InclusionProof_treeSize(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("InclusionProof", field, false, false, "Int")
+}
+
+func (ec *executionContext) _InclusionProof_entry(ctx context.Context, field graphql.CollectedField, obj *model.InclusionProof) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InclusionProof_entry(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Entry, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_InclusionProof_entry(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("InclusionProof", field, false, false, "String")
+}
+
+func (ec *executionContext) _InclusionProof_leafHash(ctx context.Context, field graphql.CollectedField, obj *model.InclusionProof) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InclusionProof_leafHash(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LeafHash, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_InclusionProof_leafHash(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("InclusionProof", field, false, false, "String")
+}
+
+func (ec *executionContext) _InclusionProof_hashes(ctx context.Context, field graphql.CollectedField, obj *model.InclusionProof) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InclusionProof_hashes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Hashes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_InclusionProof_hashes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("InclusionProof", field, false, false, "String")
+}
+
+func (ec *executionContext) _InclusionProof_rootHash(ctx context.Context, field graphql.CollectedField, obj *model.InclusionProof) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InclusionProof_rootHash(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RootHash, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_InclusionProof_rootHash(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("InclusionProof", field, false, false, "String")
+}
+
 func (ec *executionContext) _IntegrityProblem_streamId(ctx context.Context, field graphql.CollectedField, obj *model.IntegrityProblem) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -5150,6 +5829,84 @@ func (ec *executionContext) fieldContext_IntegrityReport_problems(_ context.Cont
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_IntegrityProblem(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _IntegrityReport_treeSize(ctx context.Context, field graphql.CollectedField, obj *model.IntegrityReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IntegrityReport_treeSize(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TreeSize, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IntegrityReport_treeSize(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IntegrityReport", field, false, false, "Int")
+}
+
+func (ec *executionContext) _IntegrityReport_checkpointsChecked(ctx context.Context, field graphql.CollectedField, obj *model.IntegrityReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IntegrityReport_checkpointsChecked(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CheckpointsChecked, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IntegrityReport_checkpointsChecked(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IntegrityReport", field, false, false, "Int")
+}
+
+func (ec *executionContext) _IntegrityReport_latestCheckpoint(ctx context.Context, field graphql.CollectedField, obj *model.IntegrityReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IntegrityReport_latestCheckpoint(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LatestCheckpoint, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Checkpoint) graphql.Marshaler {
+			return ec.marshalOCheckpoint2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐCheckpoint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_IntegrityReport_latestCheckpoint(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "IntegrityReport",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Checkpoint(ctx, field)
 		},
 	}
 	return fc, nil
@@ -6639,6 +7396,126 @@ func (ec *executionContext) fieldContext_Query_sessions(ctx context.Context, fie
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_sessions_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_logCheckpoint(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_logCheckpoint(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().LogCheckpoint(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Checkpoint) graphql.Marshaler {
+			return ec.marshalOCheckpoint2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐCheckpoint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_logCheckpoint(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Checkpoint(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_eventInclusion(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_eventInclusion(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().EventInclusion(ctx, fc.Args["eventId"].(string), fc.Args["treeSize"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.InclusionProof) graphql.Marshaler {
+			return ec.marshalNInclusionProof2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐInclusionProof(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_eventInclusion(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_InclusionProof(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_eventInclusion_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_logConsistency(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_logConsistency(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().LogConsistency(ctx, fc.Args["fromSize"].(int), fc.Args["toSize"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ConsistencyProof) graphql.Marshaler {
+			return ec.marshalNConsistencyProof2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐConsistencyProof(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_logConsistency(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ConsistencyProof(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_logConsistency_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -10748,6 +11625,112 @@ func (ec *executionContext) _AgendaSuggestion(ctx context.Context, sel ast.Selec
 	return out
 }
 
+var checkpointImplementors = []string{"Checkpoint"}
+
+func (ec *executionContext) _Checkpoint(ctx context.Context, sel ast.SelectionSet, obj *model.Checkpoint) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, checkpointImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Checkpoint")
+		case "origin":
+			out.Values[i] = ec._Checkpoint_origin(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "size":
+			out.Values[i] = ec._Checkpoint_size(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "rootHash":
+			out.Values[i] = ec._Checkpoint_rootHash(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "note":
+			out.Values[i] = ec._Checkpoint_note(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "signedAt":
+			out.Values[i] = ec._Checkpoint_signedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var consistencyProofImplementors = []string{"ConsistencyProof"}
+
+func (ec *executionContext) _ConsistencyProof(ctx context.Context, sel ast.SelectionSet, obj *model.ConsistencyProof) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, consistencyProofImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ConsistencyProof")
+		case "fromSize":
+			out.Values[i] = ec._ConsistencyProof_fromSize(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "toSize":
+			out.Values[i] = ec._ConsistencyProof_toSize(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "fromRoot":
+			out.Values[i] = ec._ConsistencyProof_fromRoot(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "toRoot":
+			out.Values[i] = ec._ConsistencyProof_toRoot(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "hashes":
+			out.Values[i] = ec._ConsistencyProof_hashes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var decisionImplementors = []string{"Decision", "Node"}
 
 func (ec *executionContext) _Decision(ctx context.Context, sel ast.SelectionSet, obj *model.Decision) graphql.Marshaler {
@@ -11397,6 +12380,69 @@ func (ec *executionContext) _ImportedRisk(ctx context.Context, sel ast.Selection
 	return out
 }
 
+var inclusionProofImplementors = []string{"InclusionProof"}
+
+func (ec *executionContext) _InclusionProof(ctx context.Context, sel ast.SelectionSet, obj *model.InclusionProof) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, inclusionProofImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("InclusionProof")
+		case "eventId":
+			out.Values[i] = ec._InclusionProof_eventId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "leafIndex":
+			out.Values[i] = ec._InclusionProof_leafIndex(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "treeSize":
+			out.Values[i] = ec._InclusionProof_treeSize(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "entry":
+			out.Values[i] = ec._InclusionProof_entry(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "leafHash":
+			out.Values[i] = ec._InclusionProof_leafHash(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "hashes":
+			out.Values[i] = ec._InclusionProof_hashes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "rootHash":
+			out.Values[i] = ec._InclusionProof_rootHash(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var integrityProblemImplementors = []string{"IntegrityProblem"}
 
 func (ec *executionContext) _IntegrityProblem(ctx context.Context, sel ast.SelectionSet, obj *model.IntegrityProblem) graphql.Marshaler {
@@ -11464,6 +12510,21 @@ func (ec *executionContext) _IntegrityReport(ctx context.Context, sel ast.Select
 		case "problems":
 			out.Values[i] = ec._IntegrityReport_problems(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "treeSize":
+			out.Values[i] = ec._IntegrityReport_treeSize(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "checkpointsChecked":
+			out.Values[i] = ec._IntegrityReport_checkpointsChecked(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "latestCheckpoint":
+			out.Values[i] = ec._IntegrityReport_latestCheckpoint(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		default:
@@ -11825,6 +12886,24 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_sessions(ctx, field)
+				})
+		case "logCheckpoint":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_logCheckpoint(ctx, field)
+				})
+		case "eventInclusion":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_eventInclusion(ctx, field)
+				})
+		case "logConsistency":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_logConsistency(ctx, field)
 				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
@@ -12984,6 +14063,14 @@ func (ec *executionContext) marshalNBoolean2bool(ctx context.Context, sel ast.Se
 	return res
 }
 
+func (ec *executionContext) marshalNConsistencyProof2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐConsistencyProof(ctx context.Context, sel ast.SelectionSet, v *model.ConsistencyProof) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ConsistencyProof!")
+		return graphql.Null
+	}
+	return ec._ConsistencyProof(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNDate2githubᚗcomᚋriskregᚋriskregᚋdomainᚐDate(ctx context.Context, v any) (domain.Date, error) {
 	res, err := model.UnmarshalDate(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -13263,6 +14350,14 @@ func (ec *executionContext) marshalNImportedRisk2ᚖgithubᚗcomᚋriskregᚋris
 		return graphql.Null
 	}
 	return ec._ImportedRisk(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNInclusionProof2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐInclusionProof(ctx context.Context, sel ast.SelectionSet, v *model.InclusionProof) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "InclusionProof!")
+		return graphql.Null
+	}
+	return ec._InclusionProof(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNInt2int(ctx context.Context, v any) (int, error) {
@@ -13883,6 +14978,13 @@ func (ec *executionContext) marshalOBoolean2ᚖbool(ctx context.Context, sel ast
 	_ = ctx
 	res := graphql.MarshalBoolean(*v)
 	return res
+}
+
+func (ec *executionContext) marshalOCheckpoint2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐCheckpoint(ctx context.Context, sel ast.SelectionSet, v *model.Checkpoint) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Checkpoint(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalODate2ᚖgithubᚗcomᚋriskregᚋriskregᚋdomainᚐDate(ctx context.Context, v any) (*domain.Date, error) {

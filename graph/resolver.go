@@ -12,6 +12,7 @@ import (
 	"github.com/riskreg/riskreg/graph/model"
 	"github.com/riskreg/riskreg/projection"
 	"github.com/riskreg/riskreg/register"
+	"github.com/riskreg/riskreg/transparency"
 )
 
 // MaxPage is the largest `first` any connection accepts; more is
@@ -29,6 +30,8 @@ type Resolver struct {
 	// Reader reads the read models that the projections keep, for lists
 	// and the heat map, and the register as of a past instant.
 	Reader *projection.Reader
+	// Log is the Merkle log over the event log: checkpoints and proofs.
+	Log *transparency.Log
 	// Logger receives errors that the client sees only as INTERNAL.
 	Logger *slog.Logger
 	// ReviewPolicy sets the risks' next review dates.

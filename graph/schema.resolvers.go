@@ -297,6 +297,11 @@ func (r *queryResolver) Integrity(ctx context.Context, streamID *string) (*model
 	for _, p := range report.Problems {
 		out.Problems = append(out.Problems, &model.IntegrityProblem{StreamID: p.StreamID, Version: int(p.Version), Reason: p.Reason})
 	}
+	if streamID == nil {
+		if err := r.logIntegrity(ctx, out); err != nil {
+			return nil, err
+		}
+	}
 	return out, nil
 }
 

@@ -29,6 +29,7 @@ import (
 	"github.com/riskreg/riskreg/eventstore"
 	"github.com/riskreg/riskreg/projection"
 	"github.com/riskreg/riskreg/register"
+	"github.com/riskreg/riskreg/transparency"
 )
 
 // Authenticator turns a bearer token into a principal, and tells which
@@ -139,6 +140,9 @@ func NewServer(cfg Options) *Server {
 	s.sessions = auth.NewWatcher(auth.WatcherConfig{Check: cfg.Tokens.ActiveTokens, Interval: cfg.TokenCheckInterval, Logger: cfg.Logger})
 	s.resolver = &Resolver{Register: cfg.Register, Store: cfg.Store, Reader: cfg.Reader, Logger: cfg.Logger,
 		ReviewPolicy: cmp.Or(cfg.ReviewPolicy, domain.DefaultReviewPolicy)}
+	if cfg.Store != nil {
+		s.resolver.Log = transparency.NewLog(cfg.Store)
+	}
 	schema := NewExecutableSchema(Config{Resolvers: s.resolver, Complexity: complexity()})
 
 	srv := handler.New(schema)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"flag"
 	"log/slog"
 	"net/http"
@@ -20,6 +21,7 @@ import (
 	"github.com/riskreg/riskreg/papers"
 	"github.com/riskreg/riskreg/projection"
 	"github.com/riskreg/riskreg/register"
+	"github.com/riskreg/riskreg/transparency"
 )
 
 // apiFlags configure the GraphQL API of riskreg serve.
@@ -72,9 +74,22 @@ func newAPIHandler(ctx context.Context, store *eventstore.Store, f apiFlags, bas
 	mux.Handle("/readyz", base)
 	mux.Handle("/graphql", api)
 	mux.Handle("/graphql/", api) // the explorer's files
-	mux.Handle("/", console.New(console.Options{Register: commands, Store: store, Reader: reader, Tokens: tokens, Logger: logger}))
+	mux.Handle("/", console.New(console.Options{Register: commands, Store: store, Reader: reader, Tokens: tokens, Logger: logger,
+		LatestCheckpoint: latestCheckpoint(transparency.NewLog(store))}))
 	mux.Handle("GET /papers/{file}", papers.NewHandler(&papers.Builder{Store: store, Reader: reader, Register: commands},
 		papers.Bearer(tokens), logger))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	return mux
+}
+
+// latestCheckpoint gives the console the log's latest signed checkpoint.
+func latestCheckpoint(log *transparency.Log) func(context.Context) (console.Checkpoint, bool, error) {
+	return func(ctx context.Context) (console.Checkpoint, bool, error) {
+		c, err := log.LatestCheckpoint(ctx)
+		if err != nil || c == nil {
+			return console.Checkpoint{}, false, err
+		}
+		return console.Checkpoint{Size: int64(c.Size), RootHash: base64.StdEncoding.EncodeToString(c.Root),
+			SignedAt: c.SignedAt, Note: string(c.Note)}, true, nil
+	}
 }

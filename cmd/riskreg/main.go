@@ -13,6 +13,10 @@
 //	riskreg consume --from URL [flags]         print the events a broker carries
 //	riskreg paper --session ID --format F --out FILE   write a session's paper
 //	riskreg import --file FILE [--dry-run] [flags]    import risks from a spreadsheet
+//	riskreg keys generate --out DIR            make the checkpoints' signing key
+//	riskreg integrate [flags]                  grow and sign the Merkle log
+//	riskreg audit export | verify [flags]      offline evidence bundles
+//	riskreg witness --log URL [flags]          watch and cosign a log's checkpoints
 //	riskreg help                               show this help
 //
 // Run a subcommand with -h for its flags. riskreg uses the PostgreSQL database
@@ -43,7 +47,8 @@ Commands:
   migrate up                   apply all pending schema migrations
   migrate down N               roll back the last N migrations
   migrate version              print the current schema version
-  verify [--stream ID]         check the event log's hash chain; exit 1 if it was edited
+  verify [--stream ID] [--checkpoint FILE... --verifier-key PUB]
+                               check the event log's hash chain and Merkle log; exit 1 if it was edited
   replay --projection NAME[,NAME...] | --all
                                rebuild read models from the event log and swap them in (serve keeps serving)
   token create --subject NAME --role ROLE [--role ROLE ...] [--expires DURATION]
@@ -57,6 +62,15 @@ Commands:
                                write a session's paper (summary, heat maps, movement, tabled items, decisions)
   import --file FILE.xlsx|FILE.csv [--sheet NAME] [--map column=field ...] [--dry-run] [--partial]
                                register and assess one risk per row (nothing written while a row is bad)
+  keys generate --out DIR      make the Ed25519 key that signs the log's checkpoints (riskreg.key, riskreg.pub)
+  integrate [--signing-key FILE]
+                               grow and sign the Merkle log over the events (serve does too)
+  audit export --out FILE [--since-checkpoint FILE] [--stream ID]...
+                               write an offline evidence bundle of the log up to its latest checkpoint
+  audit verify FILE --verifier-key PUB [--checkpoint FILE]
+                               check a bundle with no database; exit 1 on any changed byte
+  witness --log URL --verifier-key PUB --state DIR [--signing-key FILE] [--once]
+                               follow a log's checkpoints, cosign consistent ones, refuse a rewritten history
   help                         show this help
 
 Run "riskreg <command> -h" for a command's flags. Without --database-url
@@ -114,6 +128,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = runPaper(ctx, args[1:], getenv, stdout, stderr, logger)
 	case "import":
 		err = runImport(ctx, args[1:], getenv, stdout, stderr, logger)
+	case "keys":
+		err = runKeys(args[1:], stdout, stderr)
+	case "integrate":
+		err = runIntegrate(ctx, args[1:], getenv, stderr, logger)
+	case "audit":
+		err = runAudit(ctx, args[1:], getenv, stdout, stderr, logger)
+	case "witness":
+		err = runWitness(ctx, args[1:], stderr, logger)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usageText)
 	default:

@@ -37,6 +37,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	publish.register(fs, getenv)
 	var cal calendarFlags
 	cal.register(fs)
+	var lf logFlags
+	lf.register(fs, getenv)
 	positional, err := parseArgs(fs, args)
 	if err != nil {
 		return err
@@ -84,9 +86,15 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			return err
 		}
 		defer sweeper.stop()
+		merkle, err := startIntegrator(ctx, store, lf, logger)
+		if err != nil {
+			return err
+		}
+		defer merkle.stop()
 		var draining atomic.Bool
 		h := newAPIHandler(ctx, store, api, drainReadiness(&draining, newHandler(pool, latest, logger)), logger,
 			relays.Collector(), projection.NewCollector(pool), runners.runner.Collector(), appendSeconds)
+		h = withLogRoutes(h, store, logger)
 		return serveHTTP(ctx, *addr, h, shutdown{drain: *drainFor, timeout: *shutdownTimeout, draining: &draining}, logger)
 	})
 }

@@ -72,6 +72,9 @@ func runToken(ctx context.Context, args []string, getenv func(string) string, st
 			if err != nil {
 				return err
 			}
+			if err := recordTokenIssued(ctx, pool, tokens, t); err != nil {
+				return err
+			}
 			logger.Info("token created", "token_id", t.ID, "subject", t.Subject, "roles", t.Roles)
 			_, err = fmt.Fprintln(stdout, token)
 			return err
@@ -83,6 +86,9 @@ func runToken(ctx context.Context, args []string, getenv func(string) string, st
 			return printTokens(stdout, list, time.Now())
 		default:
 			if err := tokens.Revoke(ctx, positional[1]); err != nil {
+				return err
+			}
+			if err := recordTokenRevoked(ctx, pool, tokens, positional[1]); err != nil {
 				return err
 			}
 			logger.Info("token revoked", "token_id", positional[1])

@@ -27,6 +27,22 @@ type AssessRiskInput struct {
 	IdempotencyKey  *string    `json:"idempotencyKey,omitempty"`
 }
 
+type Checkpoint struct {
+	Origin   string     `json:"origin"`
+	Size     int        `json:"size"`
+	RootHash string     `json:"rootHash"`
+	Note     string     `json:"note"`
+	SignedAt *time.Time `json:"signedAt,omitempty"`
+}
+
+type ConsistencyProof struct {
+	FromSize int      `json:"fromSize"`
+	ToSize   int      `json:"toSize"`
+	FromRoot string   `json:"fromRoot"`
+	ToRoot   string   `json:"toRoot"`
+	Hashes   []string `json:"hashes"`
+}
+
 type DecisionConnection struct {
 	Edges      []*DecisionEdge `json:"edges"`
 	PageInfo   *PageInfo       `json:"pageInfo"`
@@ -95,6 +111,16 @@ type ImportedRisk struct {
 	Created   bool    `json:"created"`
 }
 
+type InclusionProof struct {
+	EventID   string   `json:"eventId"`
+	LeafIndex int      `json:"leafIndex"`
+	TreeSize  int      `json:"treeSize"`
+	Entry     string   `json:"entry"`
+	LeafHash  string   `json:"leafHash"`
+	Hashes    []string `json:"hashes"`
+	RootHash  string   `json:"rootHash"`
+}
+
 type IntegrityProblem struct {
 	StreamID string `json:"streamId"`
 	Version  int    `json:"version"`
@@ -102,9 +128,12 @@ type IntegrityProblem struct {
 }
 
 type IntegrityReport struct {
-	Ok            bool                `json:"ok"`
-	CheckedEvents int                 `json:"checkedEvents"`
-	Problems      []*IntegrityProblem `json:"problems"`
+	Ok                 bool                `json:"ok"`
+	CheckedEvents      int                 `json:"checkedEvents"`
+	Problems           []*IntegrityProblem `json:"problems"`
+	TreeSize           int                 `json:"treeSize"`
+	CheckpointsChecked int                 `json:"checkpointsChecked"`
+	LatestCheckpoint   *Checkpoint         `json:"latestCheckpoint,omitempty"`
 }
 
 type Mutation struct {

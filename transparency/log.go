@@ -1,0 +1,315 @@
+package transparency
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sync/atomic"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/transparency-dev/merkle/compact"
+	"github.com/transparency-dev/merkle/proof"
+
+	"github.com/riskreg/riskreg/eventstore"
+)
+
+// ErrOutOfRange means that a proof was asked for a tree size or leaf the
+// tree does not have.
+var ErrOutOfRange = errors.New("transparency: out of range")
+
+// Log reads the stored tree: checkpoints, tiles and proofs.
+type Log struct {
+	store *eventstore.Store
+	pool  *pgxpool.Pool
+	cache *tileCache
+	// seen is the largest tree size read: the tree only grows, so a proof
+	// for a size up to it needs no look at log_tree.
+	seen atomic.Uint64
+}
+
+// NewLog returns a Log over store's database.
+func NewLog(store *eventstore.Store) *Log {
+	return &Log{store: store, pool: store.Pool(), cache: &tileCache{}}
+}
+
+// Tree returns the size and root hash of the stored tree.
+func (l *Log) Tree(ctx context.Context) (uint64, []byte, error) {
+	var size int64
+	var root []byte
+	if err := l.pool.QueryRow(ctx, "SELECT size, root FROM log_tree").Scan(&size, &root); err != nil {
+		return 0, nil, fmt.Errorf("transparency: read the tree: %w", err)
+	}
+	for seen := l.seen.Load(); uint64(size) > seen && !l.seen.CompareAndSwap(seen, uint64(size)); seen = l.seen.Load() {
+	}
+	return uint64(size), root, nil
+}
+
+// LatestCheckpoint returns the checkpoint of the largest tree signed, or nil
+// when none was.
+func (l *Log) LatestCheckpoint(ctx context.Context) (*StoredCheckpoint, error) {
+	var c StoredCheckpoint
+	var size int64
+	var text string
+	err := l.pool.QueryRow(ctx, `SELECT id, origin, size, root, note, verifier, signed_at FROM log_checkpoints
+		ORDER BY size DESC, id DESC LIMIT 1`).Scan(&c.ID, &c.Origin, &size, &c.Root, &text, &c.Verifier, &c.SignedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("transparency: read checkpoint: %w", err)
+	}
+	c.Size, c.Note = uint64(size), []byte(text)
+	return &c, nil
+}
+
+// proofSize returns the tree size a proof is for: size when not 0, else the
+// latest checkpoint's, else the stored tree's. It must not exceed the stored
+// tree.
+func (l *Log) proofSize(ctx context.Context, size uint64) (uint64, error) {
+	if size != 0 && size <= l.seen.Load() {
+		return size, nil
+	}
+	stored, _, err := l.Tree(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if size == 0 {
+		cp, err := l.LatestCheckpoint(ctx)
+		if err != nil {
+			return 0, err
+		}
+		size = stored
+		if cp != nil && cp.Size <= stored {
+			size = cp.Size
+		}
+	}
+	if size > stored {
+		return 0, fmt.Errorf("%w: the tree has %d leaves, not %d", ErrOutOfRange, stored, size)
+	}
+	return size, nil
+}
+
+// InclusionProof proves that an entry is leaf LeafIndex of the tree of
+// TreeSize leaves whose root is Root (RFC 6962 audit path).
+type InclusionProof struct {
+	LeafIndex uint64
+	TreeSize  uint64
+	Entry     []byte // the encoded entry (see Entry.Encode)
+	LeafHash  []byte
+	Hashes    [][]byte
+	Root      []byte
+}
+
+// Verify checks the proof with the merkle library's verifier, and that the
+// leaf hash is the entry's.
+func (p InclusionProof) Verify() error {
+	if p.Entry != nil && string(LeafHash(p.Entry)) != string(p.LeafHash) {
+		return errors.New("transparency: the leaf hash is not the entry's")
+	}
+	if err := proof.VerifyInclusion(hasher, p.LeafIndex, p.TreeSize, p.LeafHash, p.Hashes, p.Root); err != nil {
+		return fmt.Errorf("transparency: inclusion proof of leaf %d in tree %d: %w", p.LeafIndex, p.TreeSize, err)
+	}
+	return nil
+}
+
+// ConsistencyProof proves that the tree of FromSize leaves is a prefix of
+// the tree of ToSize leaves (RFC 6962 consistency proof).
+type ConsistencyProof struct {
+	FromSize, ToSize uint64
+	FromRoot, ToRoot []byte
+	Hashes           [][]byte
+}
+
+// Verify checks the proof with the merkle library's verifier.
+func (p ConsistencyProof) Verify() error {
+	if err := proof.VerifyConsistency(hasher, p.FromSize, p.ToSize, p.Hashes, p.FromRoot, p.ToRoot); err != nil {
+		return fmt.Errorf("transparency: consistency proof from %d to %d: %w", p.FromSize, p.ToSize, err)
+	}
+	return nil
+}
+
+// Inclusion returns the proof that leaf index is in the tree of size leaves
+// (0: see proofSize). The entry is left out.
+func (l *Log) Inclusion(ctx context.Context, index, size uint64) (InclusionProof, error) {
+	size, err := l.proofSize(ctx, size)
+	if err != nil {
+		return InclusionProof{}, err
+	}
+	return l.inclusion(ctx, index, size)
+}
+
+func (l *Log) inclusion(ctx context.Context, index, size uint64) (InclusionProof, error) {
+	if index >= size {
+		return InclusionProof{}, fmt.Errorf("%w: leaf %d is not in a tree of %d leaves", ErrOutOfRange, index, size)
+	}
+	nodes, err := proof.Inclusion(index, size)
+	if err != nil {
+		return InclusionProof{}, fmt.Errorf("transparency: %w", err)
+	}
+	rootIDs := compact.RangeNodes(0, size, nil)
+	ids := append(append([]compact.NodeID{compact.NewNodeID(0, index)}, rootIDs...), nodes.IDs...)
+	hashes, err := nodeHashes(ctx, l.pool, l.cache, ids)
+	if err != nil {
+		return InclusionProof{}, err
+	}
+	rng, err := rangeFactory.NewRange(0, size, hashes[1:1+len(rootIDs)])
+	if err != nil {
+		return InclusionProof{}, fmt.Errorf("transparency: %w", err)
+	}
+	path, err := nodes.Rehash(hashes[1+len(rootIDs):], hasher.HashChildren)
+	if err != nil {
+		return InclusionProof{}, fmt.Errorf("transparency: %w", err)
+	}
+	return InclusionProof{LeafIndex: index, TreeSize: size, LeafHash: hashes[0], Hashes: path, Root: rootOf(rng)}, nil
+}
+
+// Consistency returns the proof that the tree of from leaves is a prefix of
+// the tree of to leaves (0: see proofSize).
+func (l *Log) Consistency(ctx context.Context, from, to uint64) (ConsistencyProof, error) {
+	to, err := l.proofSize(ctx, to)
+	if err != nil {
+		return ConsistencyProof{}, err
+	}
+	if from > to {
+		return ConsistencyProof{}, fmt.Errorf("%w: from size %d is larger than to size %d", ErrOutOfRange, from, to)
+	}
+	nodes, err := proof.Consistency(from, to)
+	if err != nil {
+		return ConsistencyProof{}, fmt.Errorf("transparency: %w", err)
+	}
+	fromIDs := compact.RangeNodes(0, from, nil)
+	toIDs := compact.RangeNodes(0, to, nil)
+	ids := append(append(append([]compact.NodeID(nil), fromIDs...), toIDs...), nodes.IDs...)
+	hashes, err := nodeHashes(ctx, l.pool, l.cache, ids)
+	if err != nil {
+		return ConsistencyProof{}, err
+	}
+	fromRng, err := rangeFactory.NewRange(0, from, hashes[:len(fromIDs)])
+	if err != nil {
+		return ConsistencyProof{}, fmt.Errorf("transparency: %w", err)
+	}
+	toRng, err := rangeFactory.NewRange(0, to, hashes[len(fromIDs):len(fromIDs)+len(toIDs)])
+	if err != nil {
+		return ConsistencyProof{}, fmt.Errorf("transparency: %w", err)
+	}
+	path, err := nodes.Rehash(hashes[len(fromIDs)+len(toIDs):], hasher.HashChildren)
+	if err != nil {
+		return ConsistencyProof{}, fmt.Errorf("transparency: %w", err)
+	}
+	return ConsistencyProof{FromSize: from, ToSize: to, FromRoot: rootOf(fromRng), ToRoot: rootOf(toRng), Hashes: path}, nil
+}
+
+// EventInclusion returns the proof that event id is in the tree of size
+// leaves (0: see proofSize), with its entry.
+func (l *Log) EventInclusion(ctx context.Context, id uuid.UUID, size uint64) (InclusionProof, eventstore.RecordedEvent, error) {
+	size, err := l.proofSize(ctx, size)
+	if err != nil {
+		return InclusionProof{}, eventstore.RecordedEvent{}, err
+	}
+	index, e, err := l.LeafIndex(ctx, id)
+	if err != nil {
+		return InclusionProof{}, e, err
+	}
+	p, err := l.inclusion(ctx, index, size)
+	if err != nil {
+		return InclusionProof{}, e, err
+	}
+	p.Entry = EntryOf(index, &e).Encode()
+	return p, e, nil
+}
+
+// LeafIndex returns the leaf of event id, and the event. An event not yet
+// integrated is ErrNotFound.
+func (l *Log) LeafIndex(ctx context.Context, id uuid.UUID) (uint64, eventstore.RecordedEvent, error) {
+	found, err := l.store.EventsByID(ctx, []uuid.UUID{id})
+	if err != nil {
+		return 0, eventstore.RecordedEvent{}, err
+	}
+	if len(found) == 0 {
+		return 0, eventstore.RecordedEvent{}, fmt.Errorf("%w: no event %s", ErrNotFound, id)
+	}
+	pos := found[0].Position.String()
+	var n int64
+	var after string
+	err = l.pool.QueryRow(ctx, `SELECT n, after_pos FROM log_tiles WHERE level = 0 AND after_pos < $1
+		ORDER BY after_pos DESC LIMIT 1`, pos).Scan(&n, &after)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, found[0], fmt.Errorf("%w: event %s is not in the tree yet", ErrNotFound, id)
+	}
+	if err != nil {
+		return 0, found[0], fmt.Errorf("transparency: find leaf: %w", err)
+	}
+	start, err := eventstore.ParsePosition(after)
+	if err != nil {
+		return 0, found[0], err
+	}
+	k, err := l.store.CountBetween(ctx, start, found[0].Position)
+	if err != nil {
+		return 0, found[0], err
+	}
+	index := uint64(n)*tileWidth + uint64(k) - 1
+	if k < 1 || k > tileWidth {
+		return 0, found[0], fmt.Errorf("%w: event %s is not in the tree yet", ErrNotFound, id)
+	}
+	if index >= l.seen.Load() {
+		size, _, err := l.Tree(ctx)
+		if err != nil {
+			return 0, found[0], err
+		}
+		if index >= size {
+			return 0, found[0], fmt.Errorf("%w: event %s is not in the tree yet", ErrNotFound, id)
+		}
+	}
+	return index, found[0], nil
+}
+
+// Tile returns the hashes of tile (level, n) of width hashes (C2SP
+// tlog-tiles); ErrNotFound when the tree has not that many yet.
+func (l *Log) Tile(ctx context.Context, level int, n int64, width int) ([]byte, error) {
+	k := tileKey{level, n}
+	tiles, err := readTiles(ctx, l.pool, l.cache, []tileNeed{{k, width}})
+	if err != nil {
+		return nil, err
+	}
+	t, ok := tiles[k]
+	if !ok || len(t.hashes) < width*sha256.Size {
+		return nil, fmt.Errorf("%w: tile %d/%d of width %d", ErrNotFound, level, n, width)
+	}
+	return t.hashes[:width*sha256.Size], nil
+}
+
+// EntryBundle returns entries n*256 to n*256+width-1 as a C2SP tlog-tiles
+// entry bundle: each entry as a big-endian uint16 length and its bytes.
+func (l *Log) EntryBundle(ctx context.Context, n int64, width int) ([]byte, error) {
+	k := tileKey{0, n}
+	tiles, err := readTiles(ctx, l.pool, nil, []tileNeed{{k, width}})
+	if err != nil {
+		return nil, err
+	}
+	t, ok := tiles[k]
+	if !ok || len(t.hashes) < width*sha256.Size {
+		return nil, fmt.Errorf("%w: entry bundle %d of width %d", ErrNotFound, n, width)
+	}
+	start, err := eventstore.ParsePosition(t.after)
+	if err != nil {
+		return nil, err
+	}
+	events, err := l.store.ReadAll(ctx, start, width, eventstore.Filter{})
+	if err != nil {
+		return nil, err
+	}
+	if len(events) < width {
+		return nil, fmt.Errorf("%w: entry bundle %d: the log has fewer events than the tree", ErrNotFound, n)
+	}
+	var out []byte
+	for i := range events {
+		e := EntryOf(uint64(n)*tileWidth+uint64(i), &events[i]).Encode()
+		out = binary.BigEndian.AppendUint16(out, uint16(len(e)))
+		out = append(out, e...)
+	}
+	return out, nil
+}

@@ -51,11 +51,29 @@ func (l *Log) Tree(ctx context.Context) (uint64, []byte, error) {
 // LatestCheckpoint returns the checkpoint of the largest tree signed, or nil
 // when none was.
 func (l *Log) LatestCheckpoint(ctx context.Context) (*StoredCheckpoint, error) {
+	return l.checkpoint(ctx, `ORDER BY size DESC, id DESC LIMIT 1`)
+}
+
+// CheckpointCovering returns the smallest signed checkpoint whose tree holds
+// every event up to position pos, or nil when none was signed yet. A
+// document made from the log as of pos names it, so that an auditor can tie
+// the document to the history; once one exists the answer never changes.
+func (l *Log) CheckpointCovering(ctx context.Context, pos eventstore.Position) (*StoredCheckpoint, error) {
+	n, err := l.store.CountBetween(ctx, eventstore.Position{}, pos)
+	if err != nil {
+		return nil, err
+	}
+	return l.checkpoint(ctx, `WHERE size >= $1 ORDER BY size, id LIMIT 1`, n)
+}
+
+// checkpoint returns the stored checkpoint that the SQL clause rest picks,
+// or nil when there is none.
+func (l *Log) checkpoint(ctx context.Context, rest string, args ...any) (*StoredCheckpoint, error) {
 	var c StoredCheckpoint
 	var size int64
 	var text string
-	err := l.pool.QueryRow(ctx, `SELECT id, origin, size, root, note, verifier, signed_at FROM log_checkpoints
-		ORDER BY size DESC, id DESC LIMIT 1`).Scan(&c.ID, &c.Origin, &size, &c.Root, &text, &c.Verifier, &c.SignedAt)
+	err := l.pool.QueryRow(ctx, `SELECT id, origin, size, root, note, verifier, signed_at FROM log_checkpoints `+rest, args...).
+		Scan(&c.ID, &c.Origin, &size, &c.Root, &text, &c.Verifier, &c.SignedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
 	}

@@ -69,14 +69,16 @@ func newAPIHandler(ctx context.Context, store *eventstore.Store, f apiFlags, bas
 	f.ws.apply(&opts)
 	api := graph.NewServer(opts)
 	context.AfterFunc(ctx, api.CloseSubscriptions)
+	tlog := transparency.NewLog(store)
 	mux := http.NewServeMux()
 	mux.Handle("/healthz", base)
 	mux.Handle("/readyz", base)
 	mux.Handle("/graphql", api)
 	mux.Handle("/graphql/", api) // the explorer's files
 	mux.Handle("/", console.New(console.Options{Register: commands, Store: store, Reader: reader, Tokens: tokens, Logger: logger,
-		LatestCheckpoint: latestCheckpoint(transparency.NewLog(store))}))
-	mux.Handle("GET /papers/{file}", papers.NewHandler(&papers.Builder{Store: store, Reader: reader, Register: commands},
+		LatestCheckpoint: latestCheckpoint(tlog)}))
+	mux.Handle("GET /papers/{file}", papers.NewHandler(&papers.Builder{Store: store, Reader: reader, Register: commands,
+		Checkpoint: paperCheckpoint(tlog)},
 		papers.Bearer(tokens), logger))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	return mux
@@ -91,5 +93,17 @@ func latestCheckpoint(log *transparency.Log) func(context.Context) (console.Chec
 		}
 		return console.Checkpoint{Size: int64(c.Size), RootHash: base64.StdEncoding.EncodeToString(c.Root),
 			SignedAt: c.SignedAt, Note: string(c.Note)}, true, nil
+	}
+}
+
+// paperCheckpoint names in a paper the signed checkpoint that covers the
+// log position the paper was made from.
+func paperCheckpoint(log *transparency.Log) papers.CheckpointFunc {
+	return func(ctx context.Context, pos eventstore.Position) (string, error) {
+		c, err := log.CheckpointCovering(ctx, pos)
+		if err != nil || c == nil {
+			return "", err
+		}
+		return string(c.Note), nil
 	}
 }

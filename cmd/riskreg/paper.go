@@ -12,6 +12,7 @@ import (
 	"github.com/riskreg/riskreg/papers"
 	"github.com/riskreg/riskreg/projection"
 	"github.com/riskreg/riskreg/register"
+	"github.com/riskreg/riskreg/transparency"
 )
 
 // runPaper runs "riskreg paper --session ID --format xlsx|pdf|csv --out
@@ -39,7 +40,8 @@ func runPaper(ctx context.Context, args []string, getenv func(string) string, st
 		return usageErrorf(fs, "%v", ferr)
 	}
 	return withStore(ctx, db, logger, func(store *eventstore.Store) error {
-		b := &papers.Builder{Store: store, Reader: projection.NewReader(store), Register: register.New(store, time.Now)}
+		b := &papers.Builder{Store: store, Reader: projection.NewReader(store), Register: register.New(store, time.Now),
+			Checkpoint: paperCheckpoint(transparency.NewLog(store))}
 		p, err := b.Build(ctx, *session)
 		if err != nil {
 			return err

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -117,16 +118,32 @@ func (s *Sweeper) Due(ctx context.Context) ([]domain.TimeAct, error) {
 // Record appends acts, each to its subject's calendar stream. An act
 // recorded already, by this sweeper or another, is not written twice: its
 // event id is the same, and the store answers a repeated id with the event
-// it holds.
+// it holds. Subjects are recorded in parallel; the acts of one subject in
+// the order of their dates, so that its calendar stream reads as the days
+// passed.
 func (s *Sweeper) Record(ctx context.Context, acts []domain.TimeAct) error {
-	errs := make([]error, len(acts))
+	bySubject := map[string][]domain.TimeAct{}
+	var subjects []string
+	for _, a := range acts {
+		if _, ok := bySubject[a.SubjectID]; !ok {
+			subjects = append(subjects, a.SubjectID)
+		}
+		bySubject[a.SubjectID] = append(bySubject[a.SubjectID], a)
+	}
+	errs := make([]error, len(subjects))
 	sem := make(chan struct{}, s.cfg.Parallel)
 	var wg sync.WaitGroup
-	for i, a := range acts {
+	for i, subject := range subjects {
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			errs[i] = s.record(ctx, a)
+			own := bySubject[subject]
+			slices.SortStableFunc(own, func(a, b domain.TimeAct) int { return a.On.Compare(b.On) })
+			for _, a := range own {
+				if errs[i] = s.record(ctx, a); errs[i] != nil {
+					return
+				}
+			}
 		})
 	}
 	wg.Wait()

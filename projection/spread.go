@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -68,47 +69,71 @@ func (r *Runner) Held() []string {
 	return out
 }
 
-// replicas counts the processes whose Runners have lock sessions on this
-// database (holding or waiting), this one included.
-func (r *Runner) replicas(ctx context.Context) (int, error) {
-	var n int
-	err := r.pool.QueryRow(ctx, `SELECT count(DISTINCT application_name) FROM pg_stat_activity
-		WHERE datname = current_database() AND application_name LIKE $1`, sessionPrefix+"%").Scan(&n)
+// holdings returns, for every process whose Runner has a lock session on
+// this database (holding or waiting), this one included, how many
+// projection locks it holds, by the session's application_name.
+func (r *Runner) holdings(ctx context.Context) (map[string]int, error) {
+	rows, err := r.pool.Query(ctx, `SELECT a.application_name, count(l.pid)
+		FROM pg_stat_activity a
+		LEFT JOIN pg_locks l ON l.pid = a.pid AND l.locktype = 'advisory' AND l.granted
+		WHERE a.datname = current_database() AND a.application_name LIKE $1
+		GROUP BY a.application_name`, sessionPrefix+"%")
 	if err != nil {
-		return 0, fmt.Errorf("projection: count the replicas: %w", err)
+		return nil, fmt.Errorf("projection: count the replicas' locks: %w", err)
 	}
-	return max(n, 1), nil
+	out := map[string]int{}
+	var name string
+	var n int
+	_, err = pgx.ForEachRow(rows, []any{&name, &n}, func() error {
+		out[name] = n
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("projection: count the replicas' locks: %w", err)
+	}
+	return out, nil
 }
 
-// share is this process's fair share of the projections: as many as the
-// projections divided by the replicas, rounded up, so that the shares of
-// all replicas cover every projection.
-func (r *Runner) share(ctx context.Context) (int, error) {
-	n, err := r.replicas(ctx)
+// shares returns this process's fair share of the projections, as a floor
+// and a ceiling (the projections divided by the replicas, rounded down and
+// up), and whether some other replica holds fewer than the floor.
+func (r *Runner) shares(ctx context.Context) (floor, ceiling int, starved bool, err error) {
+	h, err := r.holdings(ctx)
 	if err != nil {
-		return 0, err
+		return 0, 0, false, err
 	}
+	n := max(len(h), 1)
 	p := len(r.cfg.Projections)
-	return (p + n - 1) / n, nil
+	floor, ceiling = p/n, (p+n-1)/n
+	for name, held := range h {
+		if name != r.sessionName() && held < floor {
+			starved = true
+		}
+	}
+	return floor, ceiling, starved, nil
 }
 
 // mayTake reports whether this process should try to take another
 // projection's lock: always unless Config.Spread is set, else while it holds
-// fewer than its share.
+// fewer than its share: below the floor always, up to the ceiling unless
+// another replica is below the floor (it leaves the free lock to that one).
 func (r *Runner) mayTake(ctx context.Context) bool {
 	if !r.cfg.Spread {
 		return true
 	}
-	share, err := r.share(ctx)
+	floor, ceiling, starved, err := r.shares(ctx)
 	if err != nil {
 		return true // a replica that cannot count takes what is free
 	}
-	return r.held.count() < share
+	held := r.held.count()
+	return held < floor || (held < ceiling && !starved)
 }
 
 // shouldRelease reports whether this process holds more than its share and
-// may give one projection up now: at most one every releaseEvery, so that
-// the other replicas take each before it gives up the next.
+// may give one projection up now: more than the ceiling, or more than the
+// floor while another replica holds fewer than the floor. It gives up at
+// most one every releaseEvery, so that the other replicas take each before
+// it gives up the next.
 func (r *Runner) shouldRelease(ctx context.Context) bool {
 	if !r.cfg.Spread {
 		return false
@@ -117,8 +142,9 @@ func (r *Runner) shouldRelease(ctx context.Context) bool {
 	if time.Since(time.Unix(0, last)) < r.releaseEvery() {
 		return false
 	}
-	share, err := r.share(ctx)
-	if err != nil || r.held.count() <= share {
+	floor, ceiling, starved, err := r.shares(ctx)
+	held := r.held.count()
+	if err != nil || held <= floor || (held <= ceiling && !starved) {
 		return false
 	}
 	return r.held.lastRelease.CompareAndSwap(last, time.Now().UnixNano())

@@ -48,7 +48,7 @@ type IntegratorConfig struct {
 	// process's tries to take over. Default 1s.
 	LockRetryInterval time.Duration
 	// LockCheckInterval is how often the holder checks its lock session.
-	// Default 5s.
+	// Default (and at most) pglock.PingInterval.
 	LockCheckInterval time.Duration
 	// Logger receives the integrator's logs. Default slog.Default().
 	Logger *slog.Logger
@@ -88,7 +88,7 @@ func NewIntegrator(cfg IntegratorConfig) (*Integrator, error) {
 		cfg.LockRetryInterval = time.Second
 	}
 	if cfg.LockCheckInterval == 0 {
-		cfg.LockCheckInterval = 5 * time.Second
+		cfg.LockCheckInterval = pglock.PingInterval
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()

@@ -27,6 +27,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/riskreg/riskreg/eventstore"
+	"github.com/riskreg/riskreg/projection"
 )
 
 // The multi-replica harness: several "riskreg serve" processes (the binary
@@ -436,8 +437,11 @@ func (c *cluster) waitHeld(timeout time.Duration) (time.Duration, map[string][]s
 				seen[x]++
 			}
 		}
-		if len(seen) == 4 && seen["projection/risks"] == 1 && seen["projection/responses"] == 1 &&
-			seen["projection/decisions"] == 1 && len(h) > 0 && countRelays(seen) == 1 {
+		all := len(h) > 0 && countRelays(seen) == 1 && len(seen) == len(projection.Builtin())+1
+		for _, p := range projection.Builtin() {
+			all = all && seen["projection/"+p.Name()] == 1
+		}
+		if all {
 			return time.Since(start), h
 		}
 		time.Sleep(50 * time.Millisecond)

@@ -98,10 +98,11 @@ func (s *Session) Unlock(ctx context.Context, key int64) (bool, error) {
 	return held, nil
 }
 
-// Acquire waits until it holds the lock key, trying every interval. It
+// Acquire waits until it holds the lock key, trying every interval (at
+// most PingInterval, so that the waiting session outlives IdleTimeout). It
 // returns ctx's error when ctx ends first.
 func (s *Session) Acquire(ctx context.Context, key int64, interval time.Duration) error {
-	t := time.NewTicker(interval)
+	t := time.NewTicker(min(interval, PingInterval))
 	defer t.Stop()
 	for {
 		got, err := s.TryLock(ctx, key)
@@ -116,10 +117,11 @@ func (s *Session) Acquire(ctx context.Context, key int64, interval time.Duration
 	}
 }
 
-// Watch pings the session every interval until ctx ends (then it returns
-// nil), and returns the first failure: a lost session has lost its locks.
+// Watch pings the session every interval (at most PingInterval, so that
+// the session outlives IdleTimeout) until ctx ends (then it returns nil),
+// and returns the first failure: a lost session has lost its locks.
 func (s *Session) Watch(ctx context.Context, interval time.Duration) error {
-	t := time.NewTicker(interval)
+	t := time.NewTicker(min(interval, PingInterval))
 	defer t.Stop()
 	for {
 		select {

@@ -166,7 +166,7 @@ func TestReadyz(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(newHandler(pool, latest, slog.New(slog.NewTextHandler(t.Output(), nil))))
+	srv := httptest.NewServer(newHandler(pool, latest, func() error { return nil }, slog.New(slog.NewTextHandler(t.Output(), nil))))
 	defer srv.Close()
 	expect := func(status int, body string) {
 		t.Helper()

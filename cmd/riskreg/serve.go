@@ -40,7 +40,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return usageErrorf(fs, "serve takes no arguments, got %q", positional)
 	}
 
-	return withDatabase(ctx, db, logger, func(url string) error {
+	db.supervise = true
+	return withDatabaseHealth(ctx, db, logger, func(url string, health func() error) error {
 		pool, err := openMigrated(ctx, url, servePoolSize)
 		if err != nil {
 			return err
@@ -73,7 +74,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			return err
 		}
 		defer relays.stop()
-		h := newAPIHandler(ctx, store, api, newHandler(pool, latest, logger), logger,
+		h := newAPIHandler(ctx, store, api, newHandler(pool, latest, health, logger), logger,
 			relays.Collector(), projection.NewCollector(pool), appendSeconds)
 		return serveHTTP(ctx, *addr, h, *shutdownTimeout, logger)
 	})

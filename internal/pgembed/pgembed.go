@@ -59,6 +59,10 @@ type Config struct {
 	// a test's own cluster only: a crash of such a cluster can lose or corrupt
 	// its data. The zero value keeps every durability setting on.
 	Throwaway bool
+	// Supervise restarts the server when it ends without Stop (a crash, a
+	// kill): the new server recovers from its write-ahead log, on the same
+	// port, so connection URLs stay valid. Health says whether it runs.
+	Supervise bool
 	// Logger receives pgembed's own progress messages (not the server's log,
 	// which goes to server.log in DataDir). Nil discards them.
 	Logger *slog.Logger
@@ -92,16 +96,32 @@ func (c Config) withDefaults() (Config, error) {
 // Cluster is a running PostgreSQL server started by Start.
 type Cluster struct {
 	cfg  Config
+	acct *account
 	port int
 	// attached is set when another process runs the server (Start found it
 	// running in the data directory): Stop then leaves it running.
 	attached bool
-	cmd      *exec.Cmd
-	exited   chan struct{} // closed when the server process has ended
-	waitErr  error         // the process's exit status; read after exited is closed
+
+	// life ends when Stop is called; it ends a restart under way.
+	life    context.Context
+	endLife context.CancelFunc
+	// supervised is closed when the supervisor has ended (at once when
+	// Config.Supervise is off).
+	supervised chan struct{}
+
+	mu   sync.Mutex
+	cur  *proc // the server process now, or the last one
+	down error // why the server is down and could not be started again
 
 	stopOnce sync.Once
 	stopErr  error
+}
+
+// proc is one run of the server process.
+type proc struct {
+	cmd     *exec.Cmd
+	exited  chan struct{} // closed when the process has ended
+	waitErr error         // the process's exit status; read after exited is closed
 }
 
 // Start initialises cfg.DataDir if it holds no cluster yet, starts the server
@@ -119,7 +139,7 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 		// Another riskreg (say serve, while this is "riskreg token create")
 		// runs the cluster: use it, and leave it running.
 		cfg.Logger.Info("using the PostgreSQL already running in the data directory", "data_dir", cfg.DataDir, "port", port)
-		return &Cluster{cfg: cfg, port: port, attached: true}, nil
+		return &Cluster{cfg: cfg, port: port, attached: true, supervised: closedChan()}, nil
 	}
 	if cfg.BinDir == "" {
 		cfg.BinDir, err = findBinDir(ctx, dataDirVersion(cfg.DataDir), defaultSearch)
@@ -149,8 +169,15 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 				return nil, err
 			}
 		}
-		c, err := start(ctx, cfg, acct, port)
+		p, err := launch(ctx, cfg, acct, port)
 		if err == nil {
+			c := &Cluster{cfg: cfg, acct: acct, port: port, cur: p, supervised: make(chan struct{})}
+			c.life, c.endLife = context.WithCancel(context.WithoutCancel(ctx))
+			if cfg.Supervise {
+				go c.supervise()
+			} else {
+				close(c.supervised)
+			}
 			return c, nil
 		}
 		if cfg.Port != 0 || try == startTries || !errors.Is(err, errPortTaken) {
@@ -160,10 +187,16 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 	}
 }
 
+func closedChan() chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
+}
+
 var errPortTaken = errors.New("port taken")
 
-// start runs the server once on port and waits until it is ready.
-func start(ctx context.Context, cfg Config, acct *account, port int) (*Cluster, error) {
+// launch runs the server once on port and waits until it is ready.
+func launch(ctx context.Context, cfg Config, acct *account, port int) (*proc, error) {
 	logFile, err := openLog(cfg.DataDir, acct)
 	if err != nil {
 		return nil, err
@@ -193,43 +226,43 @@ func start(ctx context.Context, cfg Config, acct *account, port int) (*Cluster, 
 		Credential: acct.credential(),
 	}
 
-	c := &Cluster{cfg: cfg, port: port, cmd: cmd, exited: make(chan struct{})}
-	if err := c.spawn(); err != nil {
+	p := &proc{cmd: cmd, exited: make(chan struct{})}
+	if err := p.spawn(); err != nil {
 		return nil, fmt.Errorf("pgembed: start %s: %w", cmd.Path, err)
 	}
-	if err := c.waitReady(ctx); err != nil {
+	if err := p.waitReady(ctx, cfg.DataDir); err != nil {
 		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()
-		_ = c.Stop(stopCtx) // the start error is the one to report
+		_ = p.stop(stopCtx) // the start error is the one to report
 		return nil, err
 	}
 	cfg.Logger.Info("PostgreSQL started", "data_dir", cfg.DataDir, "port", port,
 		"bin_dir", cfg.BinDir, "durable", !cfg.Throwaway, "log", filepath.Join(cfg.DataDir, logName))
-	return c, nil
+	return p, nil
 }
 
 // spawn starts the server process from a goroutine locked to its OS thread.
 // Linux sends the parent-death signal when the thread that forked the child
 // ends, not the process, so that thread must live as long as the server does.
-func (c *Cluster) spawn() error {
+func (p *proc) spawn() error {
 	started := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread() // never unlocked: the thread ends with this goroutine
-		if err := c.cmd.Start(); err != nil {
+		if err := p.cmd.Start(); err != nil {
 			started <- err
 			return
 		}
 		started <- nil
-		c.waitErr = c.cmd.Wait()
-		close(c.exited)
+		p.waitErr = p.cmd.Wait()
+		close(p.exited)
 	}()
 	return <-started
 }
 
 // waitReady polls postmaster.pid until the server has written its own pid
 // and the "ready" status there, or until it exits or ctx ends.
-func (c *Cluster) waitReady(ctx context.Context) error {
-	pidFile := filepath.Join(c.cfg.DataDir, "postmaster.pid")
+func (p *proc) waitReady(ctx context.Context, dataDir string) error {
+	pidFile := filepath.Join(dataDir, "postmaster.pid")
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	for {
@@ -237,23 +270,23 @@ func (c *Cluster) waitReady(ctx context.Context) error {
 			// Lines: pid, data dir, start time, port, socket dir, listen address,
 			// shared memory key, status (PostgreSQL 10 and later).
 			lines := strings.Split(string(b), "\n")
-			if len(lines) >= 8 && strings.TrimSpace(lines[0]) == strconv.Itoa(c.cmd.Process.Pid) &&
+			if len(lines) >= 8 && strings.TrimSpace(lines[0]) == strconv.Itoa(p.cmd.Process.Pid) &&
 				strings.TrimSpace(lines[7]) == "ready" {
 				return nil
 			}
 		}
 		select {
-		case <-c.exited:
-			tail := logTail(c.cfg.DataDir)
+		case <-p.exited:
+			tail := logTail(dataDir)
 			err := fmt.Errorf("pgembed: PostgreSQL exited during start (%v); end of %s:\n%s",
-				c.waitErr, filepath.Join(c.cfg.DataDir, logName), tail)
+				p.waitErr, filepath.Join(dataDir, logName), tail)
 			if strings.Contains(tail, "could not bind") || strings.Contains(tail, "could not create any TCP/IP sockets") {
 				err = fmt.Errorf("%w: %w", errPortTaken, err)
 			}
 			return err
 		case <-ctx.Done():
 			return fmt.Errorf("pgembed: waiting for PostgreSQL to start: %w; end of %s:\n%s",
-				ctx.Err(), filepath.Join(c.cfg.DataDir, logName), logTail(c.cfg.DataDir))
+				ctx.Err(), filepath.Join(dataDir, logName), logTail(dataDir))
 		case <-tick.C:
 		}
 	}
@@ -273,34 +306,46 @@ func (c *Cluster) Stop(ctx context.Context) error {
 	if c.attached {
 		return nil
 	}
-	c.stopOnce.Do(func() { c.stopErr = c.stop(ctx) })
+	c.stopOnce.Do(func() {
+		c.endLife()
+		<-c.supervised // no restart after this
+		c.stopErr = c.current().stop(ctx)
+		if c.stopErr == nil {
+			c.cfg.Logger.Info("PostgreSQL stopped", "data_dir", c.cfg.DataDir)
+		}
+	})
 	return c.stopErr
 }
 
-func (c *Cluster) stop(ctx context.Context) error {
+func (c *Cluster) current() *proc {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.cur
+}
+
+func (p *proc) stop(ctx context.Context) error {
 	select {
-	case <-c.exited:
-		return fmt.Errorf("pgembed: PostgreSQL had already exited: %v", c.waitErr)
+	case <-p.exited:
+		return fmt.Errorf("pgembed: PostgreSQL had already exited: %v", p.waitErr)
 	default:
 	}
-	if err := c.cmd.Process.Signal(syscall.SIGINT); err != nil {
+	if err := p.cmd.Process.Signal(syscall.SIGINT); err != nil {
 		return fmt.Errorf("pgembed: stop PostgreSQL: %w", err)
 	}
 	select {
-	case <-c.exited:
-		if c.waitErr != nil {
-			return fmt.Errorf("pgembed: PostgreSQL shut down with %w", c.waitErr)
+	case <-p.exited:
+		if p.waitErr != nil {
+			return fmt.Errorf("pgembed: PostgreSQL shut down with %w", p.waitErr)
 		}
-		c.cfg.Logger.Info("PostgreSQL stopped", "data_dir", c.cfg.DataDir)
 		return nil
 	case <-ctx.Done():
 	}
-	_ = c.cmd.Process.Signal(syscall.SIGQUIT)
+	_ = p.cmd.Process.Signal(syscall.SIGQUIT)
 	select {
-	case <-c.exited:
+	case <-p.exited:
 	case <-time.After(10 * time.Second):
-		_ = c.cmd.Process.Kill()
-		<-c.exited
+		_ = p.cmd.Process.Kill()
+		<-p.exited
 	}
 	return fmt.Errorf("pgembed: fast shutdown of PostgreSQL did not finish, shut it down immediately: %w", ctx.Err())
 }

@@ -1,0 +1,82 @@
+package pgembed
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// waitFor polls cond every 20 ms until it holds or limit passes.
+func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %v", what, limit)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// A supervised server killed outright is started again on the same port and
+// recovers its committed data; while it cannot be started, Health says so.
+func TestSupervisedRestartAfterKill(t *testing.T) {
+	requireBinaries(t)
+	dir := dataDir(t)
+	c := startCluster(t, Config{DataDir: dir, Supervise: true})
+	execSQL(t, c, "CREATE TABLE kept (v text)")
+	execSQL(t, c, "INSERT INTO kept VALUES ('committed')")
+
+	first := c.current()
+	if err := first.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-first.exited
+	waitFor(t, 10*time.Second, "restart after SIGKILL", func() bool { return c.current() != first })
+	if got := queryString(t, c, "SELECT v FROM kept"); got != "committed" {
+		t.Errorf("after the restart: %q", got)
+	}
+	if err := c.Health(); err != nil {
+		t.Errorf("Health after the restart: %v", err)
+	}
+
+	// A data directory that no longer holds a cluster cannot be started:
+	// Health reports it until the directory is whole again.
+	second := c.current()
+	version := filepath.Join(dir, "PG_VERSION")
+	if err := os.Rename(version, version+".away"); err != nil {
+		t.Fatal(err)
+	}
+	if err := second.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 30*time.Second, "Health reports the failed restart", func() bool { return errors.Is(c.Health(), ErrDown) })
+	if err := os.Rename(version+".away", version); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 30*time.Second, "restart once the directory is whole", func() bool { return c.Health() == nil })
+	if got := queryString(t, c, "SELECT v FROM kept"); got != "committed" {
+		t.Errorf("after the second restart: %q", got)
+	}
+	stopCluster(t, c)
+}
+
+// Unsupervised, a dead server stays dead and Health says so.
+func TestUnsupervisedHealth(t *testing.T) {
+	requireBinaries(t)
+	c := startCluster(t, Config{DataDir: dataDir(t)})
+	if err := c.Health(); err != nil {
+		t.Fatalf("Health of a running server: %v", err)
+	}
+	p := c.current()
+	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-p.exited
+	if err := c.Health(); !errors.Is(err, ErrDown) {
+		t.Errorf("Health of a killed server: %v, want ErrDown", err)
+	}
+}

@@ -14,6 +14,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/riskreg/riskreg/internal/pgretry"
 )
 
 const (
@@ -213,7 +215,7 @@ func (s *Store) writeLoop() {
 				break gather
 			}
 		}
-		s.commit(batch, false)
+		s.commit(batch, false, false)
 	}
 }
 
@@ -227,7 +229,11 @@ func (s *Store) writeLoop() {
 // reading and locking the stream heads and looking up the event ids first.
 // A request whose expected version fails against the cache is also checked
 // again fresh before it is refused.
-func (s *Store) commit(batch []*appendRequest, fresh bool) {
+//
+// sent says whether an earlier attempt may have reached the database: a
+// batch that fails only before anything reached it answers with the error
+// itself, not ErrOutcomeUnknown, since nothing can have been recorded.
+func (s *Store) commit(batch []*appendRequest, fresh, sent bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
 	defer cancel()
 	for attempt := 1; ; attempt++ {
@@ -247,6 +253,7 @@ func (s *Store) commit(batch []*appendRequest, fresh bool) {
 			continue
 		}
 		s.heads.forget(batch)
+		sent = sent || !pgretry.NotSent(err)
 		if !fresh {
 			fresh, attempt = true, 0
 			continue
@@ -255,7 +262,7 @@ func (s *Store) commit(batch []*appendRequest, fresh bool) {
 			// One request may have caused it (bad data, a race on a new
 			// stream): commit each on its own so the others go through.
 			for _, r := range batch {
-				s.commit([]*appendRequest{r}, true)
+				s.commit([]*appendRequest{r}, true, sent)
 			}
 			return
 		}
@@ -264,7 +271,7 @@ func (s *Store) commit(batch []*appendRequest, fresh bool) {
 			time.Sleep(time.Duration(attempt*attempt) * 10 * time.Millisecond)
 			continue
 		}
-		batch[0].answer(AppendResult{}, classify(err))
+		batch[0].answer(AppendResult{}, classify(err, sent))
 		return
 	}
 }
@@ -272,6 +279,12 @@ func (s *Store) commit(batch []*appendRequest, fresh bool) {
 // retryable reports whether an append that failed with err may succeed when
 // sent again with the same event ids.
 func retryable(err error) bool {
+	if pgretry.Unavailable(err) {
+		// A lost connection, a terminated backend, a server restarting: the
+		// events may or may not be stored; sending them again is safe
+		// because their ids make the append idempotent.
+		return true
+	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
 		switch pgErr.Code {
@@ -285,8 +298,15 @@ func retryable(err error) bool {
 	return !errors.Is(err, ErrInvalidInput)
 }
 
-// classify turns a final commit error into the error the caller sees.
-func classify(err error) error {
+// classify turns a final commit error into the error the caller sees; sent
+// says whether any attempt may have reached the database.
+func classify(err error, sent bool) error {
+	if pgretry.Unavailable(err) {
+		if !sent {
+			return fmt.Errorf("eventstore: append: nothing recorded: %w", err)
+		}
+		return fmt.Errorf("%w: %w", ErrOutcomeUnknown, err)
+	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
 		switch pgErr.Code[:2] {

@@ -24,8 +24,8 @@ import (
 
 	"github.com/riskreg/riskreg/auth"
 	"github.com/riskreg/riskreg/domain"
-	"github.com/riskreg/riskreg/internal/pgretry"
 	"github.com/riskreg/riskreg/eventstore"
+	"github.com/riskreg/riskreg/internal/pgretry"
 	"github.com/riskreg/riskreg/projection"
 	"github.com/riskreg/riskreg/register"
 )

@@ -70,11 +70,12 @@ func TestBackendTerminationUnderLoad(t *testing.T) {
 
 	const workers, terminations = 8, 20
 	var (
-		mu        sync.Mutex
-		unsettled []string              // keys answered OUTCOME_UNKNOWN or UNAVAILABLE
-		settled   = map[string]string{} // key -> risk id
-		codes     = map[string]int{}
-		answered  atomic.Int64
+		mu          sync.Mutex
+		unsettled   []string // keys answered OUTCOME_UNKNOWN or UNAVAILABLE
+		unavailable = map[string]bool{}
+		settled     = map[string]string{} // key -> risk id
+		codes       = map[string]int{}
+		answered    atomic.Int64
 	)
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
@@ -104,6 +105,7 @@ func TestBackendTerminationUnderLoad(t *testing.T) {
 						t.Errorf("%s: UNAVAILABLE with HTTP %d, Retry-After %q; want 503 with Retry-After", key, status, retry)
 					}
 					unsettled = append(unsettled, key)
+					unavailable[key] = true
 				default:
 					t.Errorf("%s: answered %q (HTTP %d)", key, code, status)
 				}

@@ -109,12 +109,17 @@ func (s *Store) prepare(streams []StreamAppend) (*appendRequest, error) {
 			return nil, invalidf("stream %q: empty stream type", sa.StreamID)
 		case !sa.Expected.valid():
 			return nil, invalidf("stream %q: unknown expected version form", sa.StreamID)
-		case len(sa.Events) == 0:
+		case len(sa.Events) == 0 && sa.Numbered == nil:
 			return nil, invalidf("stream %q: no events", sa.StreamID)
 		case seenStreams[sa.StreamID]:
 			return nil, invalidf("stream %q appears twice in one append", sa.StreamID)
 		}
 		seenStreams[sa.StreamID] = true
+		if sa.Numbered != nil {
+			if err := s.prepareNumbered(&sa); err != nil {
+				return nil, err
+			}
+		}
 		events := make([]Event, len(sa.Events))
 		req.canonical[i] = make([]canonicalEvent, len(sa.Events))
 		for j, e := range sa.Events {
@@ -215,7 +220,7 @@ func (s *Store) writeLoop() {
 				break gather
 			}
 		}
-		s.commit(batch, false, false)
+		s.commit(batch, numbered(batch), false) // numbering needs the fresh path
 	}
 }
 
@@ -350,10 +355,14 @@ func (s *Store) commitOnce(ctx context.Context, batch []*appendRequest, fresh bo
 	}()
 
 	var heads map[string]*streamHead
+	var ctrs *counters
 	existing := map[uuid.UUID]existingEvent{}
 	if fresh {
 		inTx = true
 		if heads, existing, err = readBatchState(ctx, conn, batch); err != nil {
+			return nil, Position{}, err
+		}
+		if ctrs, err = lockCounters(ctx, conn, batch); err != nil {
 			return nil, Position{}, err
 		}
 	} else {
@@ -381,6 +390,15 @@ func (s *Store) commitOnce(ctx context.Context, batch []*appendRequest, fresh bo
 			errs[i] = err
 			continue
 		}
+		if r.numbered() {
+			if !fresh {
+				again = append(again, r)
+				continue
+			}
+			if errs[i] = s.number(r, ctrs); errs[i] != nil {
+				continue
+			}
+		}
 		results[i] = planRequest(r, heads)
 		for _, rec := range results[i] {
 			claimed[rec.ID] = true
@@ -390,6 +408,9 @@ func (s *Store) commitOnce(ctx context.Context, batch []*appendRequest, fresh bo
 
 	if len(inserts) > 0 {
 		inTx = true
+		if err := ctrs.store(ctx, conn); err != nil {
+			return nil, Position{}, err
+		}
 		if err := insertBatch(ctx, conn, inserts, heads, !fresh); err != nil {
 			return nil, Position{}, err
 		}
@@ -510,7 +531,9 @@ func lookupExisting(r *appendRequest, existing map[uuid.UUID]existingEvent) (pri
 		for _, e := range sa.Events {
 			x, ok := existing[e.ID]
 			switch {
-			case ok && x.same:
+			case ok && (x.same || (sa.Numbered != nil && x.rec.StreamID == sa.StreamID && x.rec.Type == e.Type)):
+				// A numbered event's data holds its number, which a retry
+				// cannot know: the same id on the same stream is the retry.
 				prior = append(prior, &x.rec)
 			case ok:
 				return nil, false, &DuplicateEventError{EventID: e.ID.String()}

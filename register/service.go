@@ -19,8 +19,7 @@ import (
 type Service struct {
 	store      *eventstore.Store
 	now        func() time.Time
-	snapshots  snapshots
-	references references
+	snapshots snapshots
 }
 
 // New returns a Service over store. now is the clock (time.Now in

@@ -56,6 +56,8 @@ func runToken(ctx context.Context, args []string, getenv func(string) string, st
 		}
 	case cmd == "list" && len(positional) == 1:
 	case cmd == "revoke" && len(positional) == 2:
+	case cmd == "revoke":
+		return usageErrorf(fs, "token revoke needs the ID of one token (the first column of token list): riskreg token revoke ID")
 	default:
 		return usageErrorf(fs, "unknown token command %q", positional)
 	}

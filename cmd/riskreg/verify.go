@@ -15,6 +15,10 @@ import (
 // errTampered reports that verify found the log not intact.
 var errTampered = errors.New("the event log is not intact")
 
+// errNoStream reports that verify --stream named a stream the log does not
+// hold.
+var errNoStream = errors.New("no such stream")
+
 // runVerify runs "riskreg verify [--stream ID]": it recomputes the hash chain
 // of the event log, prints every problem and fails when there is any.
 func runVerify(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, logger *slog.Logger) error {
@@ -46,6 +50,10 @@ func runVerify(ctx context.Context, args []string, getenv func(string) string, s
 		}
 		for _, p := range rep.Problems {
 			fmt.Fprintf(stdout, "stream %s version %d: %s\n", p.StreamID, p.Version, p.Reason)
+		}
+		if *stream != "" && rep.CheckedEvents == 0 {
+			fmt.Fprintf(stdout, "stream %s does not exist\n", *stream)
+			return fmt.Errorf("%w: %s", errNoStream, *stream)
 		}
 		if !rep.OK() {
 			fmt.Fprintf(stdout, "%d problems in %d events checked\n", len(rep.Problems), rep.CheckedEvents)

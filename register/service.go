@@ -17,8 +17,8 @@ import (
 // Service runs the register's commands and loads its aggregates. It is safe
 // for concurrent use.
 type Service struct {
-	store      *eventstore.Store
-	now        func() time.Time
+	store     *eventstore.Store
+	now       func() time.Time
 	snapshots snapshots
 }
 

@@ -29,8 +29,18 @@ import (
 )
 
 // ErrUnauthenticated is returned for a missing, malformed, unknown, expired or
-// revoked token. It never says which, so that it tells a guesser nothing.
+// revoked token. For a missing, malformed, unknown or forged one it never
+// says which, so that it tells a guesser nothing (see ErrExpired).
 var ErrUnauthenticated = errors.New("auth: missing or invalid bearer token")
+
+// ErrExpired and ErrRevoked are returned by Authenticate, wrapping
+// ErrUnauthenticated, for a genuine token (its secret matches) that expired
+// or was revoked: whoever presents it was given it, so saying why tells a
+// guesser nothing. An unknown or forged token gets ErrUnauthenticated alone.
+var (
+	ErrExpired = fmt.Errorf("%w: the token has expired", ErrUnauthenticated)
+	ErrRevoked = fmt.Errorf("%w: the token was revoked", ErrUnauthenticated)
+)
 
 // ErrNotFound is returned by Revoke for a token id that does not exist.
 var ErrNotFound = errors.New("auth: no such token")
@@ -128,8 +138,15 @@ func (s *Store) Authenticate(ctx context.Context, token string) (domain.Principa
 		return domain.Principal{}, ErrUnauthenticated
 	}
 	hash := sha256.Sum256([]byte(token))
-	if subtle.ConstantTimeCompare(hash[:], l.hash) != 1 || !l.token.Active(s.now()) {
+	if subtle.ConstantTimeCompare(hash[:], l.hash) != 1 {
 		return domain.Principal{}, ErrUnauthenticated
+	}
+	// The token is genuine: its holder may learn why it no longer works.
+	switch {
+	case !l.token.RevokedAt.IsZero():
+		return domain.Principal{}, ErrRevoked
+	case !l.token.Active(s.now()):
+		return domain.Principal{}, ErrExpired
 	}
 	return domain.Principal{Subject: l.token.Subject, Roles: l.token.Roles}, nil
 }

@@ -233,6 +233,7 @@ func (s *Server) refuse(w http.ResponseWriter, err error, id string) {
 		s.cfg.Logger.Error("authenticate", "request_id", id, "err", err)
 		status, code, msg = http.StatusServiceUnavailable, CodeInternal, internalMessage
 	default:
+		msg = unauthenticatedMessage(err)
 		w.Header().Set("WWW-Authenticate", `Bearer realm="riskreg"`)
 	}
 	writeError(w, status, code, msg, id)

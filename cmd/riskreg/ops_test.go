@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/riskreg/riskreg/internal/pgtest"
 	"github.com/riskreg/riskreg/migrations"
@@ -36,5 +37,45 @@ func TestCommandMessages(t *testing.T) {
 	latest, _ := migrations.Latest()
 	if got := strings.TrimSpace(mustRiskreg(t, "migrate", "version", "--database-url", url)); got != strconv.Itoa(int(latest)) {
 		t.Errorf("a refused migrate down changed the version to %s", got)
+	}
+}
+
+// token create gives a token 90 days by default; --expires takes days, Go
+// durations and never, and refuses anything else.
+func TestTokenLifetimes(t *testing.T) {
+	url := pgtest.NewDatabase(t)
+	create := func(expires ...string) string {
+		t.Helper()
+		args := append([]string{"token", "create", "--subject", "sam", "--role", "staff", "--database-url", url}, expires...)
+		return strings.Split(strings.TrimSpace(mustRiskreg(t, args...)), "_")[1]
+	}
+	ids := map[string]string{create(): "90d", create("--expires", "30d"): "30d", create("--expires", "never"): "never"}
+	for _, line := range strings.Split(mustRiskreg(t, "token", "list", "--database-url", url), "\n")[1:] {
+		f := strings.Fields(line)
+		if len(f) < 6 {
+			continue
+		}
+		created, err := time.Parse(time.RFC3339, f[4])
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want string
+		switch ids[f[0]] {
+		case "90d":
+			want = created.Add(90 * 24 * time.Hour).Format(time.RFC3339)
+		case "30d":
+			want = created.Add(30 * 24 * time.Hour).Format(time.RFC3339)
+		case "never":
+			want = "never"
+		}
+		if f[5] != want {
+			t.Errorf("token %s (%s) expires %s, want %s", f[0], ids[f[0]], f[5], want)
+		}
+	}
+	for _, bad := range []string{"0d", "-1h", "soon", "1.5d"} {
+		if _, stderr, code := riskreg(t, "token", "create", "--subject", "sam", "--role", "staff", "--expires", bad, "--database-url", url); code != 2 ||
+			!strings.Contains(stderr, "--expires") {
+			t.Errorf("--expires %s: exit %d, stderr %q; want 2", bad, code, stderr)
+		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -25,6 +26,10 @@ type dbFlags struct {
 	dataDir string
 	// supervise restarts the embedded PostgreSQL when it dies (serve).
 	supervise bool
+	// initialise lets the command create the embedded PostgreSQL's data
+	// directory (serve, migrate up); the others refuse a directory that
+	// holds none, rather than work on a new, empty database.
+	initialise bool
 }
 
 func (f *dbFlags) register(fs *flag.FlagSet, getenv func(string) string) {
@@ -65,8 +70,16 @@ func (f dbFlags) open(ctx context.Context, logger *slog.Logger) (string, func() 
 	cluster, err := pgembed.Start(ctx, pgembed.Config{
 		DataDir:   f.dataDir,
 		Supervise: f.supervise,
+		NoInit:    !f.initialise,
 		Logger:    logger,
 	})
+	if errors.Is(err, pgembed.ErrNoCluster) {
+		abs, _ := filepath.Abs(f.dataDir)
+		return "", nil, nil, fmt.Errorf("no riskreg database in %s (--data-dir, default ./riskreg-data, is relative to the current directory): "+
+			"run this command in the directory where riskreg serve runs, or name the data directory with --data-dir "+
+			"(env RISKREG_DATA_DIR) or the database with --database-url (env DATABASE_URL); only serve and migrate up create a data directory: %w",
+			abs, err)
+	}
 	if err != nil {
 		return "", nil, nil, fmt.Errorf("no --database-url (or DATABASE_URL) given, and the embedded PostgreSQL in %s cannot start: %w",
 			f.dataDir, err)

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -76,6 +78,26 @@ func TestTokenLifetimes(t *testing.T) {
 		if _, stderr, code := riskreg(t, "token", "create", "--subject", "sam", "--role", "staff", "--expires", bad, "--database-url", url); code != 2 ||
 			!strings.Contains(stderr, "--expires") {
 			t.Errorf("--expires %s: exit %d, stderr %q; want 2", bad, code, stderr)
+		}
+	}
+}
+
+// Only serve and migrate up create the embedded PostgreSQL's data
+// directory; the other commands say where they looked and how to point them
+// at the right one, and create nothing.
+func TestOnlyServeAndMigrateUpCreateTheDataDir(t *testing.T) {
+	for _, args := range [][]string{{"token", "list"}, {"verify"}, {"migrate", "version"}, {"replay", "--all"}} {
+		cmd := command(t, args...)
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		err := cmd.Run()
+		want := filepath.Join(cmd.Dir, "riskreg-data")
+		if err == nil || cmd.ProcessState.ExitCode() != 1 || !strings.Contains(stderr.String(), "no riskreg database in "+want) ||
+			!strings.Contains(stderr.String(), "--data-dir") || !strings.Contains(stderr.String(), "--database-url") {
+			t.Errorf("riskreg %v without a data dir: %v, stderr:\n%s", args, err, stderr.String())
+		}
+		if _, err := os.Stat(want); !os.IsNotExist(err) {
+			t.Errorf("riskreg %v created %s (%v)", args, want, err)
 		}
 	}
 }

@@ -40,7 +40,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return usageErrorf(fs, "serve takes no arguments, got %q", positional)
 	}
 
-	db.supervise = true
+	db.supervise, db.initialise = true, true
 	return withDatabaseHealth(ctx, db, logger, func(url string, health func() error) error {
 		pool, err := openMigrated(ctx, url, servePoolSize)
 		if err != nil {

@@ -59,6 +59,9 @@ type Config struct {
 	// a test's own cluster only: a crash of such a cluster can lose or corrupt
 	// its data. The zero value keeps every durability setting on.
 	Throwaway bool
+	// NoInit refuses a DataDir that holds no cluster yet (the error wraps
+	// ErrNoCluster) instead of creating one there.
+	NoInit bool
 	// Supervise restarts the server when it ends without Stop (a crash, a
 	// kill): the new server recovers from its write-ahead log, on the same
 	// port, so connection URLs stay valid. Health says whether it runs.
@@ -141,6 +144,9 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 		cfg.Logger.Info("using the PostgreSQL already running in the data directory", "data_dir", cfg.DataDir, "port", port)
 		return &Cluster{cfg: cfg, port: port, attached: true, supervised: closedChan()}, nil
 	}
+	if cfg.NoInit && dataDirVersion(cfg.DataDir) == "" {
+		return nil, fmt.Errorf("%w in %s", ErrNoCluster, cfg.DataDir)
+	}
 	if cfg.BinDir == "" {
 		cfg.BinDir, err = findBinDir(ctx, dataDirVersion(cfg.DataDir), defaultSearch)
 		if err != nil {
@@ -194,6 +200,10 @@ func closedChan() chan struct{} {
 }
 
 var errPortTaken = errors.New("port taken")
+
+// ErrNoCluster reports a data directory without a cluster, given
+// Config.NoInit.
+var ErrNoCluster = errors.New("pgembed: no PostgreSQL cluster")
 
 // launch runs the server once on port and waits until it is ready.
 func launch(ctx context.Context, cfg Config, acct *account, port int) (*proc, error) {

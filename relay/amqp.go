@@ -70,7 +70,7 @@ func (p *Publisher) dialAMQP(ctx context.Context) (conn, error) {
 		if r.err != nil {
 			return conn{}, r.err
 		}
-		return conn{pub: r.pub, close: r.pub.Close}, nil
+		return conn{pub: r.pub, close: r.pub.Close, abort: func() { _ = r.pub.Close() }}, nil
 	case <-ctx.Done():
 		go func() {
 			if r := <-done; r.err == nil {

@@ -136,7 +136,7 @@ func TestRelayServeAndConsume(t *testing.T) {
 	}
 
 	viaRelay, viaServe := withTopic(t, broker, "relay.events"), withTopic(t, broker, "serve.events")
-	rel := startProcess(t, "relay", "--database-url", db, "--publish", viaRelay)
+	rel := startProcess(t, "relay", "--database-url", db, "--publish", viaRelay, "--source-id", "register-a")
 	srv := startServe(t, "--addr", "127.0.0.1:0", "--database-url", db, "--publish", viaServe)
 	for i, from := range []string{viaRelay, viaServe} {
 		// One group per topic: a group that handled an event from one
@@ -148,9 +148,15 @@ func TestRelayServeAndConsume(t *testing.T) {
 			}
 		})
 		got := c.envelopes(t, len(ids))
+		// The envelope names the publishing instance: --source-id, by
+		// default riskreg@ and the host name.
+		source := "register-a"
+		if from == viaServe {
+			source = defaultSourceID()
+		}
 		for i, e := range got {
-			if e.ID != ids[i] || e.Actor != "alice" || e.StreamType != "risk" {
-				t.Errorf("%s: event %d = %+v, want id %s", from, i, e, ids[i])
+			if e.ID != ids[i] || e.Actor != "alice" || e.StreamType != "risk" || e.Source != source {
+				t.Errorf("%s: event %d = %+v, want id %s from %s", from, i, e, ids[i], source)
 			}
 		}
 		c.stop(t)

@@ -69,7 +69,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			return err
 		}
 		defer runners.stop()
-		relays, err := startRelays(ctx, store, publish.urls, logger)
+		relays, err := startRelays(ctx, store, publish.urls, publish.source, logger)
 		if err != nil {
 			return err
 		}

@@ -1,7 +1,9 @@
 // Package pgembed runs a private PostgreSQL server for riskreg: a cluster in a
 // data directory of its own, started from the PostgreSQL server binaries
-// installed on the machine, listening on 127.0.0.1 only, with trust
-// authentication for the "postgres" superuser.
+// installed on the machine, listening on 127.0.0.1 only (no Unix socket),
+// with password authentication for the "postgres" superuser, whose random
+// password is kept in the data directory (which only the server's account
+// can read).
 //
 // The data directory is kept across restarts (initdb runs only when it has no
 // PG_VERSION file). The server runs as a child process of the caller, in its
@@ -33,8 +35,8 @@ import (
 	"time"
 )
 
-// superuser is the database superuser that initdb creates. Loopback
-// connections authenticate it without a password.
+// superuser is the database superuser that initdb creates. It logs in with
+// the password in the data directory (auth.go).
 const superuser = "postgres"
 
 const (
@@ -98,9 +100,10 @@ func (c Config) withDefaults() (Config, error) {
 
 // Cluster is a running PostgreSQL server started by Start.
 type Cluster struct {
-	cfg  Config
-	acct *account
-	port int
+	cfg      Config
+	acct     *account
+	port     int
+	password string // the superuser's; "" for a cluster still on trust
 	// attached is set when another process runs the server (Start found it
 	// running in the data directory): Stop then leaves it running.
 	attached bool
@@ -142,7 +145,11 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 		// Another riskreg (say serve, while this is "riskreg token create")
 		// runs the cluster: use it, and leave it running.
 		cfg.Logger.Info("using the PostgreSQL already running in the data directory", "data_dir", cfg.DataDir, "port", port)
-		return &Cluster{cfg: cfg, port: port, attached: true, supervised: closedChan()}, nil
+		password, err := readPassword(cfg.DataDir)
+		if err != nil {
+			return nil, err
+		}
+		return &Cluster{cfg: cfg, port: port, password: password, attached: true, supervised: closedChan()}, nil
 	}
 	if cfg.NoInit && dataDirVersion(cfg.DataDir) == "" {
 		return nil, fmt.Errorf("%w in %s", ErrNoCluster, cfg.DataDir)
@@ -167,6 +174,13 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 			return nil, err
 		}
 	}
+	if err := secure(ctx, cfg, acct); err != nil {
+		return nil, err
+	}
+	password, err := readPassword(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
 
 	for try := 1; ; try++ {
 		port := cfg.Port
@@ -177,7 +191,7 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 		}
 		p, err := launch(ctx, cfg, acct, port)
 		if err == nil {
-			c := &Cluster{cfg: cfg, acct: acct, port: port, cur: p, supervised: make(chan struct{})}
+			c := &Cluster{cfg: cfg, acct: acct, port: port, password: password, cur: p, supervised: make(chan struct{})}
 			c.life, c.endLife = context.WithCancel(context.WithoutCancel(ctx))
 			if cfg.Supervise {
 				go c.supervise()
@@ -302,9 +316,14 @@ func (p *proc) waitReady(ctx context.Context, dataDir string) error {
 	}
 }
 
-// URL returns a connection URL for database dbname as the superuser.
+// URL returns a connection URL for database dbname as the superuser, with
+// its password: keep it out of logs.
 func (c *Cluster) URL(dbname string) string {
-	return fmt.Sprintf("postgres://%s@127.0.0.1:%d/%s?sslmode=disable", superuser, c.port, dbname)
+	user := superuser
+	if c.password != "" {
+		user += ":" + c.password
+	}
+	return fmt.Sprintf("postgres://%s@127.0.0.1:%d/%s?sslmode=disable", user, c.port, dbname)
 }
 
 // Stop shuts the server down the way `pg_ctl stop -m fast` does: it sends
@@ -445,7 +464,7 @@ func lastLines(s string, n int) string {
 func initdb(ctx context.Context, cfg Config, acct *account) error {
 	args := []string{
 		"-D", cfg.DataDir,
-		"--auth=trust", // loopback only: listen_addresses is 127.0.0.1 and there is no socket
+		"--auth=trust", // until secure sets the password and pg_hba.conf, before the first start
 		"--username=" + superuser,
 		"--encoding=UTF8",
 		"--locale=C",

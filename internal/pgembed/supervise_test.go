@@ -2,11 +2,14 @@ package pgembed
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // waitFor polls cond every 20 ms until it holds or limit passes.
@@ -78,5 +81,32 @@ func TestUnsupervisedHealth(t *testing.T) {
 	<-p.exited
 	if err := c.Health(); !errors.Is(err, ErrDown) {
 		t.Errorf("Health of a killed server: %v, want ErrDown", err)
+	}
+}
+
+// The cluster takes only password logins over loopback TCP: without the
+// password there is no way in as the superuser, and it has no Unix socket.
+func TestPasswordRequired(t *testing.T) {
+	requireBinaries(t)
+	dir := dataDir(t)
+	c := startCluster(t, Config{DataDir: dir, Throwaway: true})
+	if got := queryString(t, c, "SELECT current_user"); got != superuser {
+		t.Fatalf("with the password: %q", got)
+	}
+	conn, err := pgx.Connect(t.Context(), fmt.Sprintf("postgres://%s@127.0.0.1:%d/postgres?sslmode=disable", superuser, c.port))
+	if err == nil {
+		conn.Close(t.Context())
+		t.Fatal("connected as the superuser without its password")
+	}
+	if got := queryString(t, c, "SELECT current_setting('unix_socket_directories')"); got != "" {
+		t.Errorf("unix_socket_directories = %q, want none", got)
+	}
+	if fi, err := os.Stat(filepath.Join(dir, passwordName)); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("password file: %v %v, want mode 0600", fi, err)
+	}
+	// A second process finds the password of the running server.
+	second := startCluster(t, Config{DataDir: dir, Throwaway: true})
+	if got := queryString(t, second, "SELECT current_user"); got != superuser {
+		t.Errorf("the second process: %q", got)
 	}
 }

@@ -104,7 +104,7 @@ func newPublisher(ctx context.Context, t *target, logger *slog.Logger) *Publishe
 	case kindGoChannel:
 		p.dial = p.dialGoChannel
 	}
-	if _, err := p.get(ctx); err != nil {
+	if _, err := p.get(ctx, false); err != nil {
 		logger.Warn("relay: broker not reachable yet; publishing will retry", "err", err)
 	}
 	return p
@@ -131,7 +131,7 @@ func (p *Publisher) Publish(topic string, messages ...*message.Message) error {
 	if len(messages) > 0 {
 		ctx = messages[0].Context()
 	}
-	c, err := p.get(ctx)
+	c, err := p.get(ctx, true)
 	if err != nil {
 		return err
 	}
@@ -151,8 +151,9 @@ func (p *Publisher) Publish(topic string, messages ...*message.Message) error {
 	return nil
 }
 
-// get returns the current connection, dialling one if there is none.
-func (p *Publisher) get(ctx context.Context) (conn, error) {
+// get returns the current connection, dialling one if there is none; for a
+// publish (which must call c.inflight.Done when it returns), it counts it in.
+func (p *Publisher) get(ctx context.Context, publish bool) (conn, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
@@ -166,7 +167,9 @@ func (p *Publisher) get(ctx context.Context) (conn, error) {
 		c.inflight = new(sync.WaitGroup)
 		p.cur = c
 	}
-	p.cur.inflight.Add(1) // under p.mu: never after drop took it out of p.cur
+	if publish {
+		p.cur.inflight.Add(1) // under p.mu: never after drop took it out of p.cur
+	}
 	return p.cur, nil
 }
 

@@ -3,6 +3,7 @@ package eventstore
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -73,13 +74,12 @@ func lockCounters(ctx context.Context, conn *pgxpool.Conn, batch []*appendReques
 		return c, nil
 	}
 	clear(c.moved)
-	// A counter seen for the first time is created at 0; ON CONFLICT DO
-	// NOTHING leaves an existing row to the locking read below.
-	if _, err := conn.Exec(ctx, `INSERT INTO event_counters (name, value) SELECT unnest($1::text[]), 0
-		ON CONFLICT (name) DO NOTHING`, names); err != nil {
-		return nil, fmt.Errorf("eventstore: create counters: %w", err)
-	}
-	rows, _ := conn.Query(ctx, `SELECT name, value FROM event_counters WHERE name = ANY($1) ORDER BY name FOR UPDATE`, names)
+	slices.Sort(names)
+	// One round trip: a counter seen for the first time is created at 0;
+	// the no-op update of an existing one locks its row and returns it.
+	rows, _ := conn.Query(ctx, `INSERT INTO event_counters (name, value) SELECT unnest($1::text[]), 0
+		ON CONFLICT (name) DO UPDATE SET value = event_counters.value
+		RETURNING name, value`, names)
 	var name string
 	var value int64
 	if _, err := pgx.ForEachRow(rows, []any{&name, &value}, func() error {

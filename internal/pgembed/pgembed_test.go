@@ -192,13 +192,8 @@ func TestRestartAfterCrash(t *testing.T) {
 	requireBinaries(t)
 	dir := dataDir(t)
 	c := startCluster(t, Config{DataDir: dir})
-	execSQL(t, c, "CREATE TABLE kept (v text)")
-	execSQL(t, c, "INSERT INTO kept VALUES ('committed')")
-	p := c.current()
-	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	<-p.exited
+	commitKept(t, c)
+	kill(t, c.current())
 	waitForOrphans(t, dir)
 
 	c = startCluster(t, Config{DataDir: dir})

@@ -24,20 +24,31 @@ func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
 	}
 }
 
+// commitKept commits a row to table kept.
+func commitKept(t *testing.T, c *Cluster) {
+	t.Helper()
+	execSQL(t, c, "CREATE TABLE kept (v text)")
+	execSQL(t, c, "INSERT INTO kept VALUES ('committed')")
+}
+
+// kill ends the server process p outright and waits until it has exited.
+func kill(t *testing.T, p *proc) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-p.exited
+}
+
 // A supervised server killed outright is started again on the same port and
 // recovers its committed data; while it cannot be started, Health says so.
 func TestSupervisedRestartAfterKill(t *testing.T) {
 	requireBinaries(t)
 	dir := dataDir(t)
 	c := startCluster(t, Config{DataDir: dir, Supervise: true})
-	execSQL(t, c, "CREATE TABLE kept (v text)")
-	execSQL(t, c, "INSERT INTO kept VALUES ('committed')")
-
+	commitKept(t, c)
 	first := c.current()
-	if err := first.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	<-first.exited
+	kill(t, first)
 	waitFor(t, 10*time.Second, "restart after SIGKILL", func() bool { return c.current() != first })
 	if got := queryString(t, c, "SELECT v FROM kept"); got != "committed" {
 		t.Errorf("after the restart: %q", got)
@@ -74,11 +85,7 @@ func TestUnsupervisedHealth(t *testing.T) {
 	if err := c.Health(); err != nil {
 		t.Fatalf("Health of a running server: %v", err)
 	}
-	p := c.current()
-	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	<-p.exited
+	kill(t, c.current())
 	if err := c.Health(); !errors.Is(err, ErrDown) {
 		t.Errorf("Health of a killed server: %v, want ErrDown", err)
 	}

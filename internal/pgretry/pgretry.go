@@ -54,18 +54,7 @@ func Unavailable(err error) bool {
 	var netErr net.Error
 	return errors.As(err, &netErr) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
 		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.EPIPE) ||
-		errors.Is(err, net.ErrClosed) || isClosedConn(err)
-}
-
-// isClosedConn matches pgconn's error for a connection it already closed
-// (after a failure), which has no type of its own.
-func isClosedConn(err error) bool {
-	for ; err != nil; err = errors.Unwrap(err) {
-		if err.Error() == "conn closed" {
-			return true
-		}
-	}
-	return false
+		errors.Is(err, net.ErrClosed)
 }
 
 // Do runs fn, and again while its error is NotSent, up to four times in all

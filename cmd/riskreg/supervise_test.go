@@ -87,6 +87,18 @@ func TestServeSurvivesPostmasterKill(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	t.Logf("answering again %v after the kill", time.Since(killed).Round(time.Millisecond))
+
+	// Writes go on with the next reference, and the read models (the
+	// projection runners reconnected) show both risks.
+	status, out = tryGraphQL(t.Context(), s.addr, token, `mutation { registerRisk(input: {title: "After",
+		description: "cause -> event -> consequence", category: "Operational", source: "Audit Plan", owner: "Director"}) { reference } }`)
+	if got := field(out, "data", "registerRisk"); status != http.StatusOK || got["reference"] != "R-0002" {
+		t.Errorf("registerRisk after the restart: %d %v, want R-0002", status, out)
+	}
+	status, out = tryGraphQL(t.Context(), s.addr, token, `{ risks { totalCount } }`)
+	if got := field(out, "data", "risks"); status != http.StatusOK || got["totalCount"] != 2.0 {
+		t.Errorf("risks after the restart: %d %v, want totalCount 2", status, out)
+	}
 	s.expectGet(t, "/healthz", http.StatusOK, "ok")
 	s.terminate(t)
 }

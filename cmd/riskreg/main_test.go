@@ -84,6 +84,7 @@ func mustRiskreg(t *testing.T, args ...string) string {
 }
 
 func TestUsage(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		args     []string
 		wantCode int
@@ -117,6 +118,7 @@ func TestUsage(t *testing.T) {
 }
 
 func TestMigrate(t *testing.T) {
+	t.Parallel()
 	url := pgtest.NewDatabase(t)
 	latest, err := migrations.Latest()
 	if err != nil {
@@ -139,6 +141,7 @@ func TestMigrate(t *testing.T) {
 }
 
 func TestServe(t *testing.T) {
+	t.Parallel()
 	url := pgtest.NewDatabase(t)
 	s := startServe(t, "--addr", "127.0.0.1:0", "--database-url", url)
 	s.expectGet(t, "/healthz", http.StatusOK, "ok")
@@ -149,6 +152,7 @@ func TestServe(t *testing.T) {
 // With no database URL, serve runs its own durable PostgreSQL in --data-dir
 // and stops it on SIGTERM; a second run finds the data again.
 func TestServeEmbedded(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	if err := os.Chmod(filepath.Dir(dir), 0o755); err != nil { // for the postgres account, when root
 		t.Fatal(err)
@@ -165,6 +169,7 @@ func TestServeEmbedded(t *testing.T) {
 }
 
 func TestReadyz(t *testing.T) {
+	t.Parallel()
 	pool := pgtest.NewPool(t)
 	latest, err := migrations.Latest()
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 // The rough edges of the commands: each says what is wrong and how to do it
 // right.
 func TestCommandMessages(t *testing.T) {
+	t.Parallel()
 	url := pgtest.NewDatabase(t)
 
 	stdout, stderr, code := riskreg(t, "verify", "--stream", "no-such-stream", "--database-url", url)
@@ -45,6 +46,7 @@ func TestCommandMessages(t *testing.T) {
 // token create gives a token 90 days by default; --expires takes days, Go
 // durations and never, and refuses anything else.
 func TestTokenLifetimes(t *testing.T) {
+	t.Parallel()
 	url := pgtest.NewDatabase(t)
 	create := func(expires ...string) string {
 		t.Helper()
@@ -86,6 +88,7 @@ func TestTokenLifetimes(t *testing.T) {
 // directory; the other commands say where they looked and how to point them
 // at the right one, and create nothing.
 func TestOnlyServeAndMigrateUpCreateTheDataDir(t *testing.T) {
+	t.Parallel()
 	for _, args := range [][]string{{"token", "list"}, {"verify"}, {"migrate", "version"}, {"replay", "--all"}} {
 		cmd := command(t, args...)
 		var stderr strings.Builder

@@ -109,6 +109,7 @@ func (p *process) envelopes(t *testing.T, n int) []relay.Envelope {
 // database, one from "riskreg relay" and one from "riskreg serve --publish",
 // and reads both back with "riskreg consume".
 func TestRelayServeAndConsume(t *testing.T) {
+	t.Parallel()
 	db, broker := pgtest.NewDatabase(t), emptyDatabase(t)
 	ctx := context.Background()
 	pool, err := pgxpool.New(ctx, db)
@@ -194,6 +195,7 @@ func withTopic(t *testing.T, broker, topic string) string {
 }
 
 func TestRelayUsage(t *testing.T) {
+	t.Parallel()
 	for _, args := range [][]string{
 		{"relay"},
 		{"relay", "--publish", "nats://127.0.0.1:4222", "extra"},

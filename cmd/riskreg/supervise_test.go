@@ -43,6 +43,7 @@ func tryGraphQL(ctx context.Context, addr, token, query string) (int, map[string
 // serve starts it again, answers again within 10 s, and the risk it
 // acknowledged before the kill is still there.
 func TestServeSurvivesPostmasterKill(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	if err := os.Chmod(filepath.Dir(dir), 0o755); err != nil { // for the postgres account, when root
 		t.Fatal(err)

@@ -32,7 +32,14 @@ host    all       all   ::1/128       scram-sha-256
 // random password in single-user mode, writes pg_hba.conf and saves the
 // password for the processes that connect. Clusters made before riskreg
 // required passwords (trust authentication) are secured on their next start.
+//
+// A Throwaway cluster (a test's) keeps trust authentication on loopback TCP:
+// it holds nothing worth protecting, and a SCRAM login costs a test under
+// the race detector tens of milliseconds per connection.
 func secure(ctx context.Context, cfg Config, acct *account) error {
+	if cfg.Throwaway {
+		return nil
+	}
 	path := filepath.Join(cfg.DataDir, passwordName)
 	if _, err := os.Stat(path); err == nil {
 		return nil

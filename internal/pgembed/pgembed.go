@@ -59,7 +59,8 @@ type Config struct {
 	Port int
 	// Throwaway turns fsync, synchronous_commit and full_page_writes off, for
 	// a test's own cluster only: a crash of such a cluster can lose or corrupt
-	// its data. The zero value keeps every durability setting on.
+	// its data. Such a cluster also takes loopback logins without a password.
+	// The zero value keeps every durability and login setting on.
 	Throwaway bool
 	// NoInit refuses a DataDir that holds no cluster yet (the error wraps
 	// ErrNoCluster) instead of creating one there.

@@ -96,7 +96,7 @@ func TestUnsupervisedHealth(t *testing.T) {
 func TestPasswordRequired(t *testing.T) {
 	requireBinaries(t)
 	dir := dataDir(t)
-	c := startCluster(t, Config{DataDir: dir, Throwaway: true})
+	c := startCluster(t, Config{DataDir: dir})
 	if got := queryString(t, c, "SELECT current_user"); got != superuser {
 		t.Fatalf("with the password: %q", got)
 	}
@@ -112,7 +112,7 @@ func TestPasswordRequired(t *testing.T) {
 		t.Errorf("password file: %v %v, want mode 0600", fi, err)
 	}
 	// A second process finds the password of the running server.
-	second := startCluster(t, Config{DataDir: dir, Throwaway: true})
+	second := startCluster(t, Config{DataDir: dir})
 	if got := queryString(t, second, "SELECT current_user"); got != superuser {
 		t.Errorf("the second process: %q", got)
 	}

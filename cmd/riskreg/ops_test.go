@@ -1,12 +1,18 @@
 package main
 
 import (
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/riskreg/riskreg/internal/pgtest"
 	"github.com/riskreg/riskreg/migrations"
@@ -102,5 +108,28 @@ func TestOnlyServeAndMigrateUpCreateTheDataDir(t *testing.T) {
 		if _, err := os.Stat(want); !os.IsNotExist(err) {
 			t.Errorf("riskreg %v created %s (%v)", args, want, err)
 		}
+	}
+}
+
+// /readyz tells an anonymous caller that the database is unavailable, never
+// its user, host or port; /healthz fails while the embedded PostgreSQL is
+// down for good.
+func TestHealthAnswersNameNoDatabase(t *testing.T) {
+	t.Parallel()
+	pool, err := pgxpool.New(t.Context(), "postgres://secretuser@127.0.0.1:1/secretdb?sslmode=disable&connect_timeout=2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	down := errors.New("pgembed: PostgreSQL is down")
+	h := newHandler(pool, 1, func() error { return down }, slog.New(slog.DiscardHandler))
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	code, body := get(t, srv.URL+"/readyz")
+	if code != http.StatusServiceUnavailable || body != "not ready: database unavailable\n" {
+		t.Errorf("/readyz = %d %q, want 503 and no database details", code, body)
+	}
+	if code, body := get(t, srv.URL+"/healthz"); code != http.StatusServiceUnavailable || strings.Contains(body, "secret") {
+		t.Errorf("/healthz with PostgreSQL down = %d %q, want 503", code, body)
 	}
 }

@@ -153,11 +153,7 @@ func TestServe(t *testing.T) {
 // and stops it on SIGTERM; a second run finds the data again.
 func TestServeEmbedded(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	if err := os.Chmod(filepath.Dir(dir), 0o755); err != nil { // for the postgres account, when root
-		t.Fatal(err)
-	}
-	dataDir := filepath.Join(dir, "riskreg-data")
+	dataDir := embeddedDataDir(t)
 	for range 2 {
 		s := startServe(t, "--addr", "127.0.0.1:0", "--data-dir", dataDir)
 		s.expectGet(t, "/readyz", http.StatusOK, "ready")

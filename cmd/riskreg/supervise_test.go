@@ -44,11 +44,7 @@ func tryGraphQL(ctx context.Context, addr, token, query string) (int, map[string
 // acknowledged before the kill is still there.
 func TestServeSurvivesPostmasterKill(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	if err := os.Chmod(filepath.Dir(dir), 0o755); err != nil { // for the postgres account, when root
-		t.Fatal(err)
-	}
-	dataDir := filepath.Join(dir, "riskreg-data")
+	dataDir := embeddedDataDir(t)
 	s := startServe(t, "--addr", "127.0.0.1:0", "--data-dir", dataDir)
 	token := strings.TrimSpace(mustRiskreg(t, "token", "create", "--subject", "sam", "--role", "staff", "--data-dir", dataDir))
 
@@ -110,4 +106,16 @@ func field(v map[string]any, path ...string) map[string]any {
 		v, _ = v[name].(map[string]any)
 	}
 	return v
+}
+
+// embeddedDataDir returns a data directory for serve's embedded PostgreSQL
+// in a temporary directory that the postgres account can reach, for when
+// the tests run as root.
+func embeddedDataDir(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.Chmod(filepath.Dir(dir), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(dir, "riskreg-data")
 }

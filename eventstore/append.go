@@ -408,10 +408,7 @@ func (s *Store) commitOnce(ctx context.Context, batch []*appendRequest, fresh bo
 
 	if len(inserts) > 0 {
 		inTx = true
-		if err := ctrs.store(ctx, conn); err != nil {
-			return nil, Position{}, err
-		}
-		if err := insertBatch(ctx, conn, inserts, heads, !fresh); err != nil {
+		if err := insertBatch(ctx, conn, inserts, heads, ctrs, !fresh); err != nil {
 			return nil, Position{}, err
 		}
 		last = inserts[len(inserts)-1].Position
@@ -611,10 +608,10 @@ func planRequest(r *appendRequest, heads map[string]*streamHead) []*RecordedEven
 	return recs
 }
 
-// insertBatch writes the planned events and the new stream heads and
-// commits, in one round trip; begin says whether the transaction still has to
+// insertBatch writes the planned events, the new stream heads and the
+// counters that moved, and commits, in one round trip; begin says whether the transaction still has to
 // be begun.
-func insertBatch(ctx context.Context, conn *pgxpool.Conn, recs []*RecordedEvent, heads map[string]*streamHead, begin bool) error {
+func insertBatch(ctx context.Context, conn *pgxpool.Conn, recs []*RecordedEvent, heads map[string]*streamHead, ctrs *counters, begin bool) error {
 	n := len(recs)
 	var (
 		ids                                        = make([]uuid.UUID, n)
@@ -680,6 +677,7 @@ func insertBatch(ctx context.Context, conn *pgxpool.Conn, recs []*RecordedEvent,
 			SET version = EXCLUDED.version, last_hash = EXCLUDED.last_hash, updated_at = clock_timestamp()`,
 			moved.ids, moved.types, moved.versions, moved.hashes)
 	}
+	counted := ctrs.queue(b)
 	b.Queue("COMMIT")
 	br := conn.SendBatch(ctx, b)
 
@@ -706,6 +704,9 @@ func insertBatch(ctx context.Context, conn *pgxpool.Conn, recs []*RecordedEvent,
 		_, err = br.Exec()
 	}
 	if err == nil && len(moved.ids) > 0 {
+		_, err = br.Exec()
+	}
+	if err == nil && counted {
 		_, err = br.Exec()
 	}
 	if err == nil {

@@ -137,10 +137,11 @@ func (s *Store) number(r *appendRequest, c *counters) error {
 	return nil
 }
 
-// store writes the counters that moved, in the batch's transaction.
-func (c *counters) store(ctx context.Context, conn *pgxpool.Conn) error {
+// queue adds the update of the counters that moved to b, the batch that
+// commits the events numbered from them, and reports whether it did.
+func (c *counters) queue(b *pgx.Batch) bool {
 	if c == nil || len(c.moved) == 0 {
-		return nil
+		return false
 	}
 	var names []string
 	var values []int64
@@ -148,9 +149,7 @@ func (c *counters) store(ctx context.Context, conn *pgxpool.Conn) error {
 		names = append(names, name)
 		values = append(values, c.value[name])
 	}
-	if _, err := conn.Exec(ctx, `UPDATE event_counters c SET value = u.value
-		FROM unnest($1::text[], $2::bigint[]) AS u(name, value) WHERE c.name = u.name`, names, values); err != nil {
-		return fmt.Errorf("eventstore: advance counters: %w", err)
-	}
-	return nil
+	b.Queue(`UPDATE event_counters c SET value = u.value
+		FROM unnest($1::text[], $2::bigint[]) AS u(name, value) WHERE c.name = u.name`, names, values)
+	return true
 }

@@ -359,10 +359,7 @@ func (s *Store) commitOnce(ctx context.Context, batch []*appendRequest, fresh bo
 	existing := map[uuid.UUID]existingEvent{}
 	if fresh {
 		inTx = true
-		if heads, existing, err = readBatchState(ctx, conn, batch); err != nil {
-			return nil, Position{}, err
-		}
-		if ctrs, err = lockCounters(ctx, conn, batch); err != nil {
+		if heads, existing, ctrs, err = readBatchState(ctx, conn, batch); err != nil {
 			return nil, Position{}, err
 		}
 	} else {
@@ -442,9 +439,10 @@ func (s *Store) commitOnce(ctx context.Context, batch []*appendRequest, fresh bo
 
 // readBatchState begins the transaction and, in one round trip, locks the
 // heads of the batch's existing streams (in stream id order, so writers never
-// deadlock on them) and finds which of its event ids are stored already.
+// deadlock on them), finds which of its event ids are stored already, and
+// locks the counters its numbered requests take values from (nil: none).
 func readBatchState(ctx context.Context, conn *pgxpool.Conn, batch []*appendRequest) (
-	heads map[string]*streamHead, existing map[uuid.UUID]existingEvent, err error,
+	heads map[string]*streamHead, existing map[uuid.UUID]existingEvent, ctrs *counters, err error,
 ) {
 	var streamIDs, evStreams, evTypes, datas []string
 	var ids []uuid.UUID
@@ -472,6 +470,7 @@ func readBatchState(ctx context.Context, conn *pgxpool.Conn, batch []*appendRequ
 			(e.stream_id = u.stream_id AND e.type = u.type AND e.schema_version = u.schema_version AND e.data = u.data::jsonb)
 		FROM unnest($1::uuid[], $2::text[], $3::text[], $4::int[], $5::text[]) AS u(id, stream_id, type, schema_version, data)
 		JOIN events e ON e.event_id = u.id`, ids, evStreams, evTypes, schemas, datas)
+	ctrs = queueLock(b, batch)
 	br := conn.SendBatch(ctx, b)
 	defer func() {
 		if cerr := br.Close(); err == nil {
@@ -480,7 +479,7 @@ func readBatchState(ctx context.Context, conn *pgxpool.Conn, batch []*appendRequ
 	}()
 
 	if _, err = br.Exec(); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	heads = make(map[string]*streamHead, len(streamIDs))
 	rows, _ := br.Query()
@@ -491,7 +490,7 @@ func readBatchState(ctx context.Context, conn *pgxpool.Conn, batch []*appendRequ
 		return nil
 	})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 
 	existing = make(map[uuid.UUID]existingEvent)
@@ -502,14 +501,20 @@ func readBatchState(ctx context.Context, conn *pgxpool.Conn, batch []*appendRequ
 		rec, err := sc.scan(rows)
 		if err != nil {
 			rows.Close()
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		existing[rec.ID] = existingEvent{rec: rec, same: same}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return heads, existing, nil
+	if ctrs != nil {
+		rows, _ = br.Query()
+		if err := ctrs.readLocked(rows); err != nil {
+			return nil, nil, nil, err
+		}
+	}
+	return heads, existing, ctrs, nil
 }
 
 type existingEvent struct {

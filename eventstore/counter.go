@@ -1,13 +1,11 @@
 package eventstore
 
 import (
-	"context"
 	"fmt"
 	"slices"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // maxCounterName bounds a counter's name.
@@ -56,39 +54,44 @@ type counters struct {
 	moved map[string]bool
 }
 
-// lockCounters reads and locks the counters of batch's numbered requests,
-// in name order so that writers never deadlock on them. It runs in the
-// batch's transaction, after the stream heads are locked.
-func lockCounters(ctx context.Context, conn *pgxpool.Conn, batch []*appendRequest) (*counters, error) {
-	c := &counters{value: map[string]int64{}, moved: map[string]bool{}}
+// queueLock adds to b, the batch that begins the transaction and locks the
+// stream heads, the statement that reads and locks the counters of batch's
+// numbered requests (in name order, so that writers never deadlock on them;
+// a counter seen for the first time is created at 0, and the no-op update of
+// an existing one locks its row). It returns the counters to fill in with
+// readLocked, or nil when batch numbers nothing.
+func queueLock(b *pgx.Batch, batch []*appendRequest) *counters {
 	var names []string
 	for _, r := range batch {
 		for _, sa := range r.streams {
-			if sa.Numbered != nil && !c.moved[sa.Numbered.Counter] {
-				c.moved[sa.Numbered.Counter] = true // reset below
+			if sa.Numbered != nil {
 				names = append(names, sa.Numbered.Counter)
 			}
 		}
 	}
 	if len(names) == 0 {
-		return c, nil
+		return nil
 	}
-	clear(c.moved)
 	slices.Sort(names)
-	// One round trip: a counter seen for the first time is created at 0;
-	// the no-op update of an existing one locks its row and returns it.
-	rows, _ := conn.Query(ctx, `INSERT INTO event_counters (name, value) SELECT unnest($1::text[]), 0
+	names = slices.Compact(names)
+	b.Queue(`INSERT INTO event_counters (name, value) SELECT unnest($1::text[]), 0
 		ON CONFLICT (name) DO UPDATE SET value = event_counters.value
 		RETURNING name, value`, names)
+	return &counters{value: map[string]int64{}, moved: map[string]bool{}}
+}
+
+// readLocked reads the counters' values from the rows of queueLock's
+// statement.
+func (c *counters) readLocked(rows pgx.Rows) error {
 	var name string
 	var value int64
 	if _, err := pgx.ForEachRow(rows, []any{&name, &value}, func() error {
 		c.value[name] = value
 		return nil
 	}); err != nil {
-		return nil, fmt.Errorf("eventstore: lock counters: %w", err)
+		return fmt.Errorf("eventstore: lock counters: %w", err)
 	}
-	return c, nil
+	return nil
 }
 
 // number gives r's numbered streams their events for the counters' next

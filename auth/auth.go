@@ -28,8 +28,18 @@ import (
 )
 
 // ErrUnauthenticated is returned for a missing, malformed, unknown, expired or
-// revoked token. It never says which, so that it tells a guesser nothing.
+// revoked token. For a missing, malformed, unknown or forged one it never
+// says which, so that it tells a guesser nothing (see ErrExpired).
 var ErrUnauthenticated = errors.New("auth: missing or invalid bearer token")
+
+// ErrExpired and ErrRevoked are returned by Authenticate, wrapping
+// ErrUnauthenticated, for a genuine token (its secret matches) that expired
+// or was revoked: whoever presents it was given it, so saying why tells a
+// guesser nothing. An unknown or forged token gets ErrUnauthenticated alone.
+var (
+	ErrExpired = fmt.Errorf("%w: the token has expired", ErrUnauthenticated)
+	ErrRevoked = fmt.Errorf("%w: the token was revoked", ErrUnauthenticated)
+)
 
 // ErrNotFound is returned by Revoke for a token id that does not exist.
 var ErrNotFound = errors.New("auth: no such token")

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/riskreg/riskreg/internal/pgretry"
 )
 
 // lookupTimeout bounds one query of gathered token look-ups. It is not tied
@@ -76,21 +78,25 @@ func (s *Store) answer(batch []*lookup) {
 		token Token
 		hash  []byte
 	}
-	found := make(map[string]row, len(ids))
-	rows, err := s.pool.Query(ctx, selectTokens+` WHERE token_id = ANY($1)`, ids)
-	if err == nil {
+	var found map[string]row
+	// A read: safe to send again on a fresh connection when the first
+	// one was lost.
+	err := pgretry.Read(ctx, func(ctx context.Context) error {
+		found = make(map[string]row, len(ids))
+		rows, err := s.pool.Query(ctx, selectTokens+` WHERE token_id = ANY($1)`, ids)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
 		for rows.Next() {
 			var r row
-			if err = s.scanOne(rows, &r.token, &r.hash); err != nil {
-				break
+			if err := s.scanOne(rows, &r.token, &r.hash); err != nil {
+				return err
 			}
 			found[r.token.ID] = r
 		}
-		rows.Close()
-		if err == nil {
-			err = rows.Err()
-		}
-	}
+		return rows.Err()
+	})
 	for _, l := range batch {
 		if err != nil {
 			l.err = fmt.Errorf("auth: look up token: %w", err)

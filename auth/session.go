@@ -20,8 +20,15 @@ func (s *Store) Check(ctx context.Context, token string) (Token, error) {
 		return Token{}, err
 	}
 	hash := sha256.Sum256([]byte(token))
-	if !l.found || subtle.ConstantTimeCompare(hash[:], l.hash) != 1 || !l.token.Active(s.now()) {
+	if !l.found || subtle.ConstantTimeCompare(hash[:], l.hash) != 1 {
 		return Token{}, ErrUnauthenticated
+	}
+	// The token is genuine: its holder may learn why it no longer works.
+	switch {
+	case !l.token.RevokedAt.IsZero():
+		return Token{}, ErrRevoked
+	case !l.token.Active(s.now()):
+		return Token{}, ErrExpired
 	}
 	return l.token, nil
 }

@@ -14,6 +14,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/riskreg/riskreg/internal/pgretry"
 )
 
 const (
@@ -107,12 +109,17 @@ func (s *Store) prepare(streams []StreamAppend) (*appendRequest, error) {
 			return nil, invalidf("stream %q: empty stream type", sa.StreamID)
 		case !sa.Expected.valid():
 			return nil, invalidf("stream %q: unknown expected version form", sa.StreamID)
-		case len(sa.Events) == 0:
+		case len(sa.Events) == 0 && sa.Numbered == nil:
 			return nil, invalidf("stream %q: no events", sa.StreamID)
 		case seenStreams[sa.StreamID]:
 			return nil, invalidf("stream %q appears twice in one append", sa.StreamID)
 		}
 		seenStreams[sa.StreamID] = true
+		if sa.Numbered != nil {
+			if err := s.prepareNumbered(&sa); err != nil {
+				return nil, err
+			}
+		}
 		events := make([]Event, len(sa.Events))
 		req.canonical[i] = make([]canonicalEvent, len(sa.Events))
 		for j, e := range sa.Events {
@@ -213,7 +220,7 @@ func (s *Store) writeLoop() {
 				break gather
 			}
 		}
-		s.commit(batch, false)
+		s.commit(batch, numbered(batch), false) // numbering needs the fresh path
 	}
 }
 
@@ -227,7 +234,11 @@ func (s *Store) writeLoop() {
 // reading and locking the stream heads and looking up the event ids first.
 // A request whose expected version fails against the cache is also checked
 // again fresh before it is refused.
-func (s *Store) commit(batch []*appendRequest, fresh bool) {
+//
+// sent says whether an earlier attempt may have reached the database: a
+// batch that fails only before anything reached it answers with the error
+// itself, not ErrOutcomeUnknown, since nothing can have been recorded.
+func (s *Store) commit(batch []*appendRequest, fresh, sent bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
 	defer cancel()
 	for attempt := 1; ; attempt++ {
@@ -247,6 +258,7 @@ func (s *Store) commit(batch []*appendRequest, fresh bool) {
 			continue
 		}
 		s.heads.forget(batch)
+		sent = sent || !pgretry.NotSent(err)
 		if !fresh {
 			fresh, attempt = true, 0
 			continue
@@ -255,7 +267,7 @@ func (s *Store) commit(batch []*appendRequest, fresh bool) {
 			// One request may have caused it (bad data, a race on a new
 			// stream): commit each on its own so the others go through.
 			for _, r := range batch {
-				s.commit([]*appendRequest{r}, true)
+				s.commit([]*appendRequest{r}, true, sent)
 			}
 			return
 		}
@@ -264,7 +276,7 @@ func (s *Store) commit(batch []*appendRequest, fresh bool) {
 			time.Sleep(time.Duration(attempt*attempt) * 10 * time.Millisecond)
 			continue
 		}
-		batch[0].answer(AppendResult{}, classify(err))
+		batch[0].answer(AppendResult{}, classify(err, sent))
 		return
 	}
 }
@@ -272,6 +284,12 @@ func (s *Store) commit(batch []*appendRequest, fresh bool) {
 // retryable reports whether an append that failed with err may succeed when
 // sent again with the same event ids.
 func retryable(err error) bool {
+	if pgretry.Unavailable(err) {
+		// A lost connection, a terminated backend, a server restarting: the
+		// events may or may not be stored; sending them again is safe
+		// because their ids make the append idempotent.
+		return true
+	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
 		switch pgErr.Code {
@@ -285,8 +303,15 @@ func retryable(err error) bool {
 	return !errors.Is(err, ErrInvalidInput)
 }
 
-// classify turns a final commit error into the error the caller sees.
-func classify(err error) error {
+// classify turns a final commit error into the error the caller sees; sent
+// says whether any attempt may have reached the database.
+func classify(err error, sent bool) error {
+	if pgretry.Unavailable(err) {
+		if !sent {
+			return fmt.Errorf("eventstore: append: nothing recorded: %w", err)
+		}
+		return fmt.Errorf("%w: %w", ErrOutcomeUnknown, err)
+	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
 		switch pgErr.Code[:2] {
@@ -330,10 +355,11 @@ func (s *Store) commitOnce(ctx context.Context, batch []*appendRequest, fresh bo
 	}()
 
 	var heads map[string]*streamHead
+	var ctrs *counters
 	existing := map[uuid.UUID]existingEvent{}
 	if fresh {
 		inTx = true
-		if heads, existing, err = readBatchState(ctx, conn, batch); err != nil {
+		if heads, existing, ctrs, err = readBatchState(ctx, conn, batch); err != nil {
 			return nil, Position{}, err
 		}
 	} else {
@@ -361,6 +387,15 @@ func (s *Store) commitOnce(ctx context.Context, batch []*appendRequest, fresh bo
 			errs[i] = err
 			continue
 		}
+		if r.numbered() {
+			if !fresh {
+				again = append(again, r)
+				continue
+			}
+			if errs[i] = s.number(r, ctrs); errs[i] != nil {
+				continue
+			}
+		}
 		results[i] = planRequest(r, heads)
 		for _, rec := range results[i] {
 			claimed[rec.ID] = true
@@ -370,7 +405,7 @@ func (s *Store) commitOnce(ctx context.Context, batch []*appendRequest, fresh bo
 
 	if len(inserts) > 0 {
 		inTx = true
-		if err := insertBatch(ctx, conn, inserts, heads, !fresh); err != nil {
+		if err := insertBatch(ctx, conn, inserts, heads, ctrs, !fresh); err != nil {
 			return nil, Position{}, err
 		}
 		last = inserts[len(inserts)-1].Position
@@ -404,9 +439,10 @@ func (s *Store) commitOnce(ctx context.Context, batch []*appendRequest, fresh bo
 
 // readBatchState begins the transaction and, in one round trip, locks the
 // heads of the batch's existing streams (in stream id order, so writers never
-// deadlock on them) and finds which of its event ids are stored already.
+// deadlock on them), finds which of its event ids are stored already, and
+// locks the counters its numbered requests take values from (nil: none).
 func readBatchState(ctx context.Context, conn *pgxpool.Conn, batch []*appendRequest) (
-	heads map[string]*streamHead, existing map[uuid.UUID]existingEvent, err error,
+	heads map[string]*streamHead, existing map[uuid.UUID]existingEvent, ctrs *counters, err error,
 ) {
 	var streamIDs, evStreams, evTypes, datas []string
 	var ids []uuid.UUID
@@ -434,6 +470,7 @@ func readBatchState(ctx context.Context, conn *pgxpool.Conn, batch []*appendRequ
 			(e.stream_id = u.stream_id AND e.type = u.type AND e.schema_version = u.schema_version AND e.data = u.data::jsonb)
 		FROM unnest($1::uuid[], $2::text[], $3::text[], $4::int[], $5::text[]) AS u(id, stream_id, type, schema_version, data)
 		JOIN events e ON e.event_id = u.id`, ids, evStreams, evTypes, schemas, datas)
+	ctrs = queueLock(b, batch)
 	br := conn.SendBatch(ctx, b)
 	defer func() {
 		if cerr := br.Close(); err == nil {
@@ -442,7 +479,7 @@ func readBatchState(ctx context.Context, conn *pgxpool.Conn, batch []*appendRequ
 	}()
 
 	if _, err = br.Exec(); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	heads = make(map[string]*streamHead, len(streamIDs))
 	rows, _ := br.Query()
@@ -453,7 +490,7 @@ func readBatchState(ctx context.Context, conn *pgxpool.Conn, batch []*appendRequ
 		return nil
 	})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 
 	existing = make(map[uuid.UUID]existingEvent)
@@ -464,14 +501,20 @@ func readBatchState(ctx context.Context, conn *pgxpool.Conn, batch []*appendRequ
 		rec, err := sc.scan(rows)
 		if err != nil {
 			rows.Close()
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		existing[rec.ID] = existingEvent{rec: rec, same: same}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return heads, existing, nil
+	if ctrs != nil {
+		rows, _ = br.Query()
+		if err := ctrs.readLocked(rows); err != nil {
+			return nil, nil, nil, err
+		}
+	}
+	return heads, existing, ctrs, nil
 }
 
 type existingEvent struct {
@@ -490,7 +533,9 @@ func lookupExisting(r *appendRequest, existing map[uuid.UUID]existingEvent) (pri
 		for _, e := range sa.Events {
 			x, ok := existing[e.ID]
 			switch {
-			case ok && x.same:
+			case ok && (x.same || (sa.Numbered != nil && x.rec.StreamID == sa.StreamID && x.rec.Type == e.Type)):
+				// A numbered event's data holds its number, which a retry
+				// cannot know: the same id on the same stream is the retry.
 				prior = append(prior, &x.rec)
 			case ok:
 				return nil, false, &DuplicateEventError{EventID: e.ID.String()}
@@ -568,10 +613,10 @@ func planRequest(r *appendRequest, heads map[string]*streamHead) []*RecordedEven
 	return recs
 }
 
-// insertBatch writes the planned events and the new stream heads and
-// commits, in one round trip; begin says whether the transaction still has to
+// insertBatch writes the planned events, the new stream heads and the
+// counters that moved, and commits, in one round trip; begin says whether the transaction still has to
 // be begun.
-func insertBatch(ctx context.Context, conn *pgxpool.Conn, recs []*RecordedEvent, heads map[string]*streamHead, begin bool) error {
+func insertBatch(ctx context.Context, conn *pgxpool.Conn, recs []*RecordedEvent, heads map[string]*streamHead, ctrs *counters, begin bool) error {
 	n := len(recs)
 	var (
 		ids                                        = make([]uuid.UUID, n)
@@ -637,6 +682,7 @@ func insertBatch(ctx context.Context, conn *pgxpool.Conn, recs []*RecordedEvent,
 			SET version = EXCLUDED.version, last_hash = EXCLUDED.last_hash, updated_at = clock_timestamp()`,
 			moved.ids, moved.types, moved.versions, moved.hashes)
 	}
+	counted := ctrs.queue(b)
 	b.Queue("COMMIT")
 	br := conn.SendBatch(ctx, b)
 
@@ -663,6 +709,9 @@ func insertBatch(ctx context.Context, conn *pgxpool.Conn, recs []*RecordedEvent,
 		_, err = br.Exec()
 	}
 	if err == nil && len(moved.ids) > 0 {
+		_, err = br.Exec()
+	}
+	if err == nil && counted {
 		_, err = br.Exec()
 	}
 	if err == nil {

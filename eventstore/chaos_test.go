@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -92,14 +93,26 @@ func TestLostConnectionsNeverDuplicate(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
+	// Cut every 10 ms: long enough to fail every attempt of the store's
+	// own retries, so that callers see failures and retry. Once 20 cuts in a
+	// row let no append through, cut half as often each time, back to every
+	// 10 ms after one does: on a slow or loaded machine a fixed rhythm of
+	// cuts can starve every append, and the test would fail by chance.
 	stop := make(chan struct{})
+	var stored atomic.Int64
 	go func() {
+		interval, done, barren := 10*time.Millisecond, stored.Load(), 0
 		for {
 			select {
 			case <-stop:
 				return
-			case <-time.After(10 * time.Millisecond):
+			case <-time.After(interval):
 				proxy.cut()
+			}
+			if now := stored.Load(); now != done {
+				interval, done, barren = 10*time.Millisecond, now, 0
+			} else if barren++; barren >= 20 {
+				interval = min(2*interval, time.Second)
 			}
 		}
 	}()
@@ -117,6 +130,7 @@ func TestLostConnectionsNeverDuplicate(t *testing.T) {
 				for {
 					_, err := s.Append(ctx, sa)
 					if err == nil {
+						stored.Add(1)
 						break
 					}
 					if errors.Is(err, eventstore.ErrConcurrency) || errors.Is(err, eventstore.ErrInvalidInput) || ctx.Err() != nil {

@@ -130,6 +130,26 @@ type StreamAppend struct {
 	StreamType string // e.g. "risk"; a stream keeps the type of its first event
 	Expected   ExpectedVersion
 	Events     []Event
+	// Numbered, when set, numbers the stream's events from a gap-free
+	// counter inside the append's transaction; Events is then ignored.
+	Numbered *Numbered
+}
+
+// Numbered makes an append take the next value of a named counter in the
+// transaction that records it, so that the values the counter hands out are
+// gap-free, in commit order, never reused, and taken only by appends that
+// commit: a refused or rolled-back append takes none. Appends on one
+// counter are serialised by its row lock.
+type Numbered struct {
+	// Counter names the counter (table event_counters; a missing one
+	// starts at 0, so its first value is 1).
+	Counter string
+	// Events returns the stream's events given the counter's value n. It
+	// is called once with n = 0 when the append is checked, and again in
+	// the transaction with the real value (again for each attempt); it must
+	// return the same number of events with the same ids each time, and be
+	// quick: the store's writer waits for it.
+	Events func(n int64) ([]Event, error)
 }
 
 // AppendResult is what an append recorded.

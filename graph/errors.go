@@ -12,6 +12,7 @@ import (
 	"github.com/riskreg/riskreg/auth"
 	"github.com/riskreg/riskreg/domain"
 	"github.com/riskreg/riskreg/eventstore"
+	"github.com/riskreg/riskreg/internal/pgretry"
 )
 
 // The error codes of the contract, in errors[].extensions.code.
@@ -23,6 +24,21 @@ const (
 	CodeBadUserInput       = "BAD_USER_INPUT"
 	CodeFailedPrecondition = "FAILED_PRECONDITION"
 	CodeInternal           = "INTERNAL"
+	// CodeOutcomeUnknown: the connection to the database was lost while a
+	// mutation committed; it may or may not have been recorded. Send it
+	// again with the same idempotencyKey to learn which (and to record it
+	// once if it was not).
+	CodeOutcomeUnknown = "OUTCOME_UNKNOWN"
+	// CodeUnavailable: the database cannot be reached; nothing was
+	// recorded. The HTTP answer is 503 with Retry-After.
+	CodeUnavailable = "UNAVAILABLE"
+)
+
+// The messages of the outcome-unknown and unavailable answers, which never
+// carry the driver's text.
+const (
+	outcomeUnknownMessage = "the connection to the database was lost while the change committed: it may or may not be recorded; send it again with the same idempotencyKey"
+	unavailableMessage    = "the database is unavailable; nothing was recorded; try again later"
 )
 
 // internalMessage is all a client learns of an internal error.
@@ -69,6 +85,15 @@ func errorPresenter(logger *slog.Logger) graphql.ErrorPresenterFunc {
 			code = CodeUnauthenticated
 		case errors.Is(err, domain.ErrInvalidInput), errors.Is(err, eventstore.ErrInvalidInput):
 			code = CodeBadUserInput
+		case errors.Is(err, eventstore.ErrOutcomeUnknown):
+			logger.WarnContext(ctx, "outcome unknown", "request_id", RequestID(ctx), "path", gqlErr.Path.String(), "err", err)
+			return &gqlerror.Error{Message: outcomeUnknownMessage, Path: gqlErr.Path,
+				Extensions: map[string]any{"code": CodeOutcomeUnknown, "requestId": RequestID(ctx)}}
+		case pgretry.Unavailable(err):
+			logger.WarnContext(ctx, "database unavailable", "request_id", RequestID(ctx), "path", gqlErr.Path.String(), "err", err)
+			markUnavailable(ctx)
+			return &gqlerror.Error{Message: unavailableMessage, Path: gqlErr.Path,
+				Extensions: map[string]any{"code": CodeUnavailable, "requestId": RequestID(ctx)}}
 		case gqlErr.Err == nil:
 			return gqlErr // gqlgen's own error, or one already presented
 		default:

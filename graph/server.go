@@ -27,6 +27,7 @@ import (
 	"github.com/riskreg/riskreg/auth"
 	"github.com/riskreg/riskreg/domain"
 	"github.com/riskreg/riskreg/eventstore"
+	"github.com/riskreg/riskreg/internal/pgretry"
 	"github.com/riskreg/riskreg/projection"
 	"github.com/riskreg/riskreg/register"
 	"github.com/riskreg/riskreg/transparency"
@@ -197,6 +198,9 @@ type requestState struct {
 	mu        sync.Mutex
 	operation string
 	principal string
+	// unavailable is set when an answer is UNAVAILABLE: the HTTP status
+	// becomes 503.
+	unavailable bool
 }
 
 type requestKey struct{}
@@ -233,7 +237,7 @@ func (s *Server) withRequest(next http.Handler) http.Handler {
 		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
 
 		websocket := r.Header.Get("Upgrade") != ""
-		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK, st: st}
 		header := r.Header.Get("Authorization")
 		if websocket {
 			session := &wsSession{srv: s}
@@ -285,10 +289,16 @@ func (s *Server) authenticate(ctx context.Context, header string) (domain.Princi
 // of code UNAUTHENTICATED; a database failure is 503 INTERNAL.
 func (s *Server) refuse(w http.ResponseWriter, err error, id string) {
 	status, code, msg := http.StatusUnauthorized, CodeUnauthenticated, "a valid bearer token is required"
-	if !errors.Is(err, auth.ErrUnauthenticated) {
+	switch {
+	case pgretry.Unavailable(err):
+		s.cfg.Logger.Warn("authenticate: database unavailable", "request_id", id, "err", err)
+		status, code, msg = http.StatusServiceUnavailable, CodeUnavailable, unavailableMessage
+		setRetryAfter(w.Header())
+	case !errors.Is(err, auth.ErrUnauthenticated):
 		s.cfg.Logger.Error("authenticate", "request_id", id, "err", err)
 		status, code, msg = http.StatusServiceUnavailable, CodeInternal, internalMessage
-	} else {
+	default:
+		msg = unauthenticatedMessage(err)
 		w.Header().Set("WWW-Authenticate", `Bearer realm="riskreg"`)
 	}
 	writeError(w, status, code, msg, id)
@@ -422,16 +432,33 @@ func newRequestID() string {
 	return hex.EncodeToString(b)
 }
 
-// statusWriter remembers the status code for the log line. It passes
-// Hijack and Flush through for websockets and streaming.
+// statusWriter remembers the status code for the log line, and turns a 200
+// whose answer is UNAVAILABLE into 503 with Retry-After. It passes Hijack
+// and Flush through for websockets and streaming.
 type statusWriter struct {
 	http.ResponseWriter
 	status int
+	st     *requestState
+	wrote  bool
 }
 
 func (w *statusWriter) WriteHeader(code int) {
-	w.status = code
+	if !w.wrote {
+		w.wrote = true
+		if code == http.StatusOK && w.st.isUnavailable() {
+			code = http.StatusServiceUnavailable
+			setRetryAfter(w.Header())
+		}
+		w.status = code
+	}
 	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if !w.wrote {
+		w.WriteHeader(http.StatusOK)
+	}
+	return w.ResponseWriter.Write(b)
 }
 
 // Unwrap lets http.ResponseController reach the underlying writer.

@@ -28,8 +28,32 @@ func Down(ctx context.Context, databaseURL string, n int) error {
 	if n < 1 {
 		return fmt.Errorf("migrations: down needs a positive number of steps, got %d", n)
 	}
-	return run(ctx, databaseURL, func(m *migrate.Migrate) error { return m.Steps(-n) })
+	return run(ctx, databaseURL, func(m *migrate.Migrate) error {
+		version, _, err := m.Version()
+		if err != nil && !errors.Is(err, migrate.ErrNilVersion) {
+			return err
+		}
+		versions, err := shipped()
+		if err != nil {
+			return err
+		}
+		applied := 0
+		for _, v := range versions {
+			if v <= version {
+				applied++
+			}
+		}
+		if n > applied {
+			return fmt.Errorf("%w: cannot roll back %d migrations: the schema is at version %d, which is %d migrations; "+
+				"down %d rolls back all of them", ErrPastFirst, n, version, applied, applied)
+		}
+		return m.Steps(-n)
+	})
 }
+
+// ErrPastFirst reports a Down of more migrations than are applied; it rolls
+// back none.
+var ErrPastFirst = errors.New("past the first migration")
 
 // Version reports the current schema version and whether the last migration
 // failed half way (dirty). Version 0 means no migration has been applied.

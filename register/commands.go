@@ -158,16 +158,10 @@ func responseOf(f folded[*domain.StrategicResponse], err error) (Response, error
 	return Response{StrategicResponse: f.agg, CreatedAt: f.createdAt, UpdatedAt: f.updatedAt}, err
 }
 
-// RegisterRisk registers a new risk and gives it the next reference.
+// RegisterRisk registers a new risk and gives it the next reference (see
+// references.go).
 func (s *Service) RegisterRisk(ctx context.Context, req Request, in domain.RiskDetails) (Risk, error) {
-	return riskOf(create(ctx, s, req, domain.ActionRegisterRisk, domain.StreamRisk, domain.RiskFromHistory,
-		func(id string) ([]domain.Event, error) {
-			ref, err := s.nextReference(ctx)
-			if err != nil {
-				return nil, err
-			}
-			return domain.RegisterRisk(id, ref, in)
-		}))
+	return riskOf(s.registerRisk(ctx, req, in))
 }
 
 // UpdateRisk changes a risk's descriptive fields.

@@ -3,9 +3,7 @@ package register
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"sync"
 
 	"github.com/google/uuid"
 
@@ -40,12 +38,8 @@ type ImportedRisk struct {
 	Events []domain.Event
 }
 
-// importChunk is how many risks one append carries; importParallel is how
-// many appends run at once (the store commits them in groups).
-const (
-	importChunk    = 200
-	importParallel = 4
-)
+// importChunk is how many risks one append carries.
+const importChunk = 200
 
 // CheckNewRisk returns the domain's *ValidationError for a risk to import,
 // or nil when it can be registered and assessed.
@@ -127,14 +121,9 @@ func (s *Service) ImportRisks(ctx context.Context, req Request, risks []NewRisk,
 	md := req.envelope()
 	appends := make([]eventstore.StreamAppend, 0, len(todo))
 	for _, i := range todo {
-		ref := "R-0000"
-		if !dryRun {
-			if ref, err = s.nextReference(ctx); err != nil {
-				return nil, err
-			}
-			out[i].Reference = ref
-		}
-		events, err := s.plan(risks[i], ref, actor)
+		// The store numbers each risk in the append's transaction (see
+		// referenceCounter); until then the events carry reference 0.
+		events, err := s.plan(risks[i], reference(0), actor)
 		if err != nil {
 			return nil, err
 		}
@@ -142,40 +131,55 @@ func (s *Service) ImportRisks(ctx context.Context, req Request, risks []NewRisk,
 		if dryRun {
 			continue
 		}
-		stored, err := s.storeEvents(Request{}, 0, md, events...)
-		if err != nil {
-			return nil, err
-		}
-		for j := range stored {
-			stored[j].ID = importEventID(risks[i].Key, j)
-		}
+		nr := risks[i]
 		appends = append(appends, eventstore.StreamAppend{StreamID: out[i].ID, StreamType: domain.StreamRisk,
-			Expected: eventstore.NoStream, Events: stored})
+			Expected: eventstore.NoStream, Numbered: &eventstore.Numbered{Counter: referenceCounter,
+				Events: func(n int64) ([]eventstore.Event, error) {
+					events, err := s.plan(nr, reference(n), actor)
+					if err != nil {
+						return nil, err
+					}
+					stored, err := s.storeEvents(Request{}, 0, md, events...)
+					for j := range stored {
+						stored[j].ID = importEventID(nr.Key, j)
+					}
+					return stored, err
+				}}})
 	}
-	return out, s.appendChunks(ctx, appends)
+	recorded, err := s.appendChunks(ctx, req, appends)
+	if err != nil {
+		return out, err
+	}
+	for i := range out {
+		if e, ok := recorded[out[i].ID]; ok {
+			var reg domain.RiskRegistered
+			if err := json.Unmarshal(e.Data, &reg); err != nil {
+				return nil, fmt.Errorf("register: imported risk %s: %w", e.StreamID, err)
+			}
+			out[i].Reference = reg.Reference
+		}
+	}
+	return out, nil
 }
 
-// appendChunks appends streams in chunks of importChunk, importParallel at
-// a time.
-func (s *Service) appendChunks(ctx context.Context, streams []eventstore.StreamAppend) error {
-	var (
-		wg   sync.WaitGroup
-		mu   sync.Mutex
-		errs []error
-	)
-	sem := make(chan struct{}, importParallel)
+// appendChunks appends streams in chunks of importChunk, one after the
+// other, so that the risks take their references in the order of the rows
+// (appends on the reference counter are serialised by its row lock in any
+// case). It returns the first recorded event of each stream, by stream, and
+// reports the position of the last to req.
+func (s *Service) appendChunks(ctx context.Context, req Request, streams []eventstore.StreamAppend) (map[string]eventstore.RecordedEvent, error) {
+	first := make(map[string]eventstore.RecordedEvent, len(streams))
 	for start := 0; start < len(streams); start += importChunk {
-		chunk := streams[start:min(start+importChunk, len(streams))]
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			if _, err := s.store.Append(ctx, chunk...); err != nil {
-				mu.Lock()
-				errs = append(errs, err)
-				mu.Unlock()
+		res, err := s.store.Append(ctx, streams[start:min(start+importChunk, len(streams))]...)
+		if err != nil {
+			return first, err
+		}
+		req.recorded(res.Last().Position)
+		for _, e := range res.Events {
+			if _, ok := first[e.StreamID]; !ok {
+				first[e.StreamID] = e
 			}
-		})
+		}
 	}
-	wg.Wait()
-	return errors.Join(errs...)
+	return first, nil
 }

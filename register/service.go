@@ -11,15 +11,15 @@ import (
 
 	"github.com/riskreg/riskreg/domain"
 	"github.com/riskreg/riskreg/eventstore"
+	"github.com/riskreg/riskreg/internal/pgretry"
 )
 
 // Service runs the register's commands and loads its aggregates. It is safe
 // for concurrent use.
 type Service struct {
-	store      *eventstore.Store
-	now        func() time.Time
-	snapshots  snapshots
-	references references
+	store     *eventstore.Store
+	now       func() time.Time
+	snapshots snapshots
 }
 
 // New returns a Service over store. now is the clock (time.Now in
@@ -122,7 +122,11 @@ func (s *Service) priorRun(ctx context.Context, req Request, streamType string) 
 	for i := range ids {
 		ids[i] = req.eventID(i)
 	}
-	prior, err := s.store.EventsByID(ctx, ids)
+	var prior []eventstore.RecordedEvent
+	err = pgretry.Read(ctx, func(ctx context.Context) (err error) {
+		prior, err = s.store.EventsByID(ctx, ids)
+		return err
+	})
 	if err != nil {
 		return "", 0, false, err
 	}
@@ -208,7 +212,11 @@ func load[A any](ctx context.Context, s *Service, streamType, id string, at AsOf
 	if at.Version < 0 || (at.Version > 0 && !at.Time.IsZero()) {
 		return f, &domain.ValidationError{Fields: []domain.FieldError{{Field: "atVersion", Message: "give asOf or atVersion, not both, and no negative version"}}}
 	}
-	recs, err := s.store.ReadStream(ctx, id, eventstore.ReadStreamOptions{ToVersion: int64(at.Version), RecordedUntil: at.Time})
+	var recs []eventstore.RecordedEvent
+	err := pgretry.Read(ctx, func(ctx context.Context) (err error) {
+		recs, err = s.store.ReadStream(ctx, id, eventstore.ReadStreamOptions{ToVersion: int64(at.Version), RecordedUntil: at.Time})
+		return err
+	})
 	if err != nil {
 		return f, err
 	}

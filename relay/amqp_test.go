@@ -3,6 +3,9 @@ package relay_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -157,4 +160,59 @@ func TestAMQPRestartsAndOutages(t *testing.T) {
 		checkMessage(t, m, e, e.StreamType+"."+e.Type)
 	}
 	t.Logf("%d events, %d repeats, %d failed publishes", len(events), repeats, rs.failures+rs.r.Status().Failures)
+}
+
+// A publisher that published and is closed, and a subscriber that is closed,
+// log nothing at ERROR: a normal shutdown is not a failure.
+func TestAMQPShutdownLogsNoError(t *testing.T) {
+	exchange, deliveries := amqpTarget(t)
+	var logs syncLog
+	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	url := amqpURL(rabbitAddr, exchange)
+	pub, err := relay.NewPublisher(t.Context(), url, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub, err := relay.NewSubscriber(t.Context(), url, "shutdown"+unique(), logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sub.Subscribe(t.Context(), sub.Topic()); err != nil {
+		t.Fatal(err)
+	}
+	if err := pub.Publish(pub.Topic("Risk", "RiskRegistered"), wmMessage(unique(), []byte(`{}`))); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-deliveries:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the message did not arrive")
+	}
+	if err := pub.Close(); err != nil {
+		t.Errorf("close publisher: %v", err)
+	}
+	if err := sub.Close(); err != nil {
+		t.Errorf("close subscriber: %v", err)
+	}
+	if s := logs.String(); strings.Contains(s, "level=ERROR") {
+		t.Errorf("shutdown logged errors:\n%s", s)
+	}
+}
+
+// syncLog is a log sink safe for concurrent writers.
+type syncLog struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *syncLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *syncLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

@@ -29,6 +29,8 @@ const (
 	MetaCorrelationID = middleware.CorrelationIDMetadataKey
 	MetaCausationID   = "causation_id"
 	MetaDecisionID    = "decision_id"
+	// MetaSource is the Source of the envelope, when there is one.
+	MetaSource = "source"
 )
 
 // Envelope is the public form of an event: the payload of every published
@@ -51,6 +53,11 @@ type Envelope struct {
 	CausationID   string          // "" when none (null in JSON)
 	DecisionID    string          // "" when none (null in JSON)
 	Hash          string          // hex SHA-256 chaining the event to its stream's previous one
+	// Source names the riskreg instance whose relay published the event
+	// (relay Config.Source; riskreg's --source-id), so that consumers of a
+	// broker that several registers share can tell them apart. "" (null in
+	// JSON) when the publisher set none.
+	Source string
 }
 
 // envelopeJSON is the wire form of Envelope: every field is present, and the
@@ -71,6 +78,7 @@ type envelopeJSON struct {
 	CausationID   *string         `json:"causationId"`
 	DecisionID    *string         `json:"decisionId"`
 	Hash          string          `json:"hash"`
+	Source        *string         `json:"source"`
 }
 
 // MarshalJSON encodes the envelope with times in RFC 3339 with nanoseconds,
@@ -96,6 +104,7 @@ func (e Envelope) MarshalJSON() ([]byte, error) {
 		CausationID:   nullable(e.CausationID),
 		DecisionID:    nullable(e.DecisionID),
 		Hash:          e.Hash,
+		Source:        nullable(e.Source),
 	})
 }
 
@@ -129,6 +138,7 @@ func (e *Envelope) UnmarshalJSON(b []byte) error {
 		CausationID:   deref(w.CausationID),
 		DecisionID:    deref(w.DecisionID),
 		Hash:          w.Hash,
+		Source:        deref(w.Source),
 	}
 	return nil
 }
@@ -171,9 +181,15 @@ func EnvelopeOf(e eventstore.RecordedEvent) Envelope {
 }
 
 // NewMessage returns the message the relay publishes for e: UUID = event id,
-// the Meta... metadata, and the JSON envelope as payload.
+// the Meta... metadata, and the JSON envelope as payload, with no source.
 func NewMessage(e eventstore.RecordedEvent) (*message.Message, error) {
+	return NewMessageFrom(e, "")
+}
+
+// NewMessageFrom is NewMessage with the envelope's Source.
+func NewMessageFrom(e eventstore.RecordedEvent, source string) (*message.Message, error) {
 	env := EnvelopeOf(e)
+	env.Source = source
 	payload, err := env.MarshalJSON() // directly: json.Marshal would scan it again
 	if err != nil {
 		return nil, fmt.Errorf("relay: encode event %s: %w", env.ID, err)
@@ -191,6 +207,7 @@ func NewMessage(e eventstore.RecordedEvent) (*message.Message, error) {
 		MetaCorrelationID: env.CorrelationID,
 		MetaCausationID:   env.CausationID,
 		MetaDecisionID:    env.DecisionID,
+		MetaSource:        env.Source,
 	} {
 		if v != "" {
 			md.Set(k, v)

@@ -97,7 +97,7 @@ func (p *Publisher) dialNATS(ctx context.Context) (conn, error) {
 		nc.Close()
 		return conn{}, err
 	}
-	return conn{pub: pub, close: pub.Close}, nil
+	return conn{pub: pub, close: pub.Close, abort: nc.Close}, nil
 }
 
 func (s *Subscriber) openNATS(ctx context.Context) error {

@@ -38,6 +38,14 @@ type Publisher struct {
 type conn struct {
 	pub   message.Publisher
 	close func() error
+	// abort, when set, ends a publish stuck waiting for the broker by
+	// closing the client connection under it; it is safe to call during a
+	// publish, which close is not. Without it, the message's context ends
+	// a stuck publish.
+	abort func()
+	// inflight counts the publishes under way on this connection: close
+	// waits for them.
+	inflight *sync.WaitGroup
 }
 
 // NewPublisher returns a publisher to the broker rawURL names:
@@ -96,7 +104,7 @@ func newPublisher(ctx context.Context, t *target, logger *slog.Logger) *Publishe
 	case kindGoChannel:
 		p.dial = p.dialGoChannel
 	}
-	if _, err := p.get(ctx); err != nil {
+	if _, err := p.get(ctx, false); err != nil {
 		logger.Warn("relay: broker not reachable yet; publishing will retry", "err", err)
 	}
 	return p
@@ -123,15 +131,17 @@ func (p *Publisher) Publish(topic string, messages ...*message.Message) error {
 	if len(messages) > 0 {
 		ctx = messages[0].Context()
 	}
-	c, err := p.get(ctx)
+	c, err := p.get(ctx, true)
 	if err != nil {
 		return err
 	}
-	// When ctx ends first, close the connection: that ends a publish stuck
-	// waiting for the broker.
-	stop := context.AfterFunc(ctx, func() { p.drop(c) })
+	// When ctx ends first, abort the connection: that ends a publish stuck
+	// waiting for the broker. It is closed once the publish has returned.
+	stop := context.AfterFunc(ctx, c.abortNow)
 	err = c.pub.Publish(topic, messages...)
+	c.inflight.Done()
 	if !stop() {
+		p.drop(c)
 		return fmt.Errorf("relay: publish to %s: %w", p.t, ctx.Err())
 	}
 	if err != nil {
@@ -141,48 +151,72 @@ func (p *Publisher) Publish(topic string, messages ...*message.Message) error {
 	return nil
 }
 
-// get returns the current connection, dialling one if there is none.
-func (p *Publisher) get(ctx context.Context) (conn, error) {
+// get returns the current connection, dialling one if there is none; for a
+// publish (which must call c.inflight.Done when it returns), it counts it in.
+func (p *Publisher) get(ctx context.Context, publish bool) (conn, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
 		return conn{}, ErrPublisherClosed
 	}
-	if p.cur.pub != nil {
-		return p.cur, nil
+	if p.cur.pub == nil {
+		c, err := p.dial(ctx)
+		if err != nil {
+			return conn{}, fmt.Errorf("relay: connect to %s: %w", p.t, p.t.scrub(err))
+		}
+		c.inflight = new(sync.WaitGroup)
+		p.cur = c
 	}
-	c, err := p.dial(ctx)
-	if err != nil {
-		return conn{}, fmt.Errorf("relay: connect to %s: %w", p.t, p.t.scrub(err))
+	if publish {
+		p.cur.inflight.Add(1) // under p.mu: never after drop took it out of p.cur
 	}
-	p.cur = c
-	return c, nil
+	return p.cur, nil
+}
+
+func (c conn) abortNow() {
+	if c.abort != nil {
+		c.abort()
+	}
+}
+
+// shut aborts c, waits for its publishes to return and closes it.
+func (c conn) shut() error {
+	c.abortNow()
+	c.inflight.Wait()
+	return c.close()
 }
 
 // drop closes c after a failure, so that the next Publish connects afresh.
+// Only the caller that takes c out of p.cur closes it.
 func (p *Publisher) drop(c conn) {
 	p.mu.Lock()
-	if p.cur.pub == c.pub {
+	mine := p.cur.pub == c.pub
+	if mine {
 		p.cur = conn{}
 	}
 	p.mu.Unlock()
-	if err := c.close(); err != nil {
+	if !mine {
+		return
+	}
+	if err := c.shut(); err != nil {
 		p.logger.Debug("relay: close after a failure", "err", err)
 	}
 }
 
-// Close closes the connection; later publishes fail.
+// Close closes the connection, once the publishes under way have returned;
+// later publishes fail.
 func (p *Publisher) Close() error {
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	if p.closed {
+		p.mu.Unlock()
 		return nil
 	}
 	p.closed = true
-	if p.cur.pub == nil {
+	c := p.cur
+	p.cur = conn{}
+	p.mu.Unlock()
+	if c.pub == nil {
 		return nil
 	}
-	err := p.cur.close()
-	p.cur = conn{}
-	return err
+	return c.shut()
 }

@@ -57,6 +57,9 @@ type Config struct {
 	LagInterval time.Duration
 	// Logger receives the relay's logs. Default slog.Default().
 	Logger *slog.Logger
+	// Source names this riskreg instance in every envelope it publishes
+	// (Envelope.Source). Empty: none.
+	Source string
 }
 
 // Validate reports settings that cannot work.
@@ -357,7 +360,7 @@ func (r *Relay) handle(ctx context.Context, lc *pglock.Session, events []eventst
 		if err := lc.Confirm(ctx); err != nil {
 			return err
 		}
-		msg, err := NewMessage(e)
+		msg, err := NewMessageFrom(e, r.cfg.Source)
 		if err != nil {
 			return err
 		}

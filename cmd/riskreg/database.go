@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -24,6 +25,12 @@ const embeddedStopTimeout = time.Minute
 type dbFlags struct {
 	url     string
 	dataDir string
+	// supervise restarts the embedded PostgreSQL when it dies (serve).
+	supervise bool
+	// initialise lets the command create the embedded PostgreSQL's data
+	// directory (serve, migrate up); the others refuse a directory that
+	// holds none, rather than work on a new, empty database.
+	initialise bool
 }
 
 func (f *dbFlags) register(fs *flag.FlagSet, getenv func(string) string) {
@@ -37,11 +44,17 @@ func (f *dbFlags) register(fs *flag.FlagSet, getenv func(string) string) {
 // withDatabase calls fn with the URL of the database that f names, starting
 // the embedded PostgreSQL first and stopping it afterwards when f names none.
 func withDatabase(ctx context.Context, f dbFlags, logger *slog.Logger, fn func(databaseURL string) error) error {
-	url, release, err := f.open(ctx, logger)
+	return withDatabaseHealth(ctx, f, logger, func(url string, _ func() error) error { return fn(url) })
+}
+
+// withDatabaseHealth is withDatabase that also hands fn what reports whether
+// the embedded PostgreSQL runs (always nil for a --database-url).
+func withDatabaseHealth(ctx context.Context, f dbFlags, logger *slog.Logger, fn func(databaseURL string, health func() error) error) error {
+	url, health, release, err := f.open(ctx, logger)
 	if err != nil {
 		return err
 	}
-	err = fn(url)
+	err = fn(url, health)
 	// ctx may be done (a signal asked riskreg to stop); the database must
 	// still be shut down properly.
 	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), embeddedStopTimeout)
@@ -49,20 +62,30 @@ func withDatabase(ctx context.Context, f dbFlags, logger *slog.Logger, fn func(d
 	return errors.Join(err, release(stopCtx))
 }
 
-// open returns the database URL to use and what releases it.
-func (f dbFlags) open(ctx context.Context, logger *slog.Logger) (string, func(context.Context) error, error) {
+// open returns the database URL to use, what reports the embedded
+// PostgreSQL's health and what releases it.
+func (f dbFlags) open(ctx context.Context, logger *slog.Logger) (string, func() error, func(context.Context) error, error) {
 	if f.url != "" {
-		return f.url, func(context.Context) error { return nil }, nil
+		return f.url, func() error { return nil }, func(context.Context) error { return nil }, nil
 	}
 	cluster, err := pgembed.Start(ctx, pgembed.Config{
-		DataDir: f.dataDir,
-		Logger:  logger,
+		DataDir:   f.dataDir,
+		Supervise: f.supervise,
+		NoInit:    !f.initialise,
+		Logger:    logger,
 	})
+	if errors.Is(err, pgembed.ErrNoCluster) {
+		abs, _ := filepath.Abs(f.dataDir)
+		return "", nil, nil, fmt.Errorf("no riskreg database in %s (--data-dir, default ./riskreg-data, is relative to the current directory): "+
+			"run this command in the directory where riskreg serve runs, or name the data directory with --data-dir "+
+			"(env RISKREG_DATA_DIR) or the database with --database-url (env DATABASE_URL); only serve and migrate up create a data directory: %w",
+			abs, err)
+	}
 	if err != nil {
-		return "", nil, fmt.Errorf("no --database-url (or DATABASE_URL) given, and the embedded PostgreSQL in %s cannot start: %w",
+		return "", nil, nil, fmt.Errorf("no --database-url (or DATABASE_URL) given, and the embedded PostgreSQL in %s cannot start: %w",
 			f.dataDir, err)
 	}
-	return cluster.URL("postgres"), cluster.Stop, nil
+	return cluster.URL("postgres"), cluster.Health, cluster.Stop, nil
 }
 
 // openMigrated applies pending migrations to the database at url and opens a

@@ -51,8 +51,8 @@ Commands:
                                check the event log's hash chain and Merkle log; exit 1 if it was edited
   replay --projection NAME[,NAME...] | --all
                                rebuild read models from the event log and swap them in (serve keeps serving)
-  token create --subject NAME --role ROLE [--role ROLE ...] [--expires DURATION]
-                               issue an API bearer token and print it
+  token create --subject NAME --role ROLE [--role ROLE ...] [--expires 30d|720h|never]
+                               issue an API bearer token (valid 90 days by default) and print it
   token list                   list the tokens (never the tokens themselves)
   token revoke ID              revoke a token at once
   relay --publish URL [--publish URL ...]

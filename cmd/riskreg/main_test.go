@@ -26,6 +26,10 @@ import (
 // binary is the riskreg command built for these tests.
 var binary string
 
+// buildFlags are the go build flags of binary: those the tests were built
+// with (see race_test.go).
+var buildFlags []string
+
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "riskreg-cmd-test-")
 	if err != nil {
@@ -33,7 +37,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binary = filepath.Join(dir, "riskreg")
-	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+	if out, err := exec.Command("go", append(append([]string{"build"}, buildFlags...), "-o", binary, ".")...).CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
 		os.RemoveAll(dir)
 		os.Exit(1)
@@ -80,6 +84,7 @@ func mustRiskreg(t *testing.T, args ...string) string {
 }
 
 func TestUsage(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		args     []string
 		wantCode int
@@ -113,6 +118,7 @@ func TestUsage(t *testing.T) {
 }
 
 func TestMigrate(t *testing.T) {
+	t.Parallel()
 	url := pgtest.NewDatabase(t)
 	latest, err := migrations.Latest()
 	if err != nil {
@@ -135,6 +141,7 @@ func TestMigrate(t *testing.T) {
 }
 
 func TestServe(t *testing.T) {
+	t.Parallel()
 	url := pgtest.NewDatabase(t)
 	s := startServe(t, "--addr", "127.0.0.1:0", "--database-url", url)
 	s.expectGet(t, "/healthz", http.StatusOK, "ok")
@@ -152,11 +159,8 @@ func TestServe(t *testing.T) {
 // With no database URL, serve runs its own durable PostgreSQL in --data-dir
 // and stops it on SIGTERM; a second run finds the data again.
 func TestServeEmbedded(t *testing.T) {
-	dir := t.TempDir()
-	if err := os.Chmod(filepath.Dir(dir), 0o755); err != nil { // for the postgres account, when root
-		t.Fatal(err)
-	}
-	dataDir := filepath.Join(dir, "riskreg-data")
+	t.Parallel()
+	dataDir := embeddedDataDir(t)
 	for range 2 {
 		s := startServe(t, "--addr", "127.0.0.1:0", "--data-dir", dataDir)
 		s.expectGet(t, "/readyz", http.StatusOK, "ready")
@@ -168,12 +172,13 @@ func TestServeEmbedded(t *testing.T) {
 }
 
 func TestReadyz(t *testing.T) {
+	t.Parallel()
 	pool := pgtest.NewPool(t)
 	latest, err := migrations.Latest()
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(newHandler(pool, latest, slog.New(slog.NewTextHandler(t.Output(), nil))))
+	srv := httptest.NewServer(newHandler(pool, latest, func() error { return nil }, slog.New(slog.NewTextHandler(t.Output(), nil))))
 	defer srv.Close()
 	expect := func(status int, body string) {
 		t.Helper()

@@ -33,6 +33,7 @@ func runMigrate(ctx context.Context, args []string, getenv func(string) string, 
 		return usageErrorf(fs, "cannot migrate %q", positional)
 	}
 
+	db.initialise = action == "up"
 	return withDatabase(ctx, db, logger, func(url string) error {
 		switch action {
 		case "up":

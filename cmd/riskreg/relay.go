@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -25,7 +26,8 @@ import (
 // event log to.
 type publishFlags struct {
 	urls    []string
-	fromEnv bool // urls came from RISKREG_PUBLISH
+	fromEnv bool   // urls came from RISKREG_PUBLISH
+	source  string // --source-id
 }
 
 func (p *publishFlags) register(fs *flag.FlagSet, getenv func(string) string) {
@@ -35,6 +37,16 @@ func (p *publishFlags) register(fs *flag.FlagSet, getenv func(string) string) {
 	if env := getenv("RISKREG_PUBLISH"); env != "" {
 		p.urls, p.fromEnv = strings.Fields(env), true
 	}
+	fs.StringVar(&p.source, "source-id", envOr(getenv, "RISKREG_SOURCE_ID", defaultSourceID()),
+		"`name` of this riskreg instance in every published event's envelope (source), to tell registers that share a broker apart (env RISKREG_SOURCE_ID)")
+}
+
+// defaultSourceID is "riskreg@" and the host name, or "riskreg" without one.
+func defaultSourceID() string {
+	if h, err := os.Hostname(); err == nil && h != "" {
+		return "riskreg@" + h
+	}
+	return "riskreg"
 }
 
 // String implements flag.Value without the URLs, which may hold passwords.
@@ -68,7 +80,7 @@ type relays struct {
 
 // startRelays starts a relay to each URL; they run until ctx ends or stop is
 // called. A malformed URL, or two URLs for one target, is an error.
-func startRelays(ctx context.Context, store *eventstore.Store, urls []string, logger *slog.Logger) (*relays, error) {
+func startRelays(ctx context.Context, store *eventstore.Store, urls []string, source string, logger *slog.Logger) (*relays, error) {
 	rs := &relays{}
 	if len(urls) == 0 {
 		return rs, nil
@@ -86,7 +98,7 @@ func startRelays(ctx context.Context, store *eventstore.Store, urls []string, lo
 			return nil, fmt.Errorf("two --publish URLs name the same target %s", pub)
 		}
 		names[pub.Name()] = true
-		r, err := relay.New(store, pub, relay.Config{Name: pub.Name(), Target: pub.String(), Topic: pub.Topic, Logger: logger})
+		r, err := relay.New(store, pub, relay.Config{Name: pub.Name(), Target: pub.String(), Topic: pub.Topic, Logger: logger, Source: source})
 		if err != nil {
 			rs.close()
 			return nil, err
@@ -169,7 +181,7 @@ func runRelay(ctx context.Context, args []string, getenv func(string) string, st
 			return err
 		}
 		defer store.Close()
-		rs, err := startRelays(ctx, store, publish.urls, logger)
+		rs, err := startRelays(ctx, store, publish.urls, publish.source, logger)
 		if err != nil {
 			return err
 		}

@@ -109,6 +109,7 @@ func (p *process) envelopes(t *testing.T, n int) []relay.Envelope {
 // database, one from "riskreg relay" and one from "riskreg serve --publish",
 // and reads both back with "riskreg consume".
 func TestRelayServeAndConsume(t *testing.T) {
+	t.Parallel()
 	db, broker := pgtest.NewDatabase(t), emptyDatabase(t)
 	ctx := context.Background()
 	pool, err := pgxpool.New(ctx, db)
@@ -136,7 +137,7 @@ func TestRelayServeAndConsume(t *testing.T) {
 	}
 
 	viaRelay, viaServe := withTopic(t, broker, "relay.events"), withTopic(t, broker, "serve.events")
-	rel := startProcess(t, "relay", "--database-url", db, "--publish", viaRelay)
+	rel := startProcess(t, "relay", "--database-url", db, "--publish", viaRelay, "--source-id", "register-a")
 	srv := startServe(t, "--addr", "127.0.0.1:0", "--database-url", db, "--publish", viaServe)
 	for i, from := range []string{viaRelay, viaServe} {
 		// One group per topic: a group that handled an event from one
@@ -148,9 +149,15 @@ func TestRelayServeAndConsume(t *testing.T) {
 			}
 		})
 		got := c.envelopes(t, len(ids))
+		// The envelope names the publishing instance: --source-id, by
+		// default riskreg@ and the host name.
+		source := "register-a"
+		if from == viaServe {
+			source = defaultSourceID()
+		}
 		for i, e := range got {
-			if e.ID != ids[i] || e.Actor != "alice" || e.StreamType != "risk" {
-				t.Errorf("%s: event %d = %+v, want id %s", from, i, e, ids[i])
+			if e.ID != ids[i] || e.Actor != "alice" || e.StreamType != "risk" || e.Source != source {
+				t.Errorf("%s: event %d = %+v, want id %s from %s", from, i, e, ids[i], source)
 			}
 		}
 		c.stop(t)
@@ -188,6 +195,7 @@ func withTopic(t *testing.T, broker, topic string) string {
 }
 
 func TestRelayUsage(t *testing.T) {
+	t.Parallel()
 	for _, args := range [][]string{
 		{"relay"},
 		{"relay", "--publish", "nats://127.0.0.1:4222", "extra"},

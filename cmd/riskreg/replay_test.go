@@ -67,6 +67,7 @@ func appendRisk(t *testing.T, url, id, reference string) {
 }
 
 func TestReplay(t *testing.T) {
+	t.Parallel()
 	url := pgtest.NewDatabase(t)
 	appendRisk(t, url, "risk-1", "R-0001")
 
@@ -100,6 +101,7 @@ func TestReplay(t *testing.T) {
 }
 
 func TestReplayUsage(t *testing.T) {
+	t.Parallel()
 	for _, args := range [][]string{
 		{"replay"},
 		{"replay", "--all", "--projection", "risks"},
@@ -115,6 +117,7 @@ func TestReplayUsage(t *testing.T) {
 }
 
 func TestProgressLine(t *testing.T) {
+	t.Parallel()
 	p := projection.Progress{Done: 250_000, Total: 1_000_000, Elapsed: 2 * time.Second}
 	want := "replay [#######-----------------------]  25% 250,000/1,000,000 events  125,000 events/s  ETA 6s "
 	if got := progressLine(p, 30); got != want {
@@ -132,6 +135,7 @@ func TestProgressLine(t *testing.T) {
 
 // serve keeps the read models up to date, and its runners stop with it.
 func TestServeRunsProjections(t *testing.T) {
+	t.Parallel()
 	url := pgtest.NewDatabase(t)
 	s := startServe(t, "--addr", "127.0.0.1:0", "--database-url", url)
 	appendRisk(t, url, "risk-1", "R-0001")

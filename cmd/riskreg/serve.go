@@ -47,7 +47,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return usageErrorf(fs, "serve takes no arguments, got %q", positional)
 	}
 
-	return withDatabase(ctx, db, logger, func(url string) error {
+	db.supervise, db.initialise = true, true
+	return withDatabaseHealth(ctx, db, logger, func(url string, health func() error) error {
 		pool, err := openMigrated(ctx, url, servePoolSize)
 		if err != nil {
 			return err
@@ -75,7 +76,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			return err
 		}
 		defer runners.stop()
-		relays, err := startRelays(ctx, store, publish.urls, logger)
+		relays, err := startRelays(ctx, store, publish.urls, publish.source, logger)
 		if err != nil {
 			return err
 		}
@@ -92,7 +93,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		}
 		defer merkle.stop()
 		var draining atomic.Bool
-		h := newAPIHandler(ctx, store, api, drainReadiness(&draining, newHandler(pool, latest, logger)), logger,
+		h := newAPIHandler(ctx, store, api, drainReadiness(&draining, newHandler(pool, latest, health, logger)), logger,
 			relays.Collector(), projection.NewCollector(pool), runners.runner.Collector(), appendSeconds)
 		h = withLogRoutes(h, store, logger)
 		return serveHTTP(ctx, *addr, h, shutdown{drain: *drainFor, timeout: *shutdownTimeout, draining: &draining}, logger)

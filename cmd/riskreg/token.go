@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -32,13 +34,14 @@ var _ flag.Value = (*roleFlags)(nil)
 
 // runToken runs "riskreg token create | list | revoke".
 func runToken(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, logger *slog.Logger) error {
-	fs := newFlagSet("token create --subject NAME --role ROLE [--role ROLE ...] [--expires DURATION] | token list | token revoke ID [flags]", stderr)
+	fs := newFlagSet("token create --subject NAME --role ROLE [--role ROLE ...] [--expires 30d|720h|never] | token list | token revoke ID [flags]", stderr)
 	var db dbFlags
 	db.register(fs, getenv)
 	subject := fs.String("subject", "", "the `name` of the person or system the token is for (create)")
 	var roles roleFlags
 	fs.Var(&roles, "role", "a `role` the token grants; repeat for several (create)")
-	expires := fs.Duration("expires", 0, "how long the token is valid, e.g. 720h (create; default: until revoked)")
+	expiresFlag := fs.String("expires", defaultTokenLifetime,
+		"how long the token is valid: days (30d), a Go duration (720h, 90m) or never (create)")
 	positional, err := parseArgs(fs, args)
 	if err != nil {
 		return err
@@ -46,16 +49,19 @@ func runToken(ctx context.Context, args []string, getenv func(string) string, st
 	if len(positional) == 0 {
 		return usageErrorf(fs, "token needs create, list or revoke")
 	}
+	var expires time.Duration
 	switch cmd := positional[0]; {
 	case cmd == "create" && len(positional) == 1:
 		if strings.TrimSpace(*subject) == "" || len(roles) == 0 {
 			return usageErrorf(fs, "token create needs --subject and at least one --role")
 		}
-		if *expires < 0 {
-			return usageErrorf(fs, "--expires must not be negative")
+		if expires, err = parseLifetime(*expiresFlag); err != nil {
+			return usageErrorf(fs, "--expires %q: %v", *expiresFlag, err)
 		}
 	case cmd == "list" && len(positional) == 1:
 	case cmd == "revoke" && len(positional) == 2:
+	case cmd == "revoke":
+		return usageErrorf(fs, "token revoke needs the ID of one token (the first column of token list): riskreg token revoke ID")
 	default:
 		return usageErrorf(fs, "unknown token command %q", positional)
 	}
@@ -68,7 +74,7 @@ func runToken(ctx context.Context, args []string, getenv func(string) string, st
 		tokens := auth.NewStore(pool, time.Now)
 		switch positional[0] {
 		case "create":
-			token, t, err := tokens.Create(ctx, *subject, roles, *expires)
+			token, t, err := tokens.Create(ctx, *subject, roles, expires)
 			if err != nil {
 				return err
 			}
@@ -95,6 +101,35 @@ func runToken(ctx context.Context, args []string, getenv func(string) string, st
 			return nil
 		}
 	})
+}
+
+// defaultTokenLifetime is how long a token is valid when token create is
+// given no --expires.
+const defaultTokenLifetime = "90d"
+
+// parseLifetime parses --expires: "never" (0: until revoked), a number of
+// days ("30d") or a Go duration ("720h"); it must be positive.
+func parseLifetime(s string) (time.Duration, error) {
+	if s == "never" {
+		return 0, nil
+	}
+	var d time.Duration
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil {
+			return 0, errors.New("want a whole number of days, e.g. 30d")
+		}
+		d = time.Duration(n) * 24 * time.Hour
+	} else {
+		var err error
+		if d, err = time.ParseDuration(s); err != nil {
+			return 0, errors.New("want days (30d), a duration (720h) or never")
+		}
+	}
+	if d <= 0 {
+		return 0, errors.New("must be positive (or never)")
+	}
+	return d, nil
 }
 
 // printTokens prints one line per token: id, subject, roles, state, dates.

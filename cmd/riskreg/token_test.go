@@ -41,6 +41,7 @@ func graphqlPost(t *testing.T, addr, token, query string) (int, map[string]any) 
 }
 
 func TestTokenCommandsAndServe(t *testing.T) {
+	t.Parallel()
 	url := pgtest.NewDatabase(t)
 	token := strings.TrimSpace(mustRiskreg(t, "token", "create", "--subject", "sam", "--role", "staff", "--role", "auditor",
 		"--expires", "1h", "--database-url", url))

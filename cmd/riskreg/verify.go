@@ -16,6 +16,10 @@ import (
 // errTampered reports that verify found the log not intact.
 var errTampered = errors.New("the event log is not intact")
 
+// errNoStream reports that verify --stream named a stream the log does not
+// hold.
+var errNoStream = errors.New("no such stream")
+
 // runVerify runs "riskreg verify [--stream ID] [--checkpoint FILE...]": it
 // recomputes the hash chain of the event log and, for the whole log, checks
 // the Merkle log against the checkpoints (see verifyLog), prints every
@@ -56,6 +60,10 @@ func runVerify(ctx context.Context, args []string, getenv func(string) string, s
 		}
 		for _, p := range rep.Problems {
 			fmt.Fprintf(stdout, "stream %s version %d: %s\n", p.StreamID, p.Version, p.Reason)
+		}
+		if *stream != "" && rep.CheckedEvents == 0 {
+			fmt.Fprintf(stdout, "stream %s does not exist\n", *stream)
+			return fmt.Errorf("%w: %s", errNoStream, *stream)
 		}
 		problems := len(rep.Problems)
 		var logRep transparency.Report

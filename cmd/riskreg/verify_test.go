@@ -13,6 +13,7 @@ import (
 )
 
 func TestVerify(t *testing.T) {
+	t.Parallel()
 	url := pgtest.NewDatabase(t)
 	ctx := context.Background()
 	pool, err := pgxpool.New(ctx, url)

@@ -1,7 +1,9 @@
 // Package pgembed runs a private PostgreSQL server for riskreg: a cluster in a
 // data directory of its own, started from the PostgreSQL server binaries
-// installed on the machine, listening on 127.0.0.1 only, with trust
-// authentication for the "postgres" superuser.
+// installed on the machine, listening on 127.0.0.1 only (no Unix socket),
+// with password authentication for the "postgres" superuser, whose random
+// password is kept in the data directory (which only the server's account
+// can read).
 //
 // The data directory is kept across restarts (initdb runs only when it has no
 // PG_VERSION file). The server runs as a child process of the caller, in its
@@ -33,8 +35,8 @@ import (
 	"time"
 )
 
-// superuser is the database superuser that initdb creates. Loopback
-// connections authenticate it without a password.
+// superuser is the database superuser that initdb creates. It logs in with
+// the password in the data directory (auth.go).
 const superuser = "postgres"
 
 const (
@@ -57,8 +59,16 @@ type Config struct {
 	Port int
 	// Throwaway turns fsync, synchronous_commit and full_page_writes off, for
 	// a test's own cluster only: a crash of such a cluster can lose or corrupt
-	// its data. The zero value keeps every durability setting on.
+	// its data. Such a cluster also takes loopback logins without a password.
+	// The zero value keeps every durability and login setting on.
 	Throwaway bool
+	// NoInit refuses a DataDir that holds no cluster yet (the error wraps
+	// ErrNoCluster) instead of creating one there.
+	NoInit bool
+	// Supervise restarts the server when it ends without Stop (a crash, a
+	// kill): the new server recovers from its write-ahead log, on the same
+	// port, so connection URLs stay valid. Health says whether it runs.
+	Supervise bool
 	// Logger receives pgembed's own progress messages (not the server's log,
 	// which goes to server.log in DataDir). Nil discards them.
 	Logger *slog.Logger
@@ -91,17 +101,34 @@ func (c Config) withDefaults() (Config, error) {
 
 // Cluster is a running PostgreSQL server started by Start.
 type Cluster struct {
-	cfg  Config
-	port int
+	cfg      Config
+	acct     *account
+	port     int
+	password string // the superuser's; "" for a cluster still on trust
 	// attached is set when another process runs the server (Start found it
 	// running in the data directory): Stop then leaves it running.
 	attached bool
-	cmd      *exec.Cmd
-	exited   chan struct{} // closed when the server process has ended
-	waitErr  error         // the process's exit status; read after exited is closed
+
+	// life ends when Stop is called; it ends a restart under way.
+	life    context.Context
+	endLife context.CancelFunc
+	// supervised is closed when the supervisor has ended (at once when
+	// Config.Supervise is off).
+	supervised chan struct{}
+
+	mu   sync.Mutex
+	cur  *proc // the server process now, or the last one
+	down error // why the server is down and could not be started again
 
 	stopOnce sync.Once
 	stopErr  error
+}
+
+// proc is one run of the server process.
+type proc struct {
+	cmd     *exec.Cmd
+	exited  chan struct{} // closed when the process has ended
+	waitErr error         // the process's exit status; read after exited is closed
 }
 
 // Start initialises cfg.DataDir if it holds no cluster yet, starts the server
@@ -119,7 +146,14 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 		// Another riskreg (say serve, while this is "riskreg token create")
 		// runs the cluster: use it, and leave it running.
 		cfg.Logger.Info("using the PostgreSQL already running in the data directory", "data_dir", cfg.DataDir, "port", port)
-		return &Cluster{cfg: cfg, port: port, attached: true}, nil
+		password, err := readPassword(cfg.DataDir)
+		if err != nil {
+			return nil, err
+		}
+		return &Cluster{cfg: cfg, port: port, password: password, attached: true, supervised: closedChan()}, nil
+	}
+	if cfg.NoInit && dataDirVersion(cfg.DataDir) == "" {
+		return nil, fmt.Errorf("%w in %s", ErrNoCluster, cfg.DataDir)
 	}
 	if cfg.BinDir == "" {
 		cfg.BinDir, err = findBinDir(ctx, dataDirVersion(cfg.DataDir), defaultSearch)
@@ -141,6 +175,13 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 			return nil, err
 		}
 	}
+	if err := secure(ctx, cfg, acct); err != nil {
+		return nil, err
+	}
+	password, err := readPassword(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
 
 	for try := 1; ; try++ {
 		port := cfg.Port
@@ -149,8 +190,15 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 				return nil, err
 			}
 		}
-		c, err := start(ctx, cfg, acct, port)
+		p, err := launch(ctx, cfg, acct, port)
 		if err == nil {
+			c := &Cluster{cfg: cfg, acct: acct, port: port, password: password, cur: p, supervised: make(chan struct{})}
+			c.life, c.endLife = context.WithCancel(context.WithoutCancel(ctx))
+			if cfg.Supervise {
+				go c.supervise()
+			} else {
+				close(c.supervised)
+			}
 			return c, nil
 		}
 		if cfg.Port != 0 || try == startTries || !errors.Is(err, errPortTaken) {
@@ -160,10 +208,20 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 	}
 }
 
+func closedChan() chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
+}
+
 var errPortTaken = errors.New("port taken")
 
-// start runs the server once on port and waits until it is ready.
-func start(ctx context.Context, cfg Config, acct *account, port int) (*Cluster, error) {
+// ErrNoCluster reports a data directory without a cluster, given
+// Config.NoInit.
+var ErrNoCluster = errors.New("pgembed: no PostgreSQL cluster")
+
+// launch runs the server once on port and waits until it is ready.
+func launch(ctx context.Context, cfg Config, acct *account, port int) (*proc, error) {
 	logFile, err := openLog(cfg.DataDir, acct)
 	if err != nil {
 		return nil, err
@@ -193,43 +251,43 @@ func start(ctx context.Context, cfg Config, acct *account, port int) (*Cluster, 
 		Credential: acct.credential(),
 	}
 
-	c := &Cluster{cfg: cfg, port: port, cmd: cmd, exited: make(chan struct{})}
-	if err := c.spawn(); err != nil {
+	p := &proc{cmd: cmd, exited: make(chan struct{})}
+	if err := p.spawn(); err != nil {
 		return nil, fmt.Errorf("pgembed: start %s: %w", cmd.Path, err)
 	}
-	if err := c.waitReady(ctx); err != nil {
+	if err := p.waitReady(ctx, cfg.DataDir); err != nil {
 		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()
-		_ = c.Stop(stopCtx) // the start error is the one to report
+		_ = p.stop(stopCtx) // the start error is the one to report
 		return nil, err
 	}
 	cfg.Logger.Info("PostgreSQL started", "data_dir", cfg.DataDir, "port", port,
 		"bin_dir", cfg.BinDir, "durable", !cfg.Throwaway, "log", filepath.Join(cfg.DataDir, logName))
-	return c, nil
+	return p, nil
 }
 
 // spawn starts the server process from a goroutine locked to its OS thread.
 // Linux sends the parent-death signal when the thread that forked the child
 // ends, not the process, so that thread must live as long as the server does.
-func (c *Cluster) spawn() error {
+func (p *proc) spawn() error {
 	started := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread() // never unlocked: the thread ends with this goroutine
-		if err := c.cmd.Start(); err != nil {
+		if err := p.cmd.Start(); err != nil {
 			started <- err
 			return
 		}
 		started <- nil
-		c.waitErr = c.cmd.Wait()
-		close(c.exited)
+		p.waitErr = p.cmd.Wait()
+		close(p.exited)
 	}()
 	return <-started
 }
 
 // waitReady polls postmaster.pid until the server has written its own pid
 // and the "ready" status there, or until it exits or ctx ends.
-func (c *Cluster) waitReady(ctx context.Context) error {
-	pidFile := filepath.Join(c.cfg.DataDir, "postmaster.pid")
+func (p *proc) waitReady(ctx context.Context, dataDir string) error {
+	pidFile := filepath.Join(dataDir, "postmaster.pid")
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	for {
@@ -237,31 +295,36 @@ func (c *Cluster) waitReady(ctx context.Context) error {
 			// Lines: pid, data dir, start time, port, socket dir, listen address,
 			// shared memory key, status (PostgreSQL 10 and later).
 			lines := strings.Split(string(b), "\n")
-			if len(lines) >= 8 && strings.TrimSpace(lines[0]) == strconv.Itoa(c.cmd.Process.Pid) &&
+			if len(lines) >= 8 && strings.TrimSpace(lines[0]) == strconv.Itoa(p.cmd.Process.Pid) &&
 				strings.TrimSpace(lines[7]) == "ready" {
 				return nil
 			}
 		}
 		select {
-		case <-c.exited:
-			tail := logTail(c.cfg.DataDir)
+		case <-p.exited:
+			tail := logTail(dataDir)
 			err := fmt.Errorf("pgembed: PostgreSQL exited during start (%v); end of %s:\n%s",
-				c.waitErr, filepath.Join(c.cfg.DataDir, logName), tail)
+				p.waitErr, filepath.Join(dataDir, logName), tail)
 			if strings.Contains(tail, "could not bind") || strings.Contains(tail, "could not create any TCP/IP sockets") {
 				err = fmt.Errorf("%w: %w", errPortTaken, err)
 			}
 			return err
 		case <-ctx.Done():
 			return fmt.Errorf("pgembed: waiting for PostgreSQL to start: %w; end of %s:\n%s",
-				ctx.Err(), filepath.Join(c.cfg.DataDir, logName), logTail(c.cfg.DataDir))
+				ctx.Err(), filepath.Join(dataDir, logName), logTail(dataDir))
 		case <-tick.C:
 		}
 	}
 }
 
-// URL returns a connection URL for database dbname as the superuser.
+// URL returns a connection URL for database dbname as the superuser, with
+// its password: keep it out of logs.
 func (c *Cluster) URL(dbname string) string {
-	return fmt.Sprintf("postgres://%s@127.0.0.1:%d/%s?sslmode=disable", superuser, c.port, dbname)
+	user := superuser
+	if c.password != "" {
+		user += ":" + c.password
+	}
+	return fmt.Sprintf("postgres://%s@127.0.0.1:%d/%s?sslmode=disable", user, c.port, dbname)
 }
 
 // Stop shuts the server down the way `pg_ctl stop -m fast` does: it sends
@@ -273,34 +336,46 @@ func (c *Cluster) Stop(ctx context.Context) error {
 	if c.attached {
 		return nil
 	}
-	c.stopOnce.Do(func() { c.stopErr = c.stop(ctx) })
+	c.stopOnce.Do(func() {
+		c.endLife()
+		<-c.supervised // no restart after this
+		c.stopErr = c.current().stop(ctx)
+		if c.stopErr == nil {
+			c.cfg.Logger.Info("PostgreSQL stopped", "data_dir", c.cfg.DataDir)
+		}
+	})
 	return c.stopErr
 }
 
-func (c *Cluster) stop(ctx context.Context) error {
+func (c *Cluster) current() *proc {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.cur
+}
+
+func (p *proc) stop(ctx context.Context) error {
 	select {
-	case <-c.exited:
-		return fmt.Errorf("pgembed: PostgreSQL had already exited: %v", c.waitErr)
+	case <-p.exited:
+		return fmt.Errorf("pgembed: PostgreSQL had already exited: %v", p.waitErr)
 	default:
 	}
-	if err := c.cmd.Process.Signal(syscall.SIGINT); err != nil {
+	if err := p.cmd.Process.Signal(syscall.SIGINT); err != nil {
 		return fmt.Errorf("pgembed: stop PostgreSQL: %w", err)
 	}
 	select {
-	case <-c.exited:
-		if c.waitErr != nil {
-			return fmt.Errorf("pgembed: PostgreSQL shut down with %w", c.waitErr)
+	case <-p.exited:
+		if p.waitErr != nil {
+			return fmt.Errorf("pgembed: PostgreSQL shut down with %w", p.waitErr)
 		}
-		c.cfg.Logger.Info("PostgreSQL stopped", "data_dir", c.cfg.DataDir)
 		return nil
 	case <-ctx.Done():
 	}
-	_ = c.cmd.Process.Signal(syscall.SIGQUIT)
+	_ = p.cmd.Process.Signal(syscall.SIGQUIT)
 	select {
-	case <-c.exited:
+	case <-p.exited:
 	case <-time.After(10 * time.Second):
-		_ = c.cmd.Process.Kill()
-		<-c.exited
+		_ = p.cmd.Process.Kill()
+		<-p.exited
 	}
 	return fmt.Errorf("pgembed: fast shutdown of PostgreSQL did not finish, shut it down immediately: %w", ctx.Err())
 }
@@ -390,7 +465,7 @@ func lastLines(s string, n int) string {
 func initdb(ctx context.Context, cfg Config, acct *account) error {
 	args := []string{
 		"-D", cfg.DataDir,
-		"--auth=trust", // loopback only: listen_addresses is 127.0.0.1 and there is no socket
+		"--auth=trust", // until secure sets the password and pg_hba.conf, before the first start
 		"--username=" + superuser,
 		"--encoding=UTF8",
 		"--locale=C",

@@ -192,12 +192,8 @@ func TestRestartAfterCrash(t *testing.T) {
 	requireBinaries(t)
 	dir := dataDir(t)
 	c := startCluster(t, Config{DataDir: dir})
-	execSQL(t, c, "CREATE TABLE kept (v text)")
-	execSQL(t, c, "INSERT INTO kept VALUES ('committed')")
-	if err := c.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	<-c.exited
+	commitKept(t, c)
+	kill(t, c.current())
 	waitForOrphans(t, dir)
 
 	c = startCluster(t, Config{DataDir: dir})
@@ -400,7 +396,7 @@ func TestHelperCaller(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fmt.Println(c.cmd.Process.Pid)
+	fmt.Println(c.current().cmd.Process.Pid)
 	time.Sleep(time.Minute)
 }
 

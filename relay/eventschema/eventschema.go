@@ -261,6 +261,7 @@ func envelopeSchema(infos []Event) schema {
 			"causationId":   optionalID,
 			"decisionId":    optionalID,
 			"hash":          schema{"type": "string", "pattern": "^[0-9a-f]{64}$"},
+			"source":        schema{"type": []string{"string", "null"}, "description": "the riskreg instance that published the event (--source-id); absent or null from publishers that set none"},
 		},
 		"allOf": byType,
 	}

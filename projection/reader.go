@@ -3,6 +3,7 @@ package projection
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -58,30 +59,7 @@ func (r *Reader) Risk(ctx context.Context, id string) (Risk, bool, error) {
 // cursor after ("" for the first page), in the register's order (by
 // reference, see Risk.Cursor), with at most first risks.
 func (r *Reader) Risks(ctx context.Context, filter RiskFilter, first int, after string) (Page[Risk], error) {
-	key, hasKey, err := riskPageArgs(filter, first, after)
-	if err != nil {
-		return Page[Risk]{}, err
-	}
-	q := &sqlwhere.Builder{}
-	filter.sqlWhere(q)
-	where := q.Conditions()
-	pageWhere := where
-	if hasKey {
-		pageWhere += fmt.Sprintf(" AND (length(r.reference), r.reference, r.risk_id) > (%s, %s, %s)",
-			q.Arg(len([]rune(key.reference))), q.Arg(key.reference), q.Arg(key.id))
-	}
-	sql := `SELECT total.n, page.* FROM (SELECT count(*) AS n FROM rm_risks r WHERE ` + where + `) total
-		LEFT JOIN LATERAL (SELECT ` + riskColumns + ` FROM rm_risks r WHERE ` + pageWhere + `
-			ORDER BY length(r.reference), r.reference, r.risk_id LIMIT ` + q.Arg(first+1) + `) page ON true`
-	rows, err := r.pool.Query(ctx, sql, planned(q.Args...)...)
-	if err != nil {
-		return Page[Risk]{}, fmt.Errorf("projection: risks: %w", err)
-	}
-	page, err := collectPage(rows, first, scanRisk)
-	if err != nil {
-		return Page[Risk]{}, fmt.Errorf("projection: risks: %w", err)
-	}
-	return derefPage(page), nil
+	return risksPage(ctx, r.pool, filter, first, after, nil)
 }
 
 // ResponsesByID returns the responses with the given ids, by id.
@@ -174,9 +152,19 @@ func (r *Reader) Decisions(ctx context.Context, body domain.Body, first int, aft
 // DecisionsBySubject returns, for each of the given risk or response ids,
 // the decisions that named it as a subject, oldest first.
 func (r *Reader) DecisionsBySubject(ctx context.Context, subjectIDs []string) (map[string][]Decision, error) {
-	rows, err := r.pool.Query(ctx, `SELECT s.subject_id, `+decisionColumns+`
+	return decisionsBySubject(ctx, r.pool, subjectIDs, nil)
+}
+
+// decisionsBySubject answers Reader.DecisionsBySubject (at nil) and
+// Past.DecisionsBySubject: the decisions recorded at or before at.
+func decisionsBySubject(ctx context.Context, pool *pgxpool.Pool, subjectIDs []string, at *time.Time) (map[string][]Decision, error) {
+	var instant any = infinity
+	if at != nil {
+		instant = *at
+	}
+	rows, err := pool.Query(ctx, `SELECT s.subject_id, `+decisionColumns+`
 		FROM rm_decision_subjects s JOIN rm_decisions d USING (decision_id, position)
-		WHERE s.subject_id = ANY($1) ORDER BY s.subject_id, s.position`, planned(subjectIDs)...)
+		WHERE s.subject_id = ANY($1) AND s.recorded_at <= $2 ORDER BY s.subject_id, s.position`, planned(subjectIDs, instant)...)
 	if err != nil {
 		return nil, fmt.Errorf("projection: decisions by subject: %w", err)
 	}

@@ -14,12 +14,15 @@ import (
 	"github.com/riskreg/riskreg/projection"
 )
 
-// readModelTables are every read-model table, by projection.
-var readModelTables = map[string][]string{
-	projection.NameRisks:     {"rm_risks_gen"},
-	projection.NameResponses: {"rm_responses_gen"},
-	projection.NameDecisions: {"rm_decisions_gen", "rm_decision_subjects_gen", "rm_decision_effects_gen"},
-}
+// readModelTables are every read-model table, by projection: the current
+// state and the history.
+var readModelTables = func() map[string][]string {
+	out := make(map[string][]string)
+	for _, p := range projection.Builtin() {
+		out[p.Name()] = p.Tables()
+	}
+	return out
+}()
 
 // dumpAll returns the rows of the active generation of every read-model
 // table, by table.

@@ -2,6 +2,7 @@ package projection
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -126,7 +127,7 @@ func responseRow(gen int64, s *Response) []any {
 // Responses returns the projection that keeps the strategic responses
 // (rm_responses).
 func Responses() Projection {
-	return &streamProjection[Response]{
+	p := &streamProjection[Response]{
 		name: NameResponses,
 		streamModel: streamModel[Response]{
 			streamType: domain.StreamResponse,
@@ -139,8 +140,14 @@ func Responses() Projection {
 			apply:      applyResponse,
 		},
 		tables: []table{{"rm_responses_gen", responseCopyColumns}},
+		more:   []string{"rm_response_history_gen"},
 		rows: func(gen int64, s *Response) ([][][]any, error) {
 			return [][][]any{{responseRow(gen, s)}}, nil
 		},
 	}
+	p.history = &historyModel[Response]{
+		table: "rm_response_history_gen", key: "response_id", columns: slices.Concat(responseCopyColumns, historyColumns),
+		row: func(gen int64, s *Response) ([]any, error) { return responseRow(gen, s), nil },
+	}
+	return p
 }

@@ -3,6 +3,8 @@ package projection
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -284,7 +286,7 @@ func riskRow(gen int64, r *Risk) ([]any, error) {
 // Risks returns the projection that keeps the risk register (rm_risks, and
 // the heat maps in view rm_heat_map).
 func Risks() Projection {
-	return &streamProjection[Risk]{
+	p := &streamProjection[Risk]{
 		name: NameRisks,
 		streamModel: streamModel[Risk]{
 			streamType: domain.StreamRisk,
@@ -297,11 +299,43 @@ func Risks() Projection {
 			apply:      applyRisk,
 		},
 		tables: []table{{"rm_risks_gen", riskCopyColumns}},
+		more:   []string{"rm_risk_history_gen", "rm_risk_groups_gen", "rm_risk_counts_gen"},
 		rows: func(gen int64, r *Risk) ([][][]any, error) {
 			row, err := riskRow(gen, r)
 			return [][][]any{{row}}, err
 		},
 	}
+	p.history = &historyModel[Risk]{
+		table: "rm_risk_history_gen", key: "risk_id", columns: slices.Concat(riskCopyColumns, historyColumns),
+		row: riskRow, counters: riskCounters,
+	}
+	return p
+}
+
+// riskCounters returns the counters a risk counts in: its group of the
+// register's filters, and its heat-map cells unless it is CLOSED or
+// WITHDRAWN.
+func riskCounters(r *Risk) []counterKey {
+	g := &riskGroup{band: string(r.Band), status: string(r.Status), flagged: r.Flagged, owner: r.Owner, category: r.Category}
+	keys := []counterKey{{key: g.counter(), group: g}}
+	if r.onHeatMap() {
+		for _, kind := range ratingKinds {
+			if rating := r.Rating(kind); rating != nil {
+				keys = append(keys, counterKey{key: cellCounter(kind, rating.Likelihood, rating.Impact)})
+			}
+		}
+	}
+	return keys
+}
+
+// counter returns the name of the group's counter.
+func (g *riskGroup) counter() string {
+	return "g" + strings.Join([]string{g.band, g.status, strconv.FormatBool(g.flagged), g.owner, g.category}, searchSeparator)
+}
+
+// cellCounter returns the name of the counter of a heat-map cell.
+func cellCounter(kind domain.RatingKind, likelihood, impact int) string {
+	return fmt.Sprintf("c%s:%d:%d", kind, likelihood, impact)
 }
 
 // toPgDate returns d for a date column: nil for the zero Date.

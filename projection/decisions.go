@@ -124,7 +124,7 @@ var (
 	decisionCopyColumns = []string{"slot", "generation", "decision_id", "position", "event_id", "body", "kind", "data", "recorded_at"}
 	subjectCopyColumns  = []string{"slot", "generation", "subject_id", "position", "decision_id", "subject_kind", "version_seen",
 		"recorded_at"}
-	effectCopyColumns   = []string{"slot", "generation", "decision_id", "position", "event_id", "stream_id", "stream_type",
+	effectCopyColumns = []string{"slot", "generation", "decision_id", "position", "event_id", "stream_id", "stream_type",
 		"version", "type"}
 )
 

@@ -252,7 +252,9 @@ func (b *streamBuffer[R]) add(ctx context.Context, q Querier, gen int64, events 
 	return b.p.fold(ctx, q, gen, events, b.st, b.written)
 }
 
-func (b *streamBuffer[R]) size() int { return len(b.st.rows) + len(b.st.hist.versions) + len(b.st.hist.deltas) }
+func (b *streamBuffer[R]) size() int {
+	return len(b.st.rows) + len(b.st.hist.versions) + len(b.st.hist.deltas)
+}
 
 func (b *streamBuffer[R]) appendOnly() bool { return false }
 

@@ -33,6 +33,7 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
 	Decision() DecisionResolver
+	HeatMapCell() HeatMapCellResolver
 	Mutation() MutationResolver
 	Query() QueryResolver
 	Risk() RiskResolver
@@ -118,6 +119,18 @@ type ComplexityRoot struct {
 		Risks      func(childComplexity int) int
 	}
 
+	HeatMapMove struct {
+		From func(childComplexity int) int
+		Risk func(childComplexity int) int
+		To   func(childComplexity int) int
+	}
+
+	HeatMapPoint struct {
+		Band       func(childComplexity int) int
+		Impact     func(childComplexity int) int
+		Likelihood func(childComplexity int) int
+	}
+
 	IntegrityProblem struct {
 		Reason   func(childComplexity int) int
 		StreamID func(childComplexity int) int
@@ -159,16 +172,18 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
-		Decision  func(childComplexity int, id string) int
-		Decisions func(childComplexity int, body *model.Body, first *int, after *string) int
-		Events    func(childComplexity int, first *int, after *string, streamID *string, types []string, since *time.Time, until *time.Time, correlationID *string, decisionID *string) int
-		HeatMap   func(childComplexity int, asOf *time.Time, ratingKind *model.RatingKind) int
-		Integrity func(childComplexity int, streamID *string) int
-		Me        func(childComplexity int) int
-		Node      func(childComplexity int, id string) int
-		Response  func(childComplexity int, id string, asOf *time.Time, atVersion *int) int
-		Risk      func(childComplexity int, id string, asOf *time.Time, atVersion *int) int
-		Risks     func(childComplexity int, filter *model.RiskFilter, first *int, after *string, asOf *time.Time) int
+		Decision        func(childComplexity int, id string) int
+		Decisions       func(childComplexity int, body *model.Body, first *int, after *string) int
+		Events          func(childComplexity int, first *int, after *string, streamID *string, types []string, since *time.Time, until *time.Time, correlationID *string, decisionID *string) int
+		HeatMap         func(childComplexity int, asOf *time.Time, ratingKind *model.RatingKind) int
+		HeatMapMovement func(childComplexity int, from time.Time, to *time.Time, ratingKind *model.RatingKind) int
+		Integrity       func(childComplexity int, streamID *string) int
+		Me              func(childComplexity int) int
+		Node            func(childComplexity int, id string) int
+		RegisterChanges func(childComplexity int, from time.Time, to *time.Time, filter *model.RiskFilter, first *int, after *string) int
+		Response        func(childComplexity int, id string, asOf *time.Time, atVersion *int) int
+		Risk            func(childComplexity int, id string, asOf *time.Time, atVersion *int) int
+		Risks           func(childComplexity int, filter *model.RiskFilter, first *int, after *string, asOf *time.Time) int
 	}
 
 	Rating struct {
@@ -204,6 +219,25 @@ type ComplexityRoot struct {
 		Version        func(childComplexity int) int
 	}
 
+	RiskChange struct {
+		After     func(childComplexity int) int
+		Before    func(childComplexity int) int
+		Decisions func(childComplexity int) int
+		Events    func(childComplexity int) int
+		Risk      func(childComplexity int) int
+	}
+
+	RiskChangeConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	RiskChangeEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
 	RiskConnection struct {
 		Edges      func(childComplexity int) int
 		PageInfo   func(childComplexity int) int
@@ -213,6 +247,15 @@ type ComplexityRoot struct {
 	RiskEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	RiskState struct {
+		Band          func(childComplexity int) int
+		Flagged       func(childComplexity int) int
+		InherentScore func(childComplexity int) int
+		ResidualScore func(childComplexity int) int
+		Status        func(childComplexity int) int
+		Version       func(childComplexity int) int
 	}
 
 	StrategicResponse struct {
@@ -243,6 +286,9 @@ type ComplexityRoot struct {
 type DecisionResolver interface {
 	Effects(ctx context.Context, obj *model.Decision) ([]*model.Event, error)
 }
+type HeatMapCellResolver interface {
+	Risks(ctx context.Context, obj *model.HeatMapCell) ([]*model.Risk, error)
+}
 type MutationResolver interface {
 	RegisterRisk(ctx context.Context, input model.RegisterRiskInput) (*model.Risk, error)
 	UpdateRisk(ctx context.Context, input model.UpdateRiskInput) (*model.Risk, error)
@@ -269,6 +315,8 @@ type QueryResolver interface {
 	Events(ctx context.Context, first *int, after *string, streamID *string, types []string, since *time.Time, until *time.Time, correlationID *string, decisionID *string) (*model.EventConnection, error)
 	HeatMap(ctx context.Context, asOf *time.Time, ratingKind *model.RatingKind) (*model.HeatMap, error)
 	Integrity(ctx context.Context, streamID *string) (*model.IntegrityReport, error)
+	RegisterChanges(ctx context.Context, from time.Time, to *time.Time, filter *model.RiskFilter, first *int, after *string) (*model.RiskChangeConnection, error)
+	HeatMapMovement(ctx context.Context, from time.Time, to *time.Time, ratingKind *model.RatingKind) ([]*model.HeatMapMove, error)
 }
 type RiskResolver interface {
 	Responses(ctx context.Context, obj *model.Risk) ([]*model.StrategicResponse, error)
@@ -594,6 +642,44 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.HeatMapCell.Risks(childComplexity), true
 
+	case "HeatMapMove.from":
+		if e.ComplexityRoot.HeatMapMove.From == nil {
+			break
+		}
+
+		return e.ComplexityRoot.HeatMapMove.From(childComplexity), true
+	case "HeatMapMove.risk":
+		if e.ComplexityRoot.HeatMapMove.Risk == nil {
+			break
+		}
+
+		return e.ComplexityRoot.HeatMapMove.Risk(childComplexity), true
+	case "HeatMapMove.to":
+		if e.ComplexityRoot.HeatMapMove.To == nil {
+			break
+		}
+
+		return e.ComplexityRoot.HeatMapMove.To(childComplexity), true
+
+	case "HeatMapPoint.band":
+		if e.ComplexityRoot.HeatMapPoint.Band == nil {
+			break
+		}
+
+		return e.ComplexityRoot.HeatMapPoint.Band(childComplexity), true
+	case "HeatMapPoint.impact":
+		if e.ComplexityRoot.HeatMapPoint.Impact == nil {
+			break
+		}
+
+		return e.ComplexityRoot.HeatMapPoint.Impact(childComplexity), true
+	case "HeatMapPoint.likelihood":
+		if e.ComplexityRoot.HeatMapPoint.Likelihood == nil {
+			break
+		}
+
+		return e.ComplexityRoot.HeatMapPoint.Likelihood(childComplexity), true
+
 	case "IntegrityProblem.reason":
 		if e.ComplexityRoot.IntegrityProblem.Reason == nil {
 			break
@@ -858,6 +944,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.HeatMap(childComplexity, args["asOf"].(*time.Time), args["ratingKind"].(*model.RatingKind)), true
+	case "Query.heatMapMovement":
+		if e.ComplexityRoot.Query.HeatMapMovement == nil {
+			break
+		}
+
+		args, err := ec.field_Query_heatMapMovement_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.HeatMapMovement(childComplexity, args["from"].(time.Time), args["to"].(*time.Time), args["ratingKind"].(*model.RatingKind)), true
 	case "Query.integrity":
 		if e.ComplexityRoot.Query.Integrity == nil {
 			break
@@ -887,6 +984,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Node(childComplexity, args["id"].(string)), true
+	case "Query.registerChanges":
+		if e.ComplexityRoot.Query.RegisterChanges == nil {
+			break
+		}
+
+		args, err := ec.field_Query_registerChanges_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.RegisterChanges(childComplexity, args["from"].(time.Time), args["to"].(*time.Time), args["filter"].(*model.RiskFilter), args["first"].(*int), args["after"].(*string)), true
 	case "Query.response":
 		if e.ComplexityRoot.Query.Response == nil {
 			break
@@ -1090,6 +1198,69 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Risk.Version(childComplexity), true
 
+	case "RiskChange.after":
+		if e.ComplexityRoot.RiskChange.After == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RiskChange.After(childComplexity), true
+	case "RiskChange.before":
+		if e.ComplexityRoot.RiskChange.Before == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RiskChange.Before(childComplexity), true
+	case "RiskChange.decisions":
+		if e.ComplexityRoot.RiskChange.Decisions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RiskChange.Decisions(childComplexity), true
+	case "RiskChange.events":
+		if e.ComplexityRoot.RiskChange.Events == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RiskChange.Events(childComplexity), true
+	case "RiskChange.risk":
+		if e.ComplexityRoot.RiskChange.Risk == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RiskChange.Risk(childComplexity), true
+
+	case "RiskChangeConnection.edges":
+		if e.ComplexityRoot.RiskChangeConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RiskChangeConnection.Edges(childComplexity), true
+	case "RiskChangeConnection.pageInfo":
+		if e.ComplexityRoot.RiskChangeConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RiskChangeConnection.PageInfo(childComplexity), true
+	case "RiskChangeConnection.totalCount":
+		if e.ComplexityRoot.RiskChangeConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RiskChangeConnection.TotalCount(childComplexity), true
+
+	case "RiskChangeEdge.cursor":
+		if e.ComplexityRoot.RiskChangeEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RiskChangeEdge.Cursor(childComplexity), true
+	case "RiskChangeEdge.node":
+		if e.ComplexityRoot.RiskChangeEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RiskChangeEdge.Node(childComplexity), true
+
 	case "RiskConnection.edges":
 		if e.ComplexityRoot.RiskConnection.Edges == nil {
 			break
@@ -1121,6 +1292,43 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.RiskEdge.Node(childComplexity), true
+
+	case "RiskState.band":
+		if e.ComplexityRoot.RiskState.Band == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RiskState.Band(childComplexity), true
+	case "RiskState.flagged":
+		if e.ComplexityRoot.RiskState.Flagged == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RiskState.Flagged(childComplexity), true
+	case "RiskState.inherentScore":
+		if e.ComplexityRoot.RiskState.InherentScore == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RiskState.InherentScore(childComplexity), true
+	case "RiskState.residualScore":
+		if e.ComplexityRoot.RiskState.ResidualScore == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RiskState.ResidualScore(childComplexity), true
+	case "RiskState.status":
+		if e.ComplexityRoot.RiskState.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RiskState.Status(childComplexity), true
+	case "RiskState.version":
+		if e.ComplexityRoot.RiskState.Version == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RiskState.Version(childComplexity), true
 
 	case "StrategicResponse.createdAt":
 		if e.ComplexityRoot.StrategicResponse.CreatedAt == nil {
@@ -1498,6 +1706,30 @@ func (ec *executionContext) childFields_HeatMapCell(ctx context.Context, field g
 	return nil, fmt.Errorf("no field named %q was found under type HeatMapCell", field.Name)
 }
 
+func (ec *executionContext) childFields_HeatMapMove(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "risk":
+		return ec.fieldContext_HeatMapMove_risk(ctx, field)
+	case "from":
+		return ec.fieldContext_HeatMapMove_from(ctx, field)
+	case "to":
+		return ec.fieldContext_HeatMapMove_to(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type HeatMapMove", field.Name)
+}
+
+func (ec *executionContext) childFields_HeatMapPoint(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "likelihood":
+		return ec.fieldContext_HeatMapPoint_likelihood(ctx, field)
+	case "impact":
+		return ec.fieldContext_HeatMapPoint_impact(ctx, field)
+	case "band":
+		return ec.fieldContext_HeatMapPoint_band(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type HeatMapPoint", field.Name)
+}
+
 func (ec *executionContext) childFields_IntegrityProblem(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "streamId":
@@ -1612,6 +1844,44 @@ func (ec *executionContext) childFields_Risk(ctx context.Context, field graphql.
 	return nil, fmt.Errorf("no field named %q was found under type Risk", field.Name)
 }
 
+func (ec *executionContext) childFields_RiskChange(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "risk":
+		return ec.fieldContext_RiskChange_risk(ctx, field)
+	case "before":
+		return ec.fieldContext_RiskChange_before(ctx, field)
+	case "after":
+		return ec.fieldContext_RiskChange_after(ctx, field)
+	case "events":
+		return ec.fieldContext_RiskChange_events(ctx, field)
+	case "decisions":
+		return ec.fieldContext_RiskChange_decisions(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RiskChange", field.Name)
+}
+
+func (ec *executionContext) childFields_RiskChangeConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_RiskChangeConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_RiskChangeConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_RiskChangeConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RiskChangeConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_RiskChangeEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_RiskChangeEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_RiskChangeEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RiskChangeEdge", field.Name)
+}
+
 func (ec *executionContext) childFields_RiskConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "edges":
@@ -1632,6 +1902,24 @@ func (ec *executionContext) childFields_RiskEdge(ctx context.Context, field grap
 		return ec.fieldContext_RiskEdge_node(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type RiskEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_RiskState(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "status":
+		return ec.fieldContext_RiskState_status(ctx, field)
+	case "band":
+		return ec.fieldContext_RiskState_band(ctx, field)
+	case "inherentScore":
+		return ec.fieldContext_RiskState_inherentScore(ctx, field)
+	case "residualScore":
+		return ec.fieldContext_RiskState_residualScore(ctx, field)
+	case "flagged":
+		return ec.fieldContext_RiskState_flagged(ctx, field)
+	case "version":
+		return ec.fieldContext_RiskState_version(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RiskState", field.Name)
 }
 
 func (ec *executionContext) childFields_StrategicResponse(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2092,6 +2380,36 @@ func (ec *executionContext) field_Query_events_args(ctx context.Context, rawArgs
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_heatMapMovement_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "from",
+		func(ctx context.Context, v any) (time.Time, error) {
+			return ec.unmarshalNTime2timeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["from"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "to",
+		func(ctx context.Context, v any) (*time.Time, error) {
+			return ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["to"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "ratingKind",
+		func(ctx context.Context, v any) (*model.RatingKind, error) {
+			return ec.unmarshalORatingKind2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐRatingKind(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["ratingKind"] = arg2
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_heatMap_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -2139,6 +2457,52 @@ func (ec *executionContext) field_Query_node_args(ctx context.Context, rawArgs m
 		return nil, err
 	}
 	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_registerChanges_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "from",
+		func(ctx context.Context, v any) (time.Time, error) {
+			return ec.unmarshalNTime2timeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["from"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "to",
+		func(ctx context.Context, v any) (*time.Time, error) {
+			return ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["to"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (*model.RiskFilter, error) {
+			return ec.unmarshalORiskFilter2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐRiskFilter(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg4
 	return args, nil
 }
 
@@ -3536,7 +3900,7 @@ func (ec *executionContext) _HeatMapCell_risks(ctx context.Context, field graphq
 			return ec.fieldContext_HeatMapCell_risks(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Risks, nil
+			return ec.Resolvers.HeatMapCell().Risks(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*model.Risk) graphql.Marshaler {
@@ -3550,6 +3914,38 @@ func (ec *executionContext) fieldContext_HeatMapCell_risks(_ context.Context, fi
 	fc = &graphql.FieldContext{
 		Object:     "HeatMapCell",
 		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Risk(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _HeatMapMove_risk(ctx context.Context, field graphql.CollectedField, obj *model.HeatMapMove) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_HeatMapMove_risk(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Risk, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Risk) graphql.Marshaler {
+			return ec.marshalNRisk2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐRisk(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_HeatMapMove_risk(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "HeatMapMove",
+		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3557,6 +3953,139 @@ func (ec *executionContext) fieldContext_HeatMapCell_risks(_ context.Context, fi
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _HeatMapMove_from(ctx context.Context, field graphql.CollectedField, obj *model.HeatMapMove) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_HeatMapMove_from(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.From, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.HeatMapPoint) graphql.Marshaler {
+			return ec.marshalOHeatMapPoint2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐHeatMapPoint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_HeatMapMove_from(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "HeatMapMove",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_HeatMapPoint(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _HeatMapMove_to(ctx context.Context, field graphql.CollectedField, obj *model.HeatMapMove) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_HeatMapMove_to(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.To, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.HeatMapPoint) graphql.Marshaler {
+			return ec.marshalOHeatMapPoint2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐHeatMapPoint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_HeatMapMove_to(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "HeatMapMove",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_HeatMapPoint(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _HeatMapPoint_likelihood(ctx context.Context, field graphql.CollectedField, obj *model.HeatMapPoint) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_HeatMapPoint_likelihood(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Likelihood, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_HeatMapPoint_likelihood(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("HeatMapPoint", field, false, false, "Int")
+}
+
+func (ec *executionContext) _HeatMapPoint_impact(ctx context.Context, field graphql.CollectedField, obj *model.HeatMapPoint) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_HeatMapPoint_impact(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Impact, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_HeatMapPoint_impact(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("HeatMapPoint", field, false, false, "Int")
+}
+
+func (ec *executionContext) _HeatMapPoint_band(ctx context.Context, field graphql.CollectedField, obj *model.HeatMapPoint) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_HeatMapPoint_band(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Band, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.Band) graphql.Marshaler {
+			return ec.marshalNBand2githubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐBand(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_HeatMapPoint_band(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("HeatMapPoint", field, false, false, "Band")
 }
 
 func (ec *executionContext) _IntegrityProblem_streamId(ctx context.Context, field graphql.CollectedField, obj *model.IntegrityProblem) (ret graphql.Marshaler) {
@@ -4844,6 +5373,94 @@ func (ec *executionContext) fieldContext_Query_integrity(ctx context.Context, fi
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_registerChanges(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_registerChanges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().RegisterChanges(ctx, fc.Args["from"].(time.Time), fc.Args["to"].(*time.Time), fc.Args["filter"].(*model.RiskFilter), fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RiskChangeConnection) graphql.Marshaler {
+			return ec.marshalNRiskChangeConnection2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐRiskChangeConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_registerChanges(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RiskChangeConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_registerChanges_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_heatMapMovement(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_heatMapMovement(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().HeatMapMovement(ctx, fc.Args["from"].(time.Time), fc.Args["to"].(*time.Time), fc.Args["ratingKind"].(*model.RatingKind))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.HeatMapMove) graphql.Marshaler {
+			return ec.marshalNHeatMapMove2ᚕᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐHeatMapMoveᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_heatMapMovement(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_HeatMapMove(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_heatMapMovement_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query___type(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -5607,6 +6224,308 @@ func (ec *executionContext) fieldContext_Risk_history(ctx context.Context, field
 	return fc, nil
 }
 
+func (ec *executionContext) _RiskChange_risk(ctx context.Context, field graphql.CollectedField, obj *model.RiskChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RiskChange_risk(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Risk, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Risk) graphql.Marshaler {
+			return ec.marshalNRisk2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐRisk(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RiskChange_risk(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RiskChange",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Risk(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RiskChange_before(ctx context.Context, field graphql.CollectedField, obj *model.RiskChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RiskChange_before(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Before, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RiskState) graphql.Marshaler {
+			return ec.marshalORiskState2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐRiskState(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RiskChange_before(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RiskChange",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RiskState(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RiskChange_after(ctx context.Context, field graphql.CollectedField, obj *model.RiskChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RiskChange_after(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.After, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RiskState) graphql.Marshaler {
+			return ec.marshalNRiskState2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐRiskState(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RiskChange_after(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RiskChange",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RiskState(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RiskChange_events(ctx context.Context, field graphql.CollectedField, obj *model.RiskChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RiskChange_events(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Events, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Event) graphql.Marshaler {
+			return ec.marshalNEvent2ᚕᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐEventᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RiskChange_events(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RiskChange",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Event(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RiskChange_decisions(ctx context.Context, field graphql.CollectedField, obj *model.RiskChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RiskChange_decisions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Decisions, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Decision) graphql.Marshaler {
+			return ec.marshalNDecision2ᚕᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐDecisionᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RiskChange_decisions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RiskChange",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Decision(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RiskChangeConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.RiskChangeConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RiskChangeConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.RiskChangeEdge) graphql.Marshaler {
+			return ec.marshalNRiskChangeEdge2ᚕᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐRiskChangeEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RiskChangeConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RiskChangeConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RiskChangeEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RiskChangeConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.RiskChangeConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RiskChangeConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RiskChangeConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RiskChangeConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RiskChangeConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.RiskChangeConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RiskChangeConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RiskChangeConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RiskChangeConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RiskChangeEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.RiskChangeEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RiskChangeEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RiskChangeEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RiskChangeEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _RiskChangeEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.RiskChangeEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RiskChangeEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RiskChange) graphql.Marshaler {
+			return ec.marshalNRiskChange2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐRiskChange(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RiskChangeEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RiskChangeEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RiskChange(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _RiskConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.RiskConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -5747,6 +6666,144 @@ func (ec *executionContext) fieldContext_RiskEdge_node(_ context.Context, field 
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _RiskState_status(ctx context.Context, field graphql.CollectedField, obj *model.RiskState) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RiskState_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.RiskStatus) graphql.Marshaler {
+			return ec.marshalNRiskStatus2githubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐRiskStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RiskState_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RiskState", field, false, false, "RiskStatus")
+}
+
+func (ec *executionContext) _RiskState_band(ctx context.Context, field graphql.CollectedField, obj *model.RiskState) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RiskState_band(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Band, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Band) graphql.Marshaler {
+			return ec.marshalOBand2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐBand(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RiskState_band(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RiskState", field, false, false, "Band")
+}
+
+func (ec *executionContext) _RiskState_inherentScore(ctx context.Context, field graphql.CollectedField, obj *model.RiskState) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RiskState_inherentScore(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.InherentScore, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RiskState_inherentScore(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RiskState", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RiskState_residualScore(ctx context.Context, field graphql.CollectedField, obj *model.RiskState) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RiskState_residualScore(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ResidualScore, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RiskState_residualScore(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RiskState", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RiskState_flagged(ctx context.Context, field graphql.CollectedField, obj *model.RiskState) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RiskState_flagged(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Flagged, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RiskState_flagged(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RiskState", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _RiskState_version(ctx context.Context, field graphql.CollectedField, obj *model.RiskState) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RiskState_version(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Version, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RiskState_version(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RiskState", field, false, false, "Int")
 }
 
 func (ec *executionContext) _StrategicResponse_id(ctx context.Context, field graphql.CollectedField, obj *model.StrategicResponse) (ret graphql.Marshaler) {
@@ -8465,25 +9522,112 @@ func (ec *executionContext) _HeatMapCell(ctx context.Context, sel ast.SelectionS
 		case "likelihood":
 			out.Values[i] = ec._HeatMapCell_likelihood(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "impact":
 			out.Values[i] = ec._HeatMapCell_impact(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "band":
 			out.Values[i] = ec._HeatMapCell_band(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "count":
 			out.Values[i] = ec._HeatMapCell_count(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "risks":
-			out.Values[i] = ec._HeatMapCell_risks(ctx, field, obj)
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._HeatMapCell_risks(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var heatMapMoveImplementors = []string{"HeatMapMove"}
+
+func (ec *executionContext) _HeatMapMove(ctx context.Context, sel ast.SelectionSet, obj *model.HeatMapMove) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, heatMapMoveImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("HeatMapMove")
+		case "risk":
+			out.Values[i] = ec._HeatMapMove_risk(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "from":
+			out.Values[i] = ec._HeatMapMove_from(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "to":
+			out.Values[i] = ec._HeatMapMove_to(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var heatMapPointImplementors = []string{"HeatMapPoint"}
+
+func (ec *executionContext) _HeatMapPoint(ctx context.Context, sel ast.SelectionSet, obj *model.HeatMapPoint) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, heatMapPointImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("HeatMapPoint")
+		case "likelihood":
+			out.Values[i] = ec._HeatMapPoint_likelihood(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "impact":
+			out.Values[i] = ec._HeatMapPoint_impact(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "band":
+			out.Values[i] = ec._HeatMapPoint_band(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -8882,6 +10026,18 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_integrity(ctx, field)
 				})
+		case "registerChanges":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_registerChanges(ctx, field)
+				})
+		case "heatMapMovement":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_heatMapMovement(ctx, field)
+				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Query___type(ctx, field)
@@ -9107,6 +10263,140 @@ func (ec *executionContext) _Risk(ctx context.Context, sel ast.SelectionSet, obj
 	return out
 }
 
+var riskChangeImplementors = []string{"RiskChange"}
+
+func (ec *executionContext) _RiskChange(ctx context.Context, sel ast.SelectionSet, obj *model.RiskChange) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, riskChangeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RiskChange")
+		case "risk":
+			out.Values[i] = ec._RiskChange_risk(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "before":
+			out.Values[i] = ec._RiskChange_before(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "after":
+			out.Values[i] = ec._RiskChange_after(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "events":
+			out.Values[i] = ec._RiskChange_events(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "decisions":
+			out.Values[i] = ec._RiskChange_decisions(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var riskChangeConnectionImplementors = []string{"RiskChangeConnection"}
+
+func (ec *executionContext) _RiskChangeConnection(ctx context.Context, sel ast.SelectionSet, obj *model.RiskChangeConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, riskChangeConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RiskChangeConnection")
+		case "edges":
+			out.Values[i] = ec._RiskChangeConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._RiskChangeConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._RiskChangeConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var riskChangeEdgeImplementors = []string{"RiskChangeEdge"}
+
+func (ec *executionContext) _RiskChangeEdge(ctx context.Context, sel ast.SelectionSet, obj *model.RiskChangeEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, riskChangeEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RiskChangeEdge")
+		case "cursor":
+			out.Values[i] = ec._RiskChangeEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._RiskChangeEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var riskConnectionImplementors = []string{"RiskConnection"}
 
 func (ec *executionContext) _RiskConnection(ctx context.Context, sel ast.SelectionSet, obj *model.RiskConnection) graphql.Marshaler {
@@ -9168,6 +10458,64 @@ func (ec *executionContext) _RiskEdge(ctx context.Context, sel ast.SelectionSet,
 			}
 		case "node":
 			out.Values[i] = ec._RiskEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var riskStateImplementors = []string{"RiskState"}
+
+func (ec *executionContext) _RiskState(ctx context.Context, sel ast.SelectionSet, obj *model.RiskState) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, riskStateImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RiskState")
+		case "status":
+			out.Values[i] = ec._RiskState_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "band":
+			out.Values[i] = ec._RiskState_band(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "inherentScore":
+			out.Values[i] = ec._RiskState_inherentScore(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "residualScore":
+			out.Values[i] = ec._RiskState_residualScore(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "flagged":
+			out.Values[i] = ec._RiskState_flagged(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "version":
+			out.Values[i] = ec._RiskState_version(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -9902,6 +11250,30 @@ func (ec *executionContext) marshalNHeatMapCell2ᚖgithubᚗcomᚋriskregᚋrisk
 	return ec._HeatMapCell(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNHeatMapMove2ᚕᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐHeatMapMoveᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.HeatMapMove) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNHeatMapMove2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐHeatMapMove(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNHeatMapMove2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐHeatMapMove(ctx context.Context, sel ast.SelectionSet, v *model.HeatMapMove) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "HeatMapMove!")
+		return graphql.Null
+	}
+	return ec._HeatMapMove(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNID2string(ctx context.Context, v any) (string, error) {
 	res, err := graphql.UnmarshalID(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -10075,6 +11447,46 @@ func (ec *executionContext) marshalNRisk2ᚖgithubᚗcomᚋriskregᚋriskregᚋg
 	return ec._Risk(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNRiskChange2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐRiskChange(ctx context.Context, sel ast.SelectionSet, v *model.RiskChange) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RiskChange!")
+		return graphql.Null
+	}
+	return ec._RiskChange(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNRiskChangeConnection2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐRiskChangeConnection(ctx context.Context, sel ast.SelectionSet, v *model.RiskChangeConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RiskChangeConnection!")
+		return graphql.Null
+	}
+	return ec._RiskChangeConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNRiskChangeEdge2ᚕᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐRiskChangeEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.RiskChangeEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNRiskChangeEdge2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐRiskChangeEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNRiskChangeEdge2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐRiskChangeEdge(ctx context.Context, sel ast.SelectionSet, v *model.RiskChangeEdge) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RiskChangeEdge!")
+		return graphql.Null
+	}
+	return ec._RiskChangeEdge(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNRiskConnection2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐRiskConnection(ctx context.Context, sel ast.SelectionSet, v *model.RiskConnection) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "RiskConnection!")
@@ -10105,6 +11517,14 @@ func (ec *executionContext) marshalNRiskEdge2ᚖgithubᚗcomᚋriskregᚋriskreg
 		return graphql.Null
 	}
 	return ec._RiskEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNRiskState2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐRiskState(ctx context.Context, sel ast.SelectionSet, v *model.RiskState) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RiskState!")
+		return graphql.Null
+	}
+	return ec._RiskState(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNRiskStatus2githubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐRiskStatus(ctx context.Context, v any) (model.RiskStatus, error) {
@@ -10447,6 +11867,13 @@ func (ec *executionContext) marshalODecision2ᚖgithubᚗcomᚋriskregᚋriskreg
 	return ec._Decision(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalOHeatMapPoint2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐHeatMapPoint(ctx context.Context, sel ast.SelectionSet, v *model.HeatMapPoint) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._HeatMapPoint(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalOID2ᚖstring(ctx context.Context, v any) (*string, error) {
 	if v == nil {
 		return nil, nil
@@ -10542,6 +11969,13 @@ func (ec *executionContext) unmarshalORiskFilter2ᚖgithubᚗcomᚋriskregᚋris
 	}
 	res, err := ec.unmarshalInputRiskFilter(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalORiskState2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐRiskState(ctx context.Context, sel ast.SelectionSet, v *model.RiskState) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._RiskState(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalORiskStatus2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐRiskStatus(ctx context.Context, v any) (*model.RiskStatus, error) {

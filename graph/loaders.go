@@ -28,6 +28,7 @@ type loaders struct {
 
 	mu    sync.Mutex
 	views map[time.Time]registerView
+	heat  heatMaps
 }
 
 type loadersKey struct{}
@@ -53,23 +54,17 @@ func newLoaders(r *Resolver) *loaders {
 }
 
 // view returns the register as the operation reads it at asOf: the read
-// models for now (zero), else a snapshot folded from the log up to asOf,
-// made once per operation and instant.
+// models for now (zero), else the temporal read models at asOf. Either way
+// the read models first catch up with this process's own writes.
 func (l *loaders) view(ctx context.Context, asOf time.Time) (registerView, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if v, ok := l.views[asOf]; ok {
 		return v, nil
 	}
-	var v registerView
-	if asOf.IsZero() {
-		v = l.r.current(ctx)
-	} else {
-		s, err := l.r.Reader.AsOf(ctx, asOf)
-		if err != nil {
-			return nil, err
-		}
-		v = snapshotView{s}
+	var v registerView = l.r.current(ctx)
+	if !asOf.IsZero() {
+		v = l.r.Reader.At(asOf)
 	}
 	l.views[asOf] = v
 	return v, nil

@@ -74,42 +74,14 @@ func (r *Resolver) eventPage(ctx context.Context, first *int, after *string, f e
 
 // registerView is the register as list queries read it: the read models as
 // they stand (*projection.Reader) or the register as it stood at a past
-// instant (snapshotView).
+// instant, from the temporal read models (*projection.Past).
 type registerView interface {
 	Risks(ctx context.Context, f projection.RiskFilter, first int, after string) (projection.Page[projection.Risk], error)
 	RisksByID(ctx context.Context, ids []string) (map[string]projection.Risk, error)
 	ResponsesByRisk(ctx context.Context, riskIDs []string) (map[string][]projection.Response, error)
 	DecisionsBySubject(ctx context.Context, subjectIDs []string) (map[string][]projection.Decision, error)
 	HeatMap(ctx context.Context, kind domain.RatingKind) (projection.HeatMap, error)
-}
-
-// snapshotView reads a projection.Snapshot as a registerView.
-type snapshotView struct{ s *projection.Snapshot }
-
-func (v snapshotView) Risks(_ context.Context, f projection.RiskFilter, first int, after string) (projection.Page[projection.Risk], error) {
-	return v.s.Risks(f, first, after)
-}
-
-func (v snapshotView) RisksByID(_ context.Context, ids []string) (map[string]projection.Risk, error) {
-	out := make(map[string]projection.Risk, len(ids))
-	for _, id := range ids {
-		if r, ok := v.s.Risk(id); ok {
-			out[id] = r
-		}
-	}
-	return out, nil
-}
-
-func (v snapshotView) ResponsesByRisk(_ context.Context, riskIDs []string) (map[string][]projection.Response, error) {
-	return v.s.ResponsesByRisk(riskIDs), nil
-}
-
-func (v snapshotView) DecisionsBySubject(_ context.Context, subjectIDs []string) (map[string][]projection.Decision, error) {
-	return v.s.DecisionsBySubject(subjectIDs), nil
-}
-
-func (v snapshotView) HeatMap(_ context.Context, kind domain.RatingKind) (projection.HeatMap, error) {
-	return v.s.HeatMap(kind)
+	HeatMapCounts(ctx context.Context, kind domain.RatingKind) (projection.HeatMap, error)
 }
 
 // readYourWritesTimeout bounds how long a list query waits for the read
@@ -246,22 +218,15 @@ func (r *Resolver) listDecisions(ctx context.Context, body *model.Body, n int, a
 }
 
 // heatMap counts the risks of each (likelihood, impact) cell of their
-// rating of kind, now or as they stood at asOf. CLOSED and WITHDRAWN risks
-// are not on it.
+// rating of kind, now or as they stood at asOf, from the cells' counters.
+// CLOSED and WITHDRAWN risks are not on it. A cell's risks are read only
+// when asked for (heatMapRisks).
 func (r *Resolver) heatMap(ctx context.Context, asOf time.Time, kind model.RatingKind) (*model.HeatMap, error) {
 	view, err := loadersFrom(ctx, r).view(ctx, asOf)
 	if err != nil {
 		return nil, err
 	}
-	hm, err := view.HeatMap(ctx, domain.RatingKind(kind))
-	if err != nil {
-		return nil, err
-	}
-	var ids []string
-	for _, c := range hm.Cells {
-		ids = append(ids, c.RiskIDs...)
-	}
-	risks, err := view.RisksByID(ctx, ids)
+	hm, err := view.HeatMapCounts(ctx, domain.RatingKind(kind))
 	if err != nil {
 		return nil, err
 	}
@@ -271,13 +236,8 @@ func (r *Resolver) heatMap(ctx context.Context, asOf time.Time, kind model.Ratin
 	}
 	out := &model.HeatMap{AsOf: at, RatingKind: kind}
 	for _, c := range hm.Cells {
-		cell := &model.HeatMapCell{Likelihood: c.Likelihood, Impact: c.Impact, Band: model.Band(c.Band), Count: c.Count, Risks: []*model.Risk{}}
-		for _, id := range c.RiskIDs {
-			if risk, ok := risks[id]; ok {
-				cell.Risks = append(cell.Risks, riskFromRead(risk, asOf))
-			}
-		}
-		out.Cells = append(out.Cells, cell)
+		out.Cells = append(out.Cells, &model.HeatMapCell{Likelihood: c.Likelihood, Impact: c.Impact, Band: model.Band(c.Band),
+			Count: c.Count, Kind: kind, AsOf: asOf})
 	}
 	return out, nil
 }

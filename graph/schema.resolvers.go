@@ -30,6 +30,11 @@ func (r *decisionResolver) Effects(ctx context.Context, obj *model.Decision) ([]
 	return out, nil
 }
 
+// Risks is the resolver for the risks field.
+func (r *heatMapCellResolver) Risks(ctx context.Context, obj *model.HeatMapCell) ([]*model.Risk, error) {
+	return r.heatMapRisks(ctx, obj)
+}
+
 // RegisterRisk is the resolver for the registerRisk field.
 func (r *mutationResolver) RegisterRisk(ctx context.Context, input model.RegisterRiskInput) (*model.Risk, error) {
 	req, err := request(ctx, input.IdempotencyKey)
@@ -215,11 +220,7 @@ func (r *queryResolver) Risk(ctx context.Context, id string, asOf *time.Time, at
 	if err != nil {
 		return nil, err
 	}
-	risk, err := r.Register.Risk(ctx, id, at)
-	if err != nil {
-		return nil, err
-	}
-	return riskModel(risk, readAt(at, risk.UpdatedAt)), nil
+	return r.riskAt(ctx, id, at)
 }
 
 // Risks is the resolver for the risks field.
@@ -237,11 +238,7 @@ func (r *queryResolver) Response(ctx context.Context, id string, asOf *time.Time
 	if err != nil {
 		return nil, err
 	}
-	resp, err := r.Register.Response(ctx, id, at)
-	if err != nil {
-		return nil, err
-	}
-	return responseModel(resp, readAt(at, resp.UpdatedAt)), nil
+	return r.responseAt(ctx, id, at)
 }
 
 // Decision is the resolver for the decision field.
@@ -315,11 +312,7 @@ func (r *riskResolver) History(ctx context.Context, obj *model.Risk, first *int,
 
 // Risk is the resolver for the risk field.
 func (r *strategicResponseResolver) Risk(ctx context.Context, obj *model.StrategicResponse) (*model.Risk, error) {
-	risk, err := r.Register.Risk(ctx, obj.RiskID, register.AsOf{Time: obj.AsOf})
-	if err != nil {
-		return nil, err
-	}
-	return riskModel(risk, obj.AsOf), nil
+	return r.riskAt(ctx, obj.RiskID, register.AsOf{Time: obj.AsOf})
 }
 
 // Decisions is the resolver for the decisions field.
@@ -364,6 +357,9 @@ func (r *subscriptionResolver) Events(ctx context.Context, after *string, stream
 // Decision returns DecisionResolver implementation.
 func (r *Resolver) Decision() DecisionResolver { return &decisionResolver{r} }
 
+// HeatMapCell returns HeatMapCellResolver implementation.
+func (r *Resolver) HeatMapCell() HeatMapCellResolver { return &heatMapCellResolver{r} }
+
 // Mutation returns MutationResolver implementation.
 func (r *Resolver) Mutation() MutationResolver { return &mutationResolver{r} }
 
@@ -383,6 +379,7 @@ func (r *Resolver) Subscription() SubscriptionResolver { return &subscriptionRes
 
 type (
 	decisionResolver          struct{ *Resolver }
+	heatMapCellResolver       struct{ *Resolver }
 	mutationResolver          struct{ *Resolver }
 	queryResolver             struct{ *Resolver }
 	riskResolver              struct{ *Resolver }

@@ -65,12 +65,16 @@ type HeatMap struct {
 	Cells      []*HeatMapCell `json:"cells"`
 }
 
-type HeatMapCell struct {
-	Likelihood int     `json:"likelihood"`
-	Impact     int     `json:"impact"`
-	Band       Band    `json:"band"`
-	Count      int     `json:"count"`
-	Risks      []*Risk `json:"risks"`
+type HeatMapMove struct {
+	Risk *Risk         `json:"risk"`
+	From *HeatMapPoint `json:"from,omitempty"`
+	To   *HeatMapPoint `json:"to,omitempty"`
+}
+
+type HeatMapPoint struct {
+	Likelihood int  `json:"likelihood"`
+	Impact     int  `json:"impact"`
+	Band       Band `json:"band"`
 }
 
 type IntegrityProblem struct {
@@ -161,6 +165,17 @@ type ReviseResponseInput struct {
 	IdempotencyKey  *string         `json:"idempotencyKey,omitempty"`
 }
 
+type RiskChangeConnection struct {
+	Edges      []*RiskChangeEdge `json:"edges"`
+	PageInfo   *PageInfo         `json:"pageInfo"`
+	TotalCount int               `json:"totalCount"`
+}
+
+type RiskChangeEdge struct {
+	Cursor string      `json:"cursor"`
+	Node   *RiskChange `json:"node"`
+}
+
 type RiskConnection struct {
 	Edges      []*RiskEdge `json:"edges"`
 	PageInfo   *PageInfo   `json:"pageInfo"`
@@ -179,6 +194,15 @@ type RiskFilter struct {
 	Category *string     `json:"category,omitempty"`
 	Flagged  *bool       `json:"flagged,omitempty"`
 	Search   *string     `json:"search,omitempty"`
+}
+
+type RiskState struct {
+	Status        RiskStatus `json:"status"`
+	Band          *Band      `json:"band,omitempty"`
+	InherentScore *int       `json:"inherentScore,omitempty"`
+	ResidualScore *int       `json:"residualScore,omitempty"`
+	Flagged       bool       `json:"flagged"`
+	Version       int        `json:"version"`
 }
 
 type RiskTransitionInput struct {

@@ -99,3 +99,24 @@ type Event struct {
 	RequestID     *string
 	Hash          string
 }
+
+// HeatMapCell is a cell of a heat map as the API shows it; its risks are
+// read only when asked for.
+type HeatMapCell struct {
+	Likelihood int
+	Impact     int
+	Band       Band
+	Count      int
+	// Kind and AsOf say which heat map the cell is of (AsOf zero: now).
+	Kind RatingKind
+	AsOf time.Time
+}
+
+// RiskChange is a risk that changed between two instants.
+type RiskChange struct {
+	Risk      *Risk
+	Before    *RiskState
+	After     *RiskState
+	Events    []*Event
+	Decisions []*Decision
+}

@@ -270,3 +270,9 @@ func ratingColumns(kind domain.RatingKind) (likelihood, impact string) {
 		domain.RatingKindTarget: "target"}[kind]
 	return prefix + "_likelihood", prefix + "_impact"
 }
+
+// Decisions returns a page of the decisions recorded by then, as
+// Reader.Decisions does.
+func (p *Past) Decisions(ctx context.Context, body domain.Body, first int, after string) (Page[Decision], error) {
+	return decisionsPage(ctx, p.pool, body, first, after, &p.at)
+}

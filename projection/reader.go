@@ -122,6 +122,12 @@ func (r *Reader) DecisionsByID(ctx context.Context, ids []string) (map[string]De
 // first page), oldest first, with at most first decisions; body, when not
 // "", selects that body's decisions.
 func (r *Reader) Decisions(ctx context.Context, body domain.Body, first int, after string) (Page[Decision], error) {
+	return decisionsPage(ctx, r.pool, body, first, after, nil)
+}
+
+// decisionsPage answers Reader.Decisions (at nil) and Past.Decisions: the
+// decisions recorded at or before at.
+func decisionsPage(ctx context.Context, pool *pgxpool.Pool, body domain.Body, first int, after string, at *time.Time) (Page[Decision], error) {
 	pos, err := decisionPageArgs(body, first, after)
 	if err != nil {
 		return Page[Decision]{}, err
@@ -129,6 +135,9 @@ func (r *Reader) Decisions(ctx context.Context, body domain.Body, first int, aft
 	q := &sqlwhere.Builder{}
 	if body != "" {
 		q.Where("d.body = %s", string(body))
+	}
+	if at != nil {
+		q.Where("d.recorded_at <= %s", *at)
 	}
 	where := q.Conditions()
 	pageWhere := where
@@ -138,7 +147,7 @@ func (r *Reader) Decisions(ctx context.Context, body domain.Body, first int, aft
 	sql := `SELECT total.n, page.* FROM (SELECT count(*) AS n FROM rm_decisions d WHERE ` + where + `) total
 		LEFT JOIN LATERAL (SELECT ` + decisionColumns + ` FROM rm_decisions d WHERE ` + pageWhere + `
 			ORDER BY d.position LIMIT ` + q.Arg(first+1) + `) page ON true`
-	rows, err := r.pool.Query(ctx, sql, planned(q.Args...)...)
+	rows, err := pool.Query(ctx, sql, planned(q.Args...)...)
 	if err != nil {
 		return Page[Decision]{}, fmt.Errorf("projection: decisions: %w", err)
 	}

@@ -156,4 +156,3 @@ func travelPost(ctx context.Context, c *http.Client, url, token, query string, v
 	}
 	return nil
 }
-

@@ -83,8 +83,10 @@ CREATE TABLE rm_response_history_gen_0 PARTITION OF rm_response_history_gen FOR 
 CREATE TABLE rm_response_history_gen_1 PARTITION OF rm_response_history_gen FOR VALUES IN (1);
 CREATE INDEX rm_response_history_gen_risk_idx ON rm_response_history_gen (generation, risk_id, created_position, from_at);
 
--- The groups of risks that the register's filters select (band, status,
--- flagged, owner, category): every group a risk was ever in.
+-- The groups of risks that the register's filters tell apart (band, status,
+-- flagged, owner, category): every group a risk was ever in, and how many
+-- risks it holds now (n; as of an instant, see rm_risk_counts_gen). A total
+-- of the register now is a sum over the groups the filter selects.
 CREATE TABLE rm_risk_groups_gen (
     slot       smallint NOT NULL CHECK (slot = generation % 2),
     generation bigint   NOT NULL,
@@ -94,6 +96,7 @@ CREATE TABLE rm_risk_groups_gen (
     flagged    boolean  NOT NULL,
     owner      text     NOT NULL,
     category   text     NOT NULL,
+    n          bigint   NOT NULL,
     PRIMARY KEY (generation, counter, slot)
 ) PARTITION BY LIST (slot);
 CREATE TABLE rm_risk_groups_gen_0 PARTITION OF rm_risk_groups_gen FOR VALUES IN (0);
@@ -149,7 +152,7 @@ WHERE slot = (SELECT (active_generation % 2)::smallint FROM rm_projections WHERE
   AND generation = (SELECT active_generation FROM rm_projections WHERE name = 'responses');
 
 CREATE VIEW rm_risk_groups AS
-SELECT counter, band, status, flagged, owner, category
+SELECT counter, band, status, flagged, owner, category, n
 FROM rm_risk_groups_gen
 WHERE slot = (SELECT (active_generation % 2)::smallint FROM rm_projections WHERE name = 'risks')
   AND generation = (SELECT active_generation FROM rm_projections WHERE name = 'risks');

@@ -28,11 +28,13 @@ type Change struct {
 
 // changedSQL selects the risks with a version made after $1 and up to $2,
 // as they stood at $2: one look-up per changed risk, so the cost follows the
-// changes between the instants, not the register or the log.
+// changes between the instants, not the register or the log. (LIMIT 1 keeps
+// each look-up a look-up: without it the planner may join the versions of
+// the whole register valid at $2 instead.)
 const changedSQL = `SELECT r.* FROM (SELECT DISTINCT h.risk_id FROM rm_risk_history h WHERE h.from_at > $1 AND h.from_at <= $2) c
 	CROSS JOIN LATERAL (SELECT ` + riskColumns + `, search_text, inherent_likelihood, inherent_impact,
 		residual_likelihood, residual_impact, target_likelihood, target_impact FROM rm_risk_history r
-		WHERE r.risk_id = c.risk_id AND r.from_at <= $2 AND r.to_at > $2) r`
+		WHERE r.risk_id = c.risk_id AND r.from_at <= $2 AND r.to_at > $2 LIMIT 1) r`
 
 // Changes returns the page of the risks that changed after from and up to
 // to (each truncated to the microsecond, as recorded_at is), in the
@@ -152,14 +154,7 @@ func (r *Reader) Moves(ctx context.Context, from, to time.Time, kind domain.Rati
 		return nil, fmt.Errorf("%w: unknown rating kind %q", ErrInvalidInput, kind)
 	}
 	from, to = from.UTC().Truncate(time.Microsecond), to.UTC().Truncate(time.Microsecond)
-	l, i := ratingColumns(kind)
-	cell := `CASE WHEN %[1]s.status NOT IN ('CLOSED', 'WITHDRAWN') THEN %[1]s.` + l + ` END, %[1]s.` + i
-	rows, err := r.pool.Query(ctx, `WITH changed AS MATERIALIZED (`+changedSQL+`)
-		SELECT `+fmt.Sprintf(cell, "b")+`, r.`+l+` IS NOT NULL AND r.status NOT IN ('CLOSED', 'WITHDRAWN'), `+
-		prefixed("r", riskColumns)+`
-		FROM changed r LEFT JOIN LATERAL (SELECT * FROM rm_risk_history b
-			WHERE b.risk_id = r.risk_id AND b.from_at <= $1 AND b.to_at > $1) b ON true
-		ORDER BY length(r.reference), r.reference, r.risk_id`, planned(from, to)...)
+	rows, err := r.pool.Query(ctx, movesSQL(kind), planned(from, to)...)
 	if err != nil {
 		return nil, fmt.Errorf("projection: heat map movement: %w", err)
 	}
@@ -189,6 +184,20 @@ func (r *Reader) Moves(ctx context.Context, from, to time.Time, kind domain.Rati
 		return nil, fmt.Errorf("projection: heat map movement: %w", err)
 	}
 	return out, nil
+}
+
+// movesSQL selects, for each risk that changed after $1 and up to $2, its
+// cell on the heat map of kind at $1 (NULL when off the map), whether it is
+// on the map at $2, and the risk at $2, in the register's order.
+func movesSQL(kind domain.RatingKind) string {
+	l, i := ratingColumns(kind)
+	cell := `CASE WHEN %[1]s.status NOT IN ('CLOSED', 'WITHDRAWN') THEN %[1]s.` + l + ` END, %[1]s.` + i
+	return `WITH changed AS MATERIALIZED (` + changedSQL + `)
+		SELECT ` + fmt.Sprintf(cell, "b") + `, r.` + l + ` IS NOT NULL AND r.status NOT IN ('CLOSED', 'WITHDRAWN'), ` +
+		prefixed("r", riskColumns) + `
+		FROM changed r LEFT JOIN LATERAL (SELECT * FROM rm_risk_history b
+			WHERE b.risk_id = r.risk_id AND b.from_at <= $1 AND b.to_at > $1 LIMIT 1) b ON true
+		ORDER BY length(r.reference), r.reference, r.risk_id`
 }
 
 // prefixed qualifies each of a list of columns with alias.

@@ -48,9 +48,10 @@ func (p *Past) Risks(ctx context.Context, filter RiskFilter, first int, after st
 }
 
 // risksPage answers Reader.Risks (at nil) and Past.Risks: a page and its
-// total count in one statement. The total comes from the counters of the
-// groups the filter selects (one index probe per group) unless the filter
-// searches text, which has no counter: then the risks are counted.
+// total count in one statement. The total is a sum over the groups the
+// filter selects, of their counts now or of their counters' values at the
+// instant (one index probe per group), unless the filter searches text,
+// which has no counter: then the risks are counted.
 func risksPage(ctx context.Context, pool *pgxpool.Pool, filter RiskFilter, first int, after string, at *time.Time) (Page[Risk], error) {
 	key, hasKey, err := riskPageArgs(filter, first, after)
 	if err != nil {
@@ -70,14 +71,13 @@ func risksPage(ctx context.Context, pool *pgxpool.Pool, filter RiskFilter, first
 	} else {
 		groups := &sqlwhere.Builder{Args: q.Args}
 		filter.sqlWhere(groups)
-		instant := "'infinity'"
+		count = `SELECT COALESCE(sum(r.n), 0)::bigint AS n FROM rm_risk_groups r WHERE ` + groups.Conditions()
 		if at != nil {
-			instant = atArg
+			count = `SELECT COALESCE(sum(c.n), 0)::bigint AS n FROM rm_risk_groups r
+				CROSS JOIN LATERAL (SELECT n FROM rm_risk_counts c WHERE c.counter = r.counter AND c.at <= ` + atArg + `
+					ORDER BY c.at DESC, c.pos DESC LIMIT 1) c
+				WHERE ` + groups.Conditions()
 		}
-		count = `SELECT COALESCE(sum(c.n), 0)::bigint AS n FROM rm_risk_groups r
-			CROSS JOIN LATERAL (SELECT n FROM rm_risk_counts c WHERE c.counter = r.counter AND c.at <= ` + instant + `
-				ORDER BY c.at DESC, c.pos DESC LIMIT 1) c
-			WHERE ` + groups.Conditions()
 		q.Args = groups.Args
 	}
 	pageWhere := where

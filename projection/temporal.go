@@ -83,7 +83,7 @@ type historyState[R any] struct {
 	open     map[string]int // stream id -> index of its last version in versions
 	closes   []closing
 	deltas   []counterDelta
-	groups   map[string]*riskGroup // the groups counted into, by counter
+	groups   map[string]*riskGroup // the groups whose counts changed, by counter
 	// cum holds the counters' values before deltas; known says which of
 	// them it holds (the others are read from the table, or zero).
 	cum map[string]int64
@@ -107,19 +107,18 @@ func (h *historyModel[R]) record(st *historyState[R], e eventstore.RecordedEvent
 		return
 	}
 	after := h.counters(next)
-	for _, k := range before {
-		if !slices.ContainsFunc(after, func(a counterKey) bool { return a.key == k.key }) {
-			st.deltas = append(st.deltas, counterDelta{key: k.key, at: e.RecordedAt, pos: e.Position, d: -1})
-		}
-	}
-	for _, k := range after {
-		if !slices.ContainsFunc(before, func(b counterKey) bool { return b.key == k.key }) {
-			st.deltas = append(st.deltas, counterDelta{key: k.key, at: e.RecordedAt, pos: e.Position, d: 1})
-			if k.group != nil {
-				st.groups[k.key] = k.group
+	change := func(from, to []counterKey, d int64) {
+		for _, k := range from {
+			if !slices.ContainsFunc(to, func(o counterKey) bool { return o.key == k.key }) {
+				st.deltas = append(st.deltas, counterDelta{key: k.key, at: e.RecordedAt, pos: e.Position, d: d})
+				if k.group != nil {
+					st.groups[k.key] = k.group
+				}
 			}
 		}
 	}
+	change(before, after, -1)
+	change(after, before, 1)
 }
 
 // loadCounters reads from generation gen the values of the counters that
@@ -182,7 +181,11 @@ func (h *historyModel[R]) take(st *historyState[R], chunk int) []Changes {
 		out = append(out, &historyChanges[R]{h: h, counts: piece})
 	}
 	if len(st.groups) > 0 {
-		out = append(out, &historyChanges[R]{h: h, groups: st.groups})
+		groups := make(map[string]groupCount, len(st.groups))
+		for k, g := range st.groups {
+			groups[k] = groupCount{riskGroup: g, n: st.cum[k]}
+		}
+		out = append(out, &historyChanges[R]{h: h, groups: groups})
 	}
 	cum := st.cum
 	*st = newHistoryState[R]()
@@ -197,7 +200,13 @@ type historyChanges[R any] struct {
 	versions []version[R]
 	closes   []closing
 	counts   []countRow
-	groups   map[string]*riskGroup
+	groups   map[string]groupCount
+}
+
+// groupCount is a group and the number of risks it holds.
+type groupCount struct {
+	*riskGroup
+	n int64
 }
 
 // infinity is the to_at of a version that is still current.
@@ -252,15 +261,18 @@ func (c *historyChanges[R]) Write(ctx context.Context, tx pgx.Tx, gen int64) err
 	// a circle.
 	var keys, bands, statuses, owners, categories []string
 	var flagged []bool
+	var ns []int64
 	for _, k := range slices.Sorted(maps.Keys(c.groups)) {
 		g := c.groups[k]
 		keys, bands, statuses = append(keys, k), append(bands, g.band), append(statuses, g.status)
 		owners, categories, flagged = append(owners, g.owner), append(categories, g.category), append(flagged, g.flagged)
+		ns = append(ns, g.n)
 	}
-	_, err := tx.Exec(ctx, `INSERT INTO rm_risk_groups_gen (slot, generation, counter, band, status, flagged, owner, category)
-		SELECT $1, $2, k, NULLIF(b, ''), s, f, o, c
-		FROM unnest($3::text[], $4::text[], $5::text[], $6::boolean[], $7::text[], $8::text[]) AS g(k, b, s, f, o, c)
-		ON CONFLICT DO NOTHING`, slotOf(gen), gen, keys, bands, statuses, flagged, owners, categories)
+	_, err := tx.Exec(ctx, `INSERT INTO rm_risk_groups_gen (slot, generation, counter, band, status, flagged, owner, category, n)
+		SELECT $1, $2, k, NULLIF(b, ''), s, f, o, c, n
+		FROM unnest($3::text[], $4::text[], $5::text[], $6::boolean[], $7::text[], $8::text[], $9::bigint[]) AS g(k, b, s, f, o, c, n)
+		ON CONFLICT (generation, counter, slot) DO UPDATE SET n = EXCLUDED.n`,
+		slotOf(gen), gen, keys, bands, statuses, flagged, owners, categories, ns)
 	if err != nil {
 		return fmt.Errorf("projection: add risk groups: %w", err)
 	}

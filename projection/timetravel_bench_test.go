@@ -10,9 +10,14 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"slices"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/riskreg/riskreg/auth"
 	"github.com/riskreg/riskreg/domain"
@@ -22,8 +27,9 @@ import (
 )
 
 var (
-	benchTravelEvents = flag.Int("bench-travel-events", 100_000, "events in the log for BenchmarkTimeTravel")
-	benchTravelRounds = flag.Int("bench-travel-rounds", 10, "rounds of BenchmarkTimeTravel, each query 10 times a round")
+	benchTravelEvents  = flag.Int("bench-travel-events", 100_000, "events in the log for BenchmarkTimeTravel")
+	benchTravelExplain = flag.Bool("bench-travel-explain", false, "log the plans of BenchmarkTimeTravel's statements")
+	benchTravelRounds  = flag.Int("bench-travel-rounds", 10, "rounds of BenchmarkTimeTravel, each query 10 times a round")
 )
 
 // BenchmarkTimeTravel: the as-of reads of the API over loopback HTTP, one
@@ -91,6 +97,11 @@ func BenchmarkTimeTravel(b *testing.B) {
 				return map[string]any{"f": from, "t": from.Add(span / 120)}
 			}},
 	}
+	if *benchTravelExplain {
+		for _, from := range []time.Time{first.Add(span / 2), last.Add(-span / 120)} {
+			explain(b, pool, projection.MovesSQL(domain.RatingKindResidual), from, from.Add(span/120))
+		}
+	}
 	lat := make([][]time.Duration, len(queries))
 	for b.Loop() {
 		for range *benchTravelRounds {
@@ -110,10 +121,15 @@ func BenchmarkTimeTravel(b *testing.B) {
 		}
 	}
 	for i, q := range queries {
+		if len(lat[i]) == 0 {
+			continue
+		}
 		b.ReportMetric(pct(lat[i], 0.5), q.name+"-p50-ms")
 		b.ReportMetric(pct(lat[i], 0.99), q.name+"-p99-ms")
 	}
-	b.ReportMetric(pct(lat[1], 0.99)/pct(lat[0], 0.99), "asof/now-p99")
+	if len(lat[0]) > 0 {
+		b.ReportMetric(pct(lat[1], 0.99)/pct(lat[0], 0.99), "asof/now-p99")
+	}
 	var folds []time.Duration
 	for range 3 {
 		t0 := time.Now()
@@ -155,4 +171,17 @@ func travelPost(ctx context.Context, c *http.Client, url, token, query string, v
 		return fmt.Errorf("status %d: %s", resp.StatusCode, out)
 	}
 	return nil
+}
+
+// explain logs the plan of a statement run with args.
+func explain(b *testing.B, pool *pgxpool.Pool, sql string, args ...any) {
+	rows, err := pool.Query(context.Background(), "EXPLAIN (ANALYZE, BUFFERS) "+sql, append([]any{pgx.QueryExecModeExec}, args...)...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		b.Fatal(err)
+	}
+	fmt.Fprintln(os.Stderr, strings.Join(lines, "\n"))
 }

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/99designs/gqlgen/graphql"
+
 	"github.com/riskreg/riskreg/domain"
 	"github.com/riskreg/riskreg/eventstore"
 	"github.com/riskreg/riskreg/graph/model"
@@ -77,6 +79,7 @@ func (r *Resolver) eventPage(ctx context.Context, first *int, after *string, f e
 // instant, from the temporal read models (*projection.Past).
 type registerView interface {
 	Risks(ctx context.Context, f projection.RiskFilter, first int, after string) (projection.Page[projection.Risk], error)
+	RisksWithoutTotal(ctx context.Context, f projection.RiskFilter, first int, after string) (projection.Page[projection.Risk], error)
 	RisksByID(ctx context.Context, ids []string) (map[string]projection.Risk, error)
 	ResponsesByRisk(ctx context.Context, riskIDs []string) (map[string][]projection.Response, error)
 	DecisionsBySubject(ctx context.Context, subjectIDs []string) (map[string][]projection.Decision, error)
@@ -157,7 +160,11 @@ func (r *Resolver) listRisks(ctx context.Context, f model.RiskFilter, n int, aft
 	if err != nil {
 		return nil, err
 	}
-	page, err := view.Risks(ctx, riskFilter(f), n, after)
+	read := view.RisksWithoutTotal
+	if asksFor(ctx, "totalCount") {
+		read = view.Risks
+	}
+	page, err := read(ctx, riskFilter(f), n, after)
 	if err != nil {
 		return nil, readError(err, "after")
 	}
@@ -240,4 +247,16 @@ func (r *Resolver) heatMap(ctx context.Context, asOf time.Time, kind model.Ratin
 			Count: c.Count, Kind: kind, AsOf: asOf})
 	}
 	return out, nil
+}
+
+// asksFor reports whether the field being resolved selects a field called
+// name: a connection's totalCount costs more than its page, so it is read
+// only when asked for.
+func asksFor(ctx context.Context, name string) bool {
+	for _, f := range graphql.CollectFieldsCtx(ctx, nil) {
+		if f.Name == name {
+			return true
+		}
+	}
+	return false
 }

@@ -11,3 +11,7 @@ func SetRebuildLimits(bufferRows, writeRows int) (restore func()) {
 
 // MovesSQL is the statement of Reader.Moves, for benchmarks that explain it.
 var MovesSQL = movesSQL
+
+// RisksPageSQL is the statement of Reader.Risks (at nil) and Past.Risks,
+// for benchmarks that explain it.
+var RisksPageSQL = risksPageSQL

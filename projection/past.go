@@ -44,7 +44,14 @@ func valid(h, arg string) string {
 
 // Risks returns a page of the register as Reader.Risks does.
 func (p *Past) Risks(ctx context.Context, filter RiskFilter, first int, after string) (Page[Risk], error) {
-	return risksPage(ctx, p.pool, filter, first, after, &p.at)
+	return risksPage(ctx, p.pool, filter, first, after, &p.at, true)
+}
+
+// RisksWithoutTotal returns a page of the register as Risks does, without
+// its total count (TotalCount is -1), which costs a probe per group of risks
+// as of an instant.
+func (p *Past) RisksWithoutTotal(ctx context.Context, filter RiskFilter, first int, after string) (Page[Risk], error) {
+	return risksPage(ctx, p.pool, filter, first, after, &p.at, false)
 }
 
 // risksPage answers Reader.Risks (at nil) and Past.Risks: a page and its
@@ -52,10 +59,27 @@ func (p *Past) Risks(ctx context.Context, filter RiskFilter, first int, after st
 // filter selects, of their counts now or of their counters' values at the
 // instant (one index probe per group), unless the filter searches text,
 // which has no counter: then the risks are counted.
-func risksPage(ctx context.Context, pool *pgxpool.Pool, filter RiskFilter, first int, after string, at *time.Time) (Page[Risk], error) {
-	key, hasKey, err := riskPageArgs(filter, first, after)
+func risksPage(ctx context.Context, pool *pgxpool.Pool, filter RiskFilter, first int, after string, at *time.Time, total bool) (Page[Risk], error) {
+	sql, args, err := risksPageSQL(filter, first, after, at, total)
 	if err != nil {
 		return Page[Risk]{}, err
+	}
+	rows, err := pool.Query(ctx, sql, planned(args...)...)
+	if err != nil {
+		return Page[Risk]{}, fmt.Errorf("projection: risks: %w", err)
+	}
+	page, err := collectPage(rows, first, scanRisk)
+	if err != nil {
+		return Page[Risk]{}, fmt.Errorf("projection: risks: %w", err)
+	}
+	return derefPage(page), nil
+}
+
+// risksPageSQL returns the statement of risksPage and its arguments.
+func risksPageSQL(filter RiskFilter, first int, after string, at *time.Time, total bool) (string, []any, error) {
+	key, hasKey, err := riskPageArgs(filter, first, after)
+	if err != nil {
+		return "", nil, err
 	}
 	q := &sqlwhere.Builder{}
 	from, count := "rm_risks r", ""
@@ -66,9 +90,12 @@ func risksPage(ctx context.Context, pool *pgxpool.Pool, filter RiskFilter, first
 	}
 	filter.sqlWhere(q)
 	where := q.Conditions()
-	if filter.Search != "" {
+	switch {
+	case !total:
+		count = `SELECT -1::bigint AS n`
+	case filter.Search != "":
 		count = `SELECT count(*) AS n FROM ` + from + ` WHERE ` + where
-	} else {
+	default:
 		groups := &sqlwhere.Builder{Args: q.Args}
 		filter.sqlWhere(groups)
 		count = `SELECT COALESCE(sum(r.n), 0)::bigint AS n FROM rm_risk_groups r WHERE ` + groups.Conditions()
@@ -88,15 +115,7 @@ func risksPage(ctx context.Context, pool *pgxpool.Pool, filter RiskFilter, first
 	sql := `SELECT total.n, page.* FROM (` + count + `) total
 		LEFT JOIN LATERAL (SELECT ` + riskColumns + ` FROM ` + from + ` WHERE ` + pageWhere + `
 			ORDER BY length(r.reference), r.reference, r.risk_id LIMIT ` + q.Arg(first+1) + `) page ON true`
-	rows, err := pool.Query(ctx, sql, planned(q.Args...)...)
-	if err != nil {
-		return Page[Risk]{}, fmt.Errorf("projection: risks: %w", err)
-	}
-	page, err := collectPage(rows, first, scanRisk)
-	if err != nil {
-		return Page[Risk]{}, fmt.Errorf("projection: risks: %w", err)
-	}
-	return derefPage(page), nil
+	return sql, q.Args, nil
 }
 
 // RisksByID returns the risks with the given ids as they stood then, by id;

@@ -59,7 +59,13 @@ func (r *Reader) Risk(ctx context.Context, id string) (Risk, bool, error) {
 // cursor after ("" for the first page), in the register's order (by
 // reference, see Risk.Cursor), with at most first risks.
 func (r *Reader) Risks(ctx context.Context, filter RiskFilter, first int, after string) (Page[Risk], error) {
-	return risksPage(ctx, r.pool, filter, first, after, nil)
+	return risksPage(ctx, r.pool, filter, first, after, nil, true)
+}
+
+// RisksWithoutTotal returns a page of the register as Risks does, without
+// its total count (TotalCount is -1).
+func (r *Reader) RisksWithoutTotal(ctx context.Context, filter RiskFilter, first int, after string) (Page[Risk], error) {
+	return risksPage(ctx, r.pool, filter, first, after, nil, false)
 }
 
 // ResponsesByID returns the responses with the given ids, by id.

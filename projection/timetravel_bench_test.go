@@ -101,6 +101,13 @@ func BenchmarkTimeTravel(b *testing.B) {
 		for _, from := range []time.Time{first.Add(span / 2), last.Add(-span / 120)} {
 			explain(b, pool, projection.MovesSQL(domain.RatingKindResidual), from, from.Add(span/120))
 		}
+		for _, at := range []time.Time{first.Add(span / 10), first.Add(span / 2), last} {
+			sql, args, err := projection.RisksPageSQL(projection.RiskFilter{}, 50, "", &at, true)
+			if err != nil {
+				b.Fatal(err)
+			}
+			explain(b, pool, sql, args...)
+		}
 	}
 	lat := make([][]time.Duration, len(queries))
 	for b.Loop() {

@@ -60,7 +60,7 @@ func decisionFromRecorded(id string, pos eventstore.Position, eventID uuid.UUID,
 
 // decisionFromAggregate returns the read model of a decision folded by the
 // domain.
-func decisionFromAggregate(a *domain.Decision, pos eventstore.Position, eventID uuid.UUID) Decision {
+func DecisionFromAggregate(a *domain.Decision, pos eventstore.Position, eventID uuid.UUID) Decision {
 	effective, _ := a.EffectiveDate()
 	expires, _ := a.ExpiresOn()
 	return Decision{

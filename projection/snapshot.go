@@ -102,7 +102,7 @@ func (f *folder) apply(e eventstore.RecordedEvent) error {
 		if d, err = decode(e); err == nil {
 			var a *domain.Decision
 			if a, err = domain.DecisionFromHistory(e.StreamID, []domain.Event{d}); err == nil {
-				f.decisions = append(f.decisions, decisionFromAggregate(a, e.Position, e.ID))
+				f.decisions = append(f.decisions, DecisionFromAggregate(a, e.Position, e.ID))
 			}
 		}
 	}

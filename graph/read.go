@@ -3,7 +3,6 @@ package graph
 import (
 	"context"
 	"errors"
-	"sync"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -87,69 +86,25 @@ type registerView interface {
 	HeatMapCounts(ctx context.Context, kind domain.RatingKind) (projection.HeatMap, error)
 }
 
-// readYourWritesTimeout bounds how long a list query waits for the read
-// models to catch up with this process's own writes.
-const readYourWritesTimeout = 5 * time.Second
-
 // current returns the read models once they reflect every write this process
 // answered before the query started, so that a client never misses its own
 // write in a list. A projection that is failing or slow does not fail the
 // query: it is answered from the read models as they are, and logged.
 func (r *Resolver) current(ctx context.Context) registerView {
-	pos := r.Store.LastAppended()
-	if r.caughtUp.reached(pos) {
-		return r.Reader
+	if err := r.Reader.CatchUpOwnWrites(ctx); err != nil && ctx.Err() == nil {
+		r.Logger.Warn("graph: read models behind this process's writes; answering from them as they are",
+			"err", err, "request_id", RequestID(ctx))
 	}
-	wctx, cancel := context.WithTimeout(ctx, readYourWritesTimeout)
-	defer cancel()
-	if err := r.Reader.WaitFor(wctx, pos); err != nil {
-		if ctx.Err() == nil {
-			r.Logger.Warn("graph: read models behind this process's writes; answering from them as they are",
-				"position", pos.String(), "err", err, "request_id", RequestID(ctx))
-		}
-		return r.Reader
-	}
-	r.caughtUp.mark(pos)
 	return r.Reader
 }
 
 // logShowsOwnWrites waits until the global log shows every event this
-// process appended before the query started (see eventstore.WaitVisible).
-// When that takes too long, the query is answered from the log as it is.
+// process appended before the query started. When that takes too long, the
+// query is answered from the log as it is.
 func (r *Resolver) logShowsOwnWrites(ctx context.Context) {
-	pos := r.Store.LastAppended()
-	if r.visible.reached(pos) {
-		return
-	}
-	wctx, cancel := context.WithTimeout(ctx, readYourWritesTimeout)
-	defer cancel()
-	if err := r.Store.WaitVisible(wctx, pos); err != nil {
-		if ctx.Err() == nil {
-			r.Logger.Warn("graph: the log does not show this process's writes yet; answering from it as it is",
-				"position", pos.String(), "err", err, "request_id", RequestID(ctx))
-		}
-		return
-	}
-	r.visible.mark(pos)
-}
-
-// mark remembers the furthest position the read models were seen to reach.
-type mark struct {
-	mu  sync.Mutex
-	pos eventstore.Position
-}
-
-func (m *mark) reached(p eventstore.Position) bool {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return p.Compare(m.pos) <= 0
-}
-
-func (m *mark) mark(p eventstore.Position) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if p.Compare(m.pos) > 0 {
-		m.pos = p
+	if err := r.Reader.LogShowsOwnWrites(ctx); err != nil && ctx.Err() == nil {
+		r.Logger.Warn("graph: the log does not show this process's writes yet; answering from it as it is",
+			"err", err, "request_id", RequestID(ctx))
 	}
 }
 

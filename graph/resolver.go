@@ -33,9 +33,6 @@ type Resolver struct {
 	Logger *slog.Logger
 
 	subscriptions atomic.Int64 // subscriptions whose goroutine runs
-
-	caughtUp mark // how far the read models were seen to follow this process's writes
-	visible  mark // how far the global log was seen to show this process's writes
 }
 
 // principal returns the caller; the HTTP and websocket layers authenticate

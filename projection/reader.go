@@ -21,6 +21,9 @@ type Reader struct {
 	store *eventstore.Store
 	pool  *pgxpool.Pool
 	names []string // the projections WaitFor waits for by default
+	// how far the read models and the log were seen to follow this
+	// process's own writes
+	ownWrites, logWrites mark
 }
 
 // NewReader returns a Reader of the built-in projections' read models in

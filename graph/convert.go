@@ -40,7 +40,7 @@ func riskFromRead(r projection.Risk, asOf time.Time) *model.Risk {
 		Category:    r.Category,
 		Source:      r.Source,
 		Owner:       r.Owner,
-		Status:      model.RiskStatus(r.Status),
+		Status:      r.Status,
 		Inherent:    ratingFromRead(r.Inherent),
 		Residual:    ratingFromRead(r.Residual),
 		Target:      ratingFromRead(r.Target),
@@ -51,7 +51,7 @@ func riskFromRead(r projection.Risk, asOf time.Time) *model.Risk {
 		AsOf:        asOf,
 	}
 	if r.Band != "" {
-		band := model.Band(r.Band)
+		band := r.Band
 		m.Band = &band
 	}
 	if !r.ToleratedUntil.IsZero() {
@@ -69,7 +69,7 @@ func ratingFromRead(r *projection.Rating) *model.Rating {
 		Likelihood: r.Likelihood,
 		Impact:     r.Impact,
 		Score:      r.Score(),
-		Band:       model.Band(r.Band()),
+		Band:       r.Band(),
 		Rationale:  r.Rationale,
 		AssessedBy: r.AssessedBy,
 		AssessedAt: r.AssessedAt,
@@ -83,9 +83,9 @@ func responseFromRead(r projection.Response, asOf time.Time) *model.StrategicRes
 		RiskID:      r.RiskID,
 		Title:       r.Title,
 		Description: r.Description,
-		Option:      model.ResponseOption(r.Option),
+		Option:      r.Option,
 		Owner:       r.Owner,
-		Status:      model.ResponseStatus(r.Status),
+		Status:      r.Status,
 		Version:     r.Version,
 		CreatedAt:   r.CreatedAt,
 		UpdatedAt:   r.UpdatedAt,
@@ -101,9 +101,9 @@ func responseFromRead(r projection.Response, asOf time.Time) *model.StrategicRes
 func decisionFromRead(d projection.Decision) *model.Decision {
 	m := &model.Decision{
 		ID:         d.ID,
-		Body:       model.Body(d.Body),
+		Body:       d.Body,
 		Session:    d.Session,
-		Kind:       model.DecisionKind(d.Kind),
+		Kind:       d.Kind,
 		Text:       d.Text,
 		RecordedBy: d.RecordedBy,
 		RecordedAt: d.RecordedAt,
@@ -117,7 +117,7 @@ func decisionFromRead(d projection.Decision) *model.Decision {
 		m.ExpiresOn = &e
 	}
 	for _, s := range d.Subjects {
-		m.Subjects = append(m.Subjects, &model.DecisionSubject{ID: s.ID, Kind: model.SubjectKind(s.Kind), VersionSeen: s.VersionSeen})
+		m.Subjects = append(m.Subjects, &model.DecisionSubject{ID: s.ID, Kind: s.Kind, VersionSeen: s.VersionSeen})
 	}
 	return m
 }

@@ -9,6 +9,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/riskreg/riskreg/domain"
 	"github.com/riskreg/riskreg/graph/model"
 )
 
@@ -18,6 +19,6 @@ func (r *queryResolver) RegisterChanges(ctx context.Context, from time.Time, to 
 }
 
 // HeatMapMovement is the resolver for the heatMapMovement field.
-func (r *queryResolver) HeatMapMovement(ctx context.Context, from time.Time, to *time.Time, ratingKind *model.RatingKind) ([]*model.HeatMapMove, error) {
+func (r *queryResolver) HeatMapMovement(ctx context.Context, from time.Time, to *time.Time, ratingKind *domain.RatingKind) ([]*model.HeatMapMove, error) {
 	return r.heatMapMovement(ctx, from, to, ratingKind)
 }

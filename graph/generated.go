@@ -173,10 +173,10 @@ type ComplexityRoot struct {
 
 	Query struct {
 		Decision        func(childComplexity int, id string) int
-		Decisions       func(childComplexity int, body *model.Body, first *int, after *string) int
+		Decisions       func(childComplexity int, body *domain.Body, first *int, after *string) int
 		Events          func(childComplexity int, first *int, after *string, streamID *string, types []string, since *time.Time, until *time.Time, correlationID *string, decisionID *string) int
-		HeatMap         func(childComplexity int, asOf *time.Time, ratingKind *model.RatingKind) int
-		HeatMapMovement func(childComplexity int, from time.Time, to *time.Time, ratingKind *model.RatingKind) int
+		HeatMap         func(childComplexity int, asOf *time.Time, ratingKind *domain.RatingKind) int
+		HeatMapMovement func(childComplexity int, from time.Time, to *time.Time, ratingKind *domain.RatingKind) int
 		Integrity       func(childComplexity int, streamID *string) int
 		Me              func(childComplexity int) int
 		Node            func(childComplexity int, id string) int
@@ -311,12 +311,12 @@ type QueryResolver interface {
 	Risks(ctx context.Context, filter *model.RiskFilter, first *int, after *string, asOf *time.Time) (*model.RiskConnection, error)
 	Response(ctx context.Context, id string, asOf *time.Time, atVersion *int) (*model.StrategicResponse, error)
 	Decision(ctx context.Context, id string) (*model.Decision, error)
-	Decisions(ctx context.Context, body *model.Body, first *int, after *string) (*model.DecisionConnection, error)
+	Decisions(ctx context.Context, body *domain.Body, first *int, after *string) (*model.DecisionConnection, error)
 	Events(ctx context.Context, first *int, after *string, streamID *string, types []string, since *time.Time, until *time.Time, correlationID *string, decisionID *string) (*model.EventConnection, error)
-	HeatMap(ctx context.Context, asOf *time.Time, ratingKind *model.RatingKind) (*model.HeatMap, error)
+	HeatMap(ctx context.Context, asOf *time.Time, ratingKind *domain.RatingKind) (*model.HeatMap, error)
 	Integrity(ctx context.Context, streamID *string) (*model.IntegrityReport, error)
 	RegisterChanges(ctx context.Context, from time.Time, to *time.Time, filter *model.RiskFilter, first *int, after *string) (*model.RiskChangeConnection, error)
-	HeatMapMovement(ctx context.Context, from time.Time, to *time.Time, ratingKind *model.RatingKind) ([]*model.HeatMapMove, error)
+	HeatMapMovement(ctx context.Context, from time.Time, to *time.Time, ratingKind *domain.RatingKind) ([]*model.HeatMapMove, error)
 }
 type RiskResolver interface {
 	Responses(ctx context.Context, obj *model.Risk) ([]*model.StrategicResponse, error)
@@ -921,7 +921,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.Decisions(childComplexity, args["body"].(*model.Body), args["first"].(*int), args["after"].(*string)), true
+		return e.ComplexityRoot.Query.Decisions(childComplexity, args["body"].(*domain.Body), args["first"].(*int), args["after"].(*string)), true
 	case "Query.events":
 		if e.ComplexityRoot.Query.Events == nil {
 			break
@@ -943,7 +943,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.HeatMap(childComplexity, args["asOf"].(*time.Time), args["ratingKind"].(*model.RatingKind)), true
+		return e.ComplexityRoot.Query.HeatMap(childComplexity, args["asOf"].(*time.Time), args["ratingKind"].(*domain.RatingKind)), true
 	case "Query.heatMapMovement":
 		if e.ComplexityRoot.Query.HeatMapMovement == nil {
 			break
@@ -954,7 +954,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.HeatMapMovement(childComplexity, args["from"].(time.Time), args["to"].(*time.Time), args["ratingKind"].(*model.RatingKind)), true
+		return e.ComplexityRoot.Query.HeatMapMovement(childComplexity, args["from"].(time.Time), args["to"].(*time.Time), args["ratingKind"].(*domain.RatingKind)), true
 	case "Query.integrity":
 		if e.ComplexityRoot.Query.Integrity == nil {
 			break
@@ -2284,8 +2284,8 @@ func (ec *executionContext) field_Query_decisions_args(ctx context.Context, rawA
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "body",
-		func(ctx context.Context, v any) (*model.Body, error) {
-			return ec.unmarshalOBody2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐBody(ctx, v)
+		func(ctx context.Context, v any) (*domain.Body, error) {
+			return ec.unmarshalOBody2ᚖgithubᚗcomᚋriskregᚋriskregᚋdomainᚐBody(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -2400,8 +2400,8 @@ func (ec *executionContext) field_Query_heatMapMovement_args(ctx context.Context
 	}
 	args["to"] = arg1
 	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "ratingKind",
-		func(ctx context.Context, v any) (*model.RatingKind, error) {
-			return ec.unmarshalORatingKind2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐRatingKind(ctx, v)
+		func(ctx context.Context, v any) (*domain.RatingKind, error) {
+			return ec.unmarshalORatingKind2ᚖgithubᚗcomᚋriskregᚋriskregᚋdomainᚐRatingKind(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -2422,8 +2422,8 @@ func (ec *executionContext) field_Query_heatMap_args(ctx context.Context, rawArg
 	}
 	args["asOf"] = arg0
 	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "ratingKind",
-		func(ctx context.Context, v any) (*model.RatingKind, error) {
-			return ec.unmarshalORatingKind2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐRatingKind(ctx, v)
+		func(ctx context.Context, v any) (*domain.RatingKind, error) {
+			return ec.unmarshalORatingKind2ᚖgithubᚗcomᚋriskregᚋriskregᚋdomainᚐRatingKind(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -2787,8 +2787,8 @@ func (ec *executionContext) _Decision_body(ctx context.Context, field graphql.Co
 			return obj.Body, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v model.Body) graphql.Marshaler {
-			return ec.marshalNBody2githubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐBody(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v domain.Body) graphql.Marshaler {
+			return ec.marshalNBody2githubᚗcomᚋriskregᚋriskregᚋdomainᚐBody(ctx, selections, v)
 		},
 		true,
 		true,
@@ -2833,8 +2833,8 @@ func (ec *executionContext) _Decision_kind(ctx context.Context, field graphql.Co
 			return obj.Kind, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v model.DecisionKind) graphql.Marshaler {
-			return ec.marshalNDecisionKind2githubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐDecisionKind(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v domain.DecisionKind) graphql.Marshaler {
+			return ec.marshalNDecisionKind2githubᚗcomᚋriskregᚋriskregᚋdomainᚐDecisionKind(ctx, selections, v)
 		},
 		true,
 		true,
@@ -3200,8 +3200,8 @@ func (ec *executionContext) _DecisionSubject_kind(ctx context.Context, field gra
 			return obj.Kind, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v model.SubjectKind) graphql.Marshaler {
-			return ec.marshalNSubjectKind2githubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐSubjectKind(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v domain.SubjectKind) graphql.Marshaler {
+			return ec.marshalNSubjectKind2githubᚗcomᚋriskregᚋriskregᚋdomainᚐSubjectKind(ctx, selections, v)
 		},
 		true,
 		true,
@@ -3756,8 +3756,8 @@ func (ec *executionContext) _HeatMap_ratingKind(ctx context.Context, field graph
 			return obj.RatingKind, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v model.RatingKind) graphql.Marshaler {
-			return ec.marshalNRatingKind2githubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐRatingKind(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v domain.RatingKind) graphql.Marshaler {
+			return ec.marshalNRatingKind2githubᚗcomᚋriskregᚋriskregᚋdomainᚐRatingKind(ctx, selections, v)
 		},
 		true,
 		true,
@@ -3857,8 +3857,8 @@ func (ec *executionContext) _HeatMapCell_band(ctx context.Context, field graphql
 			return obj.Band, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v model.Band) graphql.Marshaler {
-			return ec.marshalNBand2githubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐBand(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v domain.Band) graphql.Marshaler {
+			return ec.marshalNBand2githubᚗcomᚋriskregᚋriskregᚋdomainᚐBand(ctx, selections, v)
 		},
 		true,
 		true,
@@ -4077,8 +4077,8 @@ func (ec *executionContext) _HeatMapPoint_band(ctx context.Context, field graphq
 			return obj.Band, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v model.Band) graphql.Marshaler {
-			return ec.marshalNBand2githubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐBand(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v domain.Band) graphql.Marshaler {
+			return ec.marshalNBand2githubᚗcomᚋriskregᚋriskregᚋdomainᚐBand(ctx, selections, v)
 		},
 		true,
 		true,
@@ -5207,7 +5207,7 @@ func (ec *executionContext) _Query_decisions(ctx context.Context, field graphql.
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().Decisions(ctx, fc.Args["body"].(*model.Body), fc.Args["first"].(*int), fc.Args["after"].(*string))
+			return ec.Resolvers.Query().Decisions(ctx, fc.Args["body"].(*domain.Body), fc.Args["first"].(*int), fc.Args["after"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.DecisionConnection) graphql.Marshaler {
@@ -5295,7 +5295,7 @@ func (ec *executionContext) _Query_heatMap(ctx context.Context, field graphql.Co
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().HeatMap(ctx, fc.Args["asOf"].(*time.Time), fc.Args["ratingKind"].(*model.RatingKind))
+			return ec.Resolvers.Query().HeatMap(ctx, fc.Args["asOf"].(*time.Time), fc.Args["ratingKind"].(*domain.RatingKind))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.HeatMap) graphql.Marshaler {
@@ -5427,7 +5427,7 @@ func (ec *executionContext) _Query_heatMapMovement(ctx context.Context, field gr
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().HeatMapMovement(ctx, fc.Args["from"].(time.Time), fc.Args["to"].(*time.Time), fc.Args["ratingKind"].(*model.RatingKind))
+			return ec.Resolvers.Query().HeatMapMovement(ctx, fc.Args["from"].(time.Time), fc.Args["to"].(*time.Time), fc.Args["ratingKind"].(*domain.RatingKind))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*model.HeatMapMove) graphql.Marshaler {
@@ -5618,8 +5618,8 @@ func (ec *executionContext) _Rating_band(ctx context.Context, field graphql.Coll
 			return obj.Band, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v model.Band) graphql.Marshaler {
-			return ec.marshalNBand2githubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐBand(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v domain.Band) graphql.Marshaler {
+			return ec.marshalNBand2githubᚗcomᚋriskregᚋriskregᚋdomainᚐBand(ctx, selections, v)
 		},
 		true,
 		true,
@@ -5871,8 +5871,8 @@ func (ec *executionContext) _Risk_status(ctx context.Context, field graphql.Coll
 			return obj.Status, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v model.RiskStatus) graphql.Marshaler {
-			return ec.marshalNRiskStatus2githubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐRiskStatus(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v domain.RiskStatus) graphql.Marshaler {
+			return ec.marshalNRiskStatus2githubᚗcomᚋriskregᚋriskregᚋdomainᚐRiskStatus(ctx, selections, v)
 		},
 		true,
 		true,
@@ -5990,8 +5990,8 @@ func (ec *executionContext) _Risk_band(ctx context.Context, field graphql.Collec
 			return obj.Band, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.Band) graphql.Marshaler {
-			return ec.marshalOBand2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐBand(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *domain.Band) graphql.Marshaler {
+			return ec.marshalOBand2ᚖgithubᚗcomᚋriskregᚋriskregᚋdomainᚐBand(ctx, selections, v)
 		},
 		true,
 		false,
@@ -6680,8 +6680,8 @@ func (ec *executionContext) _RiskState_status(ctx context.Context, field graphql
 			return obj.Status, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v model.RiskStatus) graphql.Marshaler {
-			return ec.marshalNRiskStatus2githubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐRiskStatus(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v domain.RiskStatus) graphql.Marshaler {
+			return ec.marshalNRiskStatus2githubᚗcomᚋriskregᚋriskregᚋdomainᚐRiskStatus(ctx, selections, v)
 		},
 		true,
 		true,
@@ -6703,8 +6703,8 @@ func (ec *executionContext) _RiskState_band(ctx context.Context, field graphql.C
 			return obj.Band, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.Band) graphql.Marshaler {
-			return ec.marshalOBand2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐBand(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *domain.Band) graphql.Marshaler {
+			return ec.marshalOBand2ᚖgithubᚗcomᚋriskregᚋriskregᚋdomainᚐBand(ctx, selections, v)
 		},
 		true,
 		false,
@@ -6919,8 +6919,8 @@ func (ec *executionContext) _StrategicResponse_option(ctx context.Context, field
 			return obj.Option, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v model.ResponseOption) graphql.Marshaler {
-			return ec.marshalNResponseOption2githubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐResponseOption(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v domain.ResponseOption) graphql.Marshaler {
+			return ec.marshalNResponseOption2githubᚗcomᚋriskregᚋriskregᚋdomainᚐResponseOption(ctx, selections, v)
 		},
 		true,
 		true,
@@ -6988,8 +6988,8 @@ func (ec *executionContext) _StrategicResponse_status(ctx context.Context, field
 			return obj.Status, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v model.ResponseStatus) graphql.Marshaler {
-			return ec.marshalNResponseStatus2githubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐResponseStatus(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v domain.ResponseStatus) graphql.Marshaler {
+			return ec.marshalNResponseStatus2githubᚗcomᚋriskregᚋriskregᚋdomainᚐResponseStatus(ctx, selections, v)
 		},
 		true,
 		true,
@@ -8295,7 +8295,7 @@ func (ec *executionContext) unmarshalInputAssessRiskInput(ctx context.Context, o
 			it.ExpectedVersion = data
 		case "kind":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kind"))
-			data, err := ec.unmarshalNRatingKind2githubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐRatingKind(ctx, v)
+			data, err := ec.unmarshalNRatingKind2githubᚗcomᚋriskregᚋriskregᚋdomainᚐRatingKind(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -8435,7 +8435,7 @@ func (ec *executionContext) unmarshalInputProposeResponseInput(ctx context.Conte
 			it.Description = data
 		case "option":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("option"))
-			data, err := ec.unmarshalNResponseOption2githubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐResponseOption(ctx, v)
+			data, err := ec.unmarshalNResponseOption2githubᚗcomᚋriskregᚋriskregᚋdomainᚐResponseOption(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -8498,7 +8498,7 @@ func (ec *executionContext) unmarshalInputRecordDecisionInput(ctx context.Contex
 		switch k {
 		case "body":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("body"))
-			data, err := ec.unmarshalNBody2githubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐBody(ctx, v)
+			data, err := ec.unmarshalNBody2githubᚗcomᚋriskregᚋriskregᚋdomainᚐBody(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -8512,7 +8512,7 @@ func (ec *executionContext) unmarshalInputRecordDecisionInput(ctx context.Contex
 			it.Session = data
 		case "kind":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kind"))
-			data, err := ec.unmarshalNDecisionKind2githubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐDecisionKind(ctx, v)
+			data, err := ec.unmarshalNDecisionKind2githubᚗcomᚋriskregᚋriskregᚋdomainᚐDecisionKind(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -8757,7 +8757,7 @@ func (ec *executionContext) unmarshalInputReviseResponseInput(ctx context.Contex
 			it.Description = data
 		case "option":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("option"))
-			data, err := ec.unmarshalOResponseOption2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐResponseOption(ctx, v)
+			data, err := ec.unmarshalOResponseOption2ᚖgithubᚗcomᚋriskregᚋriskregᚋdomainᚐResponseOption(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -8820,14 +8820,14 @@ func (ec *executionContext) unmarshalInputRiskFilter(ctx context.Context, obj an
 		switch k {
 		case "band":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("band"))
-			data, err := ec.unmarshalOBand2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐBand(ctx, v)
+			data, err := ec.unmarshalOBand2ᚖgithubᚗcomᚋriskregᚋriskregᚋdomainᚐBand(ctx, v)
 			if err != nil {
 				return it, err
 			}
 			it.Band = data
 		case "status":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("status"))
-			data, err := ec.unmarshalORiskStatus2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐRiskStatus(ctx, v)
+			data, err := ec.unmarshalORiskStatus2ᚖgithubᚗcomᚋriskregᚋriskregᚋdomainᚐRiskStatus(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -11019,25 +11019,61 @@ func (ec *executionContext) unmarshalNAssessRiskInput2githubᚗcomᚋriskregᚋr
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) unmarshalNBand2githubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐBand(ctx context.Context, v any) (model.Band, error) {
-	var res model.Band
-	err := res.UnmarshalGQL(v)
+func (ec *executionContext) unmarshalNBand2githubᚗcomᚋriskregᚋriskregᚋdomainᚐBand(ctx context.Context, v any) (domain.Band, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNBand2githubᚗcomᚋriskregᚋriskregᚋdomainᚐBand[tmp]
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNBand2githubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐBand(ctx context.Context, sel ast.SelectionSet, v model.Band) graphql.Marshaler {
-	return v
+func (ec *executionContext) marshalNBand2githubᚗcomᚋriskregᚋriskregᚋdomainᚐBand(ctx context.Context, sel ast.SelectionSet, v domain.Band) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(marshalNBand2githubᚗcomᚋriskregᚋriskregᚋdomainᚐBand[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "Band!")
+	}
+	return res
 }
 
-func (ec *executionContext) unmarshalNBody2githubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐBody(ctx context.Context, v any) (model.Body, error) {
-	var res model.Body
-	err := res.UnmarshalGQL(v)
+var (
+	unmarshalNBand2githubᚗcomᚋriskregᚋriskregᚋdomainᚐBand = map[string]domain.Band{
+		"GREEN": domain.BandGreen,
+		"AMBER": domain.BandAmber,
+		"RED":   domain.BandRed,
+	}
+	marshalNBand2githubᚗcomᚋriskregᚋriskregᚋdomainᚐBand = map[domain.Band]string{
+		domain.BandGreen: "GREEN",
+		domain.BandAmber: "AMBER",
+		domain.BandRed:   "RED",
+	}
+)
+
+func (ec *executionContext) unmarshalNBody2githubᚗcomᚋriskregᚋriskregᚋdomainᚐBody(ctx context.Context, v any) (domain.Body, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNBody2githubᚗcomᚋriskregᚋriskregᚋdomainᚐBody[tmp]
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNBody2githubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐBody(ctx context.Context, sel ast.SelectionSet, v model.Body) graphql.Marshaler {
-	return v
+func (ec *executionContext) marshalNBody2githubᚗcomᚋriskregᚋriskregᚋdomainᚐBody(ctx context.Context, sel ast.SelectionSet, v domain.Body) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(marshalNBody2githubᚗcomᚋriskregᚋriskregᚋdomainᚐBody[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "Body!")
+	}
+	return res
 }
+
+var (
+	unmarshalNBody2githubᚗcomᚋriskregᚋriskregᚋdomainᚐBody = map[string]domain.Body{
+		"AUDIT_COMMITTEE":   domain.BodyAuditCommittee,
+		"POLICY_COMMISSION": domain.BodyPolicyCommission,
+		"COUNCIL":           domain.BodyCouncil,
+	}
+	marshalNBody2githubᚗcomᚋriskregᚋriskregᚋdomainᚐBody = map[domain.Body]string{
+		domain.BodyAuditCommittee:   "AUDIT_COMMITTEE",
+		domain.BodyPolicyCommission: "POLICY_COMMISSION",
+		domain.BodyCouncil:          "COUNCIL",
+	}
+)
 
 func (ec *executionContext) unmarshalNBoolean2bool(ctx context.Context, v any) (bool, error) {
 	res, err := graphql.UnmarshalBoolean(v)
@@ -11109,15 +11145,47 @@ func (ec *executionContext) marshalNDecisionEdge2ᚖgithubᚗcomᚋriskregᚋris
 	return ec._DecisionEdge(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalNDecisionKind2githubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐDecisionKind(ctx context.Context, v any) (model.DecisionKind, error) {
-	var res model.DecisionKind
-	err := res.UnmarshalGQL(v)
+func (ec *executionContext) unmarshalNDecisionKind2githubᚗcomᚋriskregᚋriskregᚋdomainᚐDecisionKind(ctx context.Context, v any) (domain.DecisionKind, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNDecisionKind2githubᚗcomᚋriskregᚋriskregᚋdomainᚐDecisionKind[tmp]
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNDecisionKind2githubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐDecisionKind(ctx context.Context, sel ast.SelectionSet, v model.DecisionKind) graphql.Marshaler {
-	return v
+func (ec *executionContext) marshalNDecisionKind2githubᚗcomᚋriskregᚋriskregᚋdomainᚐDecisionKind(ctx context.Context, sel ast.SelectionSet, v domain.DecisionKind) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(marshalNDecisionKind2githubᚗcomᚋriskregᚋriskregᚋdomainᚐDecisionKind[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "DecisionKind!")
+	}
+	return res
 }
+
+var (
+	unmarshalNDecisionKind2githubᚗcomᚋriskregᚋriskregᚋdomainᚐDecisionKind = map[string]domain.DecisionKind{
+		"FLAG":        domain.DecisionKindFlag,
+		"ADVICE":      domain.DecisionKindAdvice,
+		"VERIFY":      domain.DecisionKindVerify,
+		"RECOMMEND":   domain.DecisionKindRecommend,
+		"RETURN":      domain.DecisionKindReturn,
+		"ENDORSE":     domain.DecisionKindEndorse,
+		"REJECT":      domain.DecisionKindReject,
+		"ACCEPT_RISK": domain.DecisionKindAcceptRisk,
+		"CLOSE_RISK":  domain.DecisionKindCloseRisk,
+		"NOTE":        domain.DecisionKindNote,
+	}
+	marshalNDecisionKind2githubᚗcomᚋriskregᚋriskregᚋdomainᚐDecisionKind = map[domain.DecisionKind]string{
+		domain.DecisionKindFlag:       "FLAG",
+		domain.DecisionKindAdvice:     "ADVICE",
+		domain.DecisionKindVerify:     "VERIFY",
+		domain.DecisionKindRecommend:  "RECOMMEND",
+		domain.DecisionKindReturn:     "RETURN",
+		domain.DecisionKindEndorse:    "ENDORSE",
+		domain.DecisionKindReject:     "REJECT",
+		domain.DecisionKindAcceptRisk: "ACCEPT_RISK",
+		domain.DecisionKindCloseRisk:  "CLOSE_RISK",
+		domain.DecisionKindNote:       "NOTE",
+	}
+)
 
 func (ec *executionContext) marshalNDecisionSubject2ᚕᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐDecisionSubjectᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.DecisionSubject) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
@@ -11373,15 +11441,33 @@ func (ec *executionContext) unmarshalNProposeResponseInput2githubᚗcomᚋriskre
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) unmarshalNRatingKind2githubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐRatingKind(ctx context.Context, v any) (model.RatingKind, error) {
-	var res model.RatingKind
-	err := res.UnmarshalGQL(v)
+func (ec *executionContext) unmarshalNRatingKind2githubᚗcomᚋriskregᚋriskregᚋdomainᚐRatingKind(ctx context.Context, v any) (domain.RatingKind, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNRatingKind2githubᚗcomᚋriskregᚋriskregᚋdomainᚐRatingKind[tmp]
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNRatingKind2githubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐRatingKind(ctx context.Context, sel ast.SelectionSet, v model.RatingKind) graphql.Marshaler {
-	return v
+func (ec *executionContext) marshalNRatingKind2githubᚗcomᚋriskregᚋriskregᚋdomainᚐRatingKind(ctx context.Context, sel ast.SelectionSet, v domain.RatingKind) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(marshalNRatingKind2githubᚗcomᚋriskregᚋriskregᚋdomainᚐRatingKind[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "RatingKind!")
+	}
+	return res
 }
+
+var (
+	unmarshalNRatingKind2githubᚗcomᚋriskregᚋriskregᚋdomainᚐRatingKind = map[string]domain.RatingKind{
+		"INHERENT": domain.RatingKindInherent,
+		"RESIDUAL": domain.RatingKindResidual,
+		"TARGET":   domain.RatingKindTarget,
+	}
+	marshalNRatingKind2githubᚗcomᚋriskregᚋriskregᚋdomainᚐRatingKind = map[domain.RatingKind]string{
+		domain.RatingKindInherent: "INHERENT",
+		domain.RatingKindResidual: "RESIDUAL",
+		domain.RatingKindTarget:   "TARGET",
+	}
+)
 
 func (ec *executionContext) unmarshalNRecordDecisionInput2githubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐRecordDecisionInput(ctx context.Context, v any) (model.RecordDecisionInput, error) {
 	res, err := ec.unmarshalInputRecordDecisionInput(ctx, v)
@@ -11393,25 +11479,79 @@ func (ec *executionContext) unmarshalNRegisterRiskInput2githubᚗcomᚋriskreg�
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) unmarshalNResponseOption2githubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐResponseOption(ctx context.Context, v any) (model.ResponseOption, error) {
-	var res model.ResponseOption
-	err := res.UnmarshalGQL(v)
+func (ec *executionContext) unmarshalNResponseOption2githubᚗcomᚋriskregᚋriskregᚋdomainᚐResponseOption(ctx context.Context, v any) (domain.ResponseOption, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNResponseOption2githubᚗcomᚋriskregᚋriskregᚋdomainᚐResponseOption[tmp]
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNResponseOption2githubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐResponseOption(ctx context.Context, sel ast.SelectionSet, v model.ResponseOption) graphql.Marshaler {
-	return v
+func (ec *executionContext) marshalNResponseOption2githubᚗcomᚋriskregᚋriskregᚋdomainᚐResponseOption(ctx context.Context, sel ast.SelectionSet, v domain.ResponseOption) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(marshalNResponseOption2githubᚗcomᚋriskregᚋriskregᚋdomainᚐResponseOption[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "ResponseOption!")
+	}
+	return res
 }
 
-func (ec *executionContext) unmarshalNResponseStatus2githubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐResponseStatus(ctx context.Context, v any) (model.ResponseStatus, error) {
-	var res model.ResponseStatus
-	err := res.UnmarshalGQL(v)
+var (
+	unmarshalNResponseOption2githubᚗcomᚋriskregᚋriskregᚋdomainᚐResponseOption = map[string]domain.ResponseOption{
+		"AVOID":  domain.ResponseOptionAvoid,
+		"REDUCE": domain.ResponseOptionReduce,
+		"SHARE":  domain.ResponseOptionShare,
+		"ACCEPT": domain.ResponseOptionAccept,
+	}
+	marshalNResponseOption2githubᚗcomᚋriskregᚋriskregᚋdomainᚐResponseOption = map[domain.ResponseOption]string{
+		domain.ResponseOptionAvoid:  "AVOID",
+		domain.ResponseOptionReduce: "REDUCE",
+		domain.ResponseOptionShare:  "SHARE",
+		domain.ResponseOptionAccept: "ACCEPT",
+	}
+)
+
+func (ec *executionContext) unmarshalNResponseStatus2githubᚗcomᚋriskregᚋriskregᚋdomainᚐResponseStatus(ctx context.Context, v any) (domain.ResponseStatus, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNResponseStatus2githubᚗcomᚋriskregᚋriskregᚋdomainᚐResponseStatus[tmp]
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNResponseStatus2githubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐResponseStatus(ctx context.Context, sel ast.SelectionSet, v model.ResponseStatus) graphql.Marshaler {
-	return v
+func (ec *executionContext) marshalNResponseStatus2githubᚗcomᚋriskregᚋriskregᚋdomainᚐResponseStatus(ctx context.Context, sel ast.SelectionSet, v domain.ResponseStatus) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(marshalNResponseStatus2githubᚗcomᚋriskregᚋriskregᚋdomainᚐResponseStatus[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "ResponseStatus!")
+	}
+	return res
 }
+
+var (
+	unmarshalNResponseStatus2githubᚗcomᚋriskregᚋriskregᚋdomainᚐResponseStatus = map[string]domain.ResponseStatus{
+		"DRAFT":       domain.ResponseStatusDraft,
+		"SUBMITTED":   domain.ResponseStatusSubmitted,
+		"RECOMMENDED": domain.ResponseStatusRecommended,
+		"RETURNED":    domain.ResponseStatusReturned,
+		"ENDORSED":    domain.ResponseStatusEndorsed,
+		"REJECTED":    domain.ResponseStatusRejected,
+		"IN_PROGRESS": domain.ResponseStatusInProgress,
+		"IMPLEMENTED": domain.ResponseStatusImplemented,
+		"VERIFIED":    domain.ResponseStatusVerified,
+		"CLOSED":      domain.ResponseStatusClosed,
+		"WITHDRAWN":   domain.ResponseStatusWithdrawn,
+	}
+	marshalNResponseStatus2githubᚗcomᚋriskregᚋriskregᚋdomainᚐResponseStatus = map[domain.ResponseStatus]string{
+		domain.ResponseStatusDraft:       "DRAFT",
+		domain.ResponseStatusSubmitted:   "SUBMITTED",
+		domain.ResponseStatusRecommended: "RECOMMENDED",
+		domain.ResponseStatusReturned:    "RETURNED",
+		domain.ResponseStatusEndorsed:    "ENDORSED",
+		domain.ResponseStatusRejected:    "REJECTED",
+		domain.ResponseStatusInProgress:  "IN_PROGRESS",
+		domain.ResponseStatusImplemented: "IMPLEMENTED",
+		domain.ResponseStatusVerified:    "VERIFIED",
+		domain.ResponseStatusClosed:      "CLOSED",
+		domain.ResponseStatusWithdrawn:   "WITHDRAWN",
+	}
+)
 
 func (ec *executionContext) unmarshalNResponseTransitionInput2githubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐResponseTransitionInput(ctx context.Context, v any) (model.ResponseTransitionInput, error) {
 	res, err := ec.unmarshalInputResponseTransitionInput(ctx, v)
@@ -11527,15 +11667,41 @@ func (ec *executionContext) marshalNRiskState2ᚖgithubᚗcomᚋriskregᚋriskre
 	return ec._RiskState(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalNRiskStatus2githubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐRiskStatus(ctx context.Context, v any) (model.RiskStatus, error) {
-	var res model.RiskStatus
-	err := res.UnmarshalGQL(v)
+func (ec *executionContext) unmarshalNRiskStatus2githubᚗcomᚋriskregᚋriskregᚋdomainᚐRiskStatus(ctx context.Context, v any) (domain.RiskStatus, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNRiskStatus2githubᚗcomᚋriskregᚋriskregᚋdomainᚐRiskStatus[tmp]
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNRiskStatus2githubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐRiskStatus(ctx context.Context, sel ast.SelectionSet, v model.RiskStatus) graphql.Marshaler {
-	return v
+func (ec *executionContext) marshalNRiskStatus2githubᚗcomᚋriskregᚋriskregᚋdomainᚐRiskStatus(ctx context.Context, sel ast.SelectionSet, v domain.RiskStatus) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(marshalNRiskStatus2githubᚗcomᚋriskregᚋriskregᚋdomainᚐRiskStatus[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "RiskStatus!")
+	}
+	return res
 }
+
+var (
+	unmarshalNRiskStatus2githubᚗcomᚋriskregᚋriskregᚋdomainᚐRiskStatus = map[string]domain.RiskStatus{
+		"OPEN":       domain.RiskStatusOpen,
+		"ASSESSED":   domain.RiskStatusAssessed,
+		"TREATING":   domain.RiskStatusTreating,
+		"MONITORING": domain.RiskStatusMonitoring,
+		"TOLERATED":  domain.RiskStatusTolerated,
+		"CLOSED":     domain.RiskStatusClosed,
+		"WITHDRAWN":  domain.RiskStatusWithdrawn,
+	}
+	marshalNRiskStatus2githubᚗcomᚋriskregᚋriskregᚋdomainᚐRiskStatus = map[domain.RiskStatus]string{
+		domain.RiskStatusOpen:       "OPEN",
+		domain.RiskStatusAssessed:   "ASSESSED",
+		domain.RiskStatusTreating:   "TREATING",
+		domain.RiskStatusMonitoring: "MONITORING",
+		domain.RiskStatusTolerated:  "TOLERATED",
+		domain.RiskStatusClosed:     "CLOSED",
+		domain.RiskStatusWithdrawn:  "WITHDRAWN",
+	}
+)
 
 func (ec *executionContext) unmarshalNRiskTransitionInput2githubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐRiskTransitionInput(ctx context.Context, v any) (model.RiskTransitionInput, error) {
 	res, err := ec.unmarshalInputRiskTransitionInput(ctx, v)
@@ -11609,15 +11775,31 @@ func (ec *executionContext) marshalNString2ᚕstringᚄ(ctx context.Context, sel
 	return ret
 }
 
-func (ec *executionContext) unmarshalNSubjectKind2githubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐSubjectKind(ctx context.Context, v any) (model.SubjectKind, error) {
-	var res model.SubjectKind
-	err := res.UnmarshalGQL(v)
+func (ec *executionContext) unmarshalNSubjectKind2githubᚗcomᚋriskregᚋriskregᚋdomainᚐSubjectKind(ctx context.Context, v any) (domain.SubjectKind, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNSubjectKind2githubᚗcomᚋriskregᚋriskregᚋdomainᚐSubjectKind[tmp]
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNSubjectKind2githubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐSubjectKind(ctx context.Context, sel ast.SelectionSet, v model.SubjectKind) graphql.Marshaler {
-	return v
+func (ec *executionContext) marshalNSubjectKind2githubᚗcomᚋriskregᚋriskregᚋdomainᚐSubjectKind(ctx context.Context, sel ast.SelectionSet, v domain.SubjectKind) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(marshalNSubjectKind2githubᚗcomᚋriskregᚋriskregᚋdomainᚐSubjectKind[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "SubjectKind!")
+	}
+	return res
 }
+
+var (
+	unmarshalNSubjectKind2githubᚗcomᚋriskregᚋriskregᚋdomainᚐSubjectKind = map[string]domain.SubjectKind{
+		"RISK":     domain.SubjectKindRisk,
+		"RESPONSE": domain.SubjectKindResponse,
+	}
+	marshalNSubjectKind2githubᚗcomᚋriskregᚋriskregᚋdomainᚐSubjectKind = map[domain.SubjectKind]string{
+		domain.SubjectKindRisk:     "RISK",
+		domain.SubjectKindResponse: "RESPONSE",
+	}
+)
 
 func (ec *executionContext) unmarshalNTime2timeᚐTime(ctx context.Context, v any) (time.Time, error) {
 	res, err := model.UnmarshalTime(v)
@@ -11780,37 +11962,69 @@ func (ec *executionContext) marshalN__TypeKind2string(ctx context.Context, sel a
 	return res
 }
 
-func (ec *executionContext) unmarshalOBand2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐBand(ctx context.Context, v any) (*model.Band, error) {
+func (ec *executionContext) unmarshalOBand2ᚖgithubᚗcomᚋriskregᚋriskregᚋdomainᚐBand(ctx context.Context, v any) (*domain.Band, error) {
 	if v == nil {
 		return nil, nil
 	}
-	var res = new(model.Band)
-	err := res.UnmarshalGQL(v)
-	return res, graphql.ErrorOnPath(ctx, err)
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalOBand2ᚖgithubᚗcomᚋriskregᚋriskregᚋdomainᚐBand[tmp]
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalOBand2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐBand(ctx context.Context, sel ast.SelectionSet, v *model.Band) graphql.Marshaler {
+func (ec *executionContext) marshalOBand2ᚖgithubᚗcomᚋriskregᚋriskregᚋdomainᚐBand(ctx context.Context, sel ast.SelectionSet, v *domain.Band) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
-	return v
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(marshalOBand2ᚖgithubᚗcomᚋriskregᚋriskregᚋdomainᚐBand[*v])
+	return res
 }
 
-func (ec *executionContext) unmarshalOBody2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐBody(ctx context.Context, v any) (*model.Body, error) {
+var (
+	unmarshalOBand2ᚖgithubᚗcomᚋriskregᚋriskregᚋdomainᚐBand = map[string]domain.Band{
+		"GREEN": domain.BandGreen,
+		"AMBER": domain.BandAmber,
+		"RED":   domain.BandRed,
+	}
+	marshalOBand2ᚖgithubᚗcomᚋriskregᚋriskregᚋdomainᚐBand = map[domain.Band]string{
+		domain.BandGreen: "GREEN",
+		domain.BandAmber: "AMBER",
+		domain.BandRed:   "RED",
+	}
+)
+
+func (ec *executionContext) unmarshalOBody2ᚖgithubᚗcomᚋriskregᚋriskregᚋdomainᚐBody(ctx context.Context, v any) (*domain.Body, error) {
 	if v == nil {
 		return nil, nil
 	}
-	var res = new(model.Body)
-	err := res.UnmarshalGQL(v)
-	return res, graphql.ErrorOnPath(ctx, err)
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalOBody2ᚖgithubᚗcomᚋriskregᚋriskregᚋdomainᚐBody[tmp]
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalOBody2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐBody(ctx context.Context, sel ast.SelectionSet, v *model.Body) graphql.Marshaler {
+func (ec *executionContext) marshalOBody2ᚖgithubᚗcomᚋriskregᚋriskregᚋdomainᚐBody(ctx context.Context, sel ast.SelectionSet, v *domain.Body) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
-	return v
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(marshalOBody2ᚖgithubᚗcomᚋriskregᚋriskregᚋdomainᚐBody[*v])
+	return res
 }
+
+var (
+	unmarshalOBody2ᚖgithubᚗcomᚋriskregᚋriskregᚋdomainᚐBody = map[string]domain.Body{
+		"AUDIT_COMMITTEE":   domain.BodyAuditCommittee,
+		"POLICY_COMMISSION": domain.BodyPolicyCommission,
+		"COUNCIL":           domain.BodyCouncil,
+	}
+	marshalOBody2ᚖgithubᚗcomᚋriskregᚋriskregᚋdomainᚐBody = map[domain.Body]string{
+		domain.BodyAuditCommittee:   "AUDIT_COMMITTEE",
+		domain.BodyPolicyCommission: "POLICY_COMMISSION",
+		domain.BodyCouncil:          "COUNCIL",
+	}
+)
 
 func (ec *executionContext) unmarshalOBoolean2bool(ctx context.Context, v any) (bool, error) {
 	res, err := graphql.UnmarshalBoolean(v)
@@ -11924,37 +12138,71 @@ func (ec *executionContext) marshalORating2ᚖgithubᚗcomᚋriskregᚋriskreg�
 	return ec._Rating(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalORatingKind2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐRatingKind(ctx context.Context, v any) (*model.RatingKind, error) {
+func (ec *executionContext) unmarshalORatingKind2ᚖgithubᚗcomᚋriskregᚋriskregᚋdomainᚐRatingKind(ctx context.Context, v any) (*domain.RatingKind, error) {
 	if v == nil {
 		return nil, nil
 	}
-	var res = new(model.RatingKind)
-	err := res.UnmarshalGQL(v)
-	return res, graphql.ErrorOnPath(ctx, err)
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalORatingKind2ᚖgithubᚗcomᚋriskregᚋriskregᚋdomainᚐRatingKind[tmp]
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalORatingKind2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐRatingKind(ctx context.Context, sel ast.SelectionSet, v *model.RatingKind) graphql.Marshaler {
+func (ec *executionContext) marshalORatingKind2ᚖgithubᚗcomᚋriskregᚋriskregᚋdomainᚐRatingKind(ctx context.Context, sel ast.SelectionSet, v *domain.RatingKind) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
-	return v
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(marshalORatingKind2ᚖgithubᚗcomᚋriskregᚋriskregᚋdomainᚐRatingKind[*v])
+	return res
 }
 
-func (ec *executionContext) unmarshalOResponseOption2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐResponseOption(ctx context.Context, v any) (*model.ResponseOption, error) {
+var (
+	unmarshalORatingKind2ᚖgithubᚗcomᚋriskregᚋriskregᚋdomainᚐRatingKind = map[string]domain.RatingKind{
+		"INHERENT": domain.RatingKindInherent,
+		"RESIDUAL": domain.RatingKindResidual,
+		"TARGET":   domain.RatingKindTarget,
+	}
+	marshalORatingKind2ᚖgithubᚗcomᚋriskregᚋriskregᚋdomainᚐRatingKind = map[domain.RatingKind]string{
+		domain.RatingKindInherent: "INHERENT",
+		domain.RatingKindResidual: "RESIDUAL",
+		domain.RatingKindTarget:   "TARGET",
+	}
+)
+
+func (ec *executionContext) unmarshalOResponseOption2ᚖgithubᚗcomᚋriskregᚋriskregᚋdomainᚐResponseOption(ctx context.Context, v any) (*domain.ResponseOption, error) {
 	if v == nil {
 		return nil, nil
 	}
-	var res = new(model.ResponseOption)
-	err := res.UnmarshalGQL(v)
-	return res, graphql.ErrorOnPath(ctx, err)
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalOResponseOption2ᚖgithubᚗcomᚋriskregᚋriskregᚋdomainᚐResponseOption[tmp]
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalOResponseOption2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐResponseOption(ctx context.Context, sel ast.SelectionSet, v *model.ResponseOption) graphql.Marshaler {
+func (ec *executionContext) marshalOResponseOption2ᚖgithubᚗcomᚋriskregᚋriskregᚋdomainᚐResponseOption(ctx context.Context, sel ast.SelectionSet, v *domain.ResponseOption) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
-	return v
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(marshalOResponseOption2ᚖgithubᚗcomᚋriskregᚋriskregᚋdomainᚐResponseOption[*v])
+	return res
 }
+
+var (
+	unmarshalOResponseOption2ᚖgithubᚗcomᚋriskregᚋriskregᚋdomainᚐResponseOption = map[string]domain.ResponseOption{
+		"AVOID":  domain.ResponseOptionAvoid,
+		"REDUCE": domain.ResponseOptionReduce,
+		"SHARE":  domain.ResponseOptionShare,
+		"ACCEPT": domain.ResponseOptionAccept,
+	}
+	marshalOResponseOption2ᚖgithubᚗcomᚋriskregᚋriskregᚋdomainᚐResponseOption = map[domain.ResponseOption]string{
+		domain.ResponseOptionAvoid:  "AVOID",
+		domain.ResponseOptionReduce: "REDUCE",
+		domain.ResponseOptionShare:  "SHARE",
+		domain.ResponseOptionAccept: "ACCEPT",
+	}
+)
 
 func (ec *executionContext) marshalORisk2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐRisk(ctx context.Context, sel ast.SelectionSet, v *model.Risk) graphql.Marshaler {
 	if v == nil {
@@ -11978,21 +12226,45 @@ func (ec *executionContext) marshalORiskState2ᚖgithubᚗcomᚋriskregᚋriskre
 	return ec._RiskState(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalORiskStatus2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐRiskStatus(ctx context.Context, v any) (*model.RiskStatus, error) {
+func (ec *executionContext) unmarshalORiskStatus2ᚖgithubᚗcomᚋriskregᚋriskregᚋdomainᚐRiskStatus(ctx context.Context, v any) (*domain.RiskStatus, error) {
 	if v == nil {
 		return nil, nil
 	}
-	var res = new(model.RiskStatus)
-	err := res.UnmarshalGQL(v)
-	return res, graphql.ErrorOnPath(ctx, err)
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalORiskStatus2ᚖgithubᚗcomᚋriskregᚋriskregᚋdomainᚐRiskStatus[tmp]
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalORiskStatus2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐRiskStatus(ctx context.Context, sel ast.SelectionSet, v *model.RiskStatus) graphql.Marshaler {
+func (ec *executionContext) marshalORiskStatus2ᚖgithubᚗcomᚋriskregᚋriskregᚋdomainᚐRiskStatus(ctx context.Context, sel ast.SelectionSet, v *domain.RiskStatus) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
-	return v
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(marshalORiskStatus2ᚖgithubᚗcomᚋriskregᚋriskregᚋdomainᚐRiskStatus[*v])
+	return res
 }
+
+var (
+	unmarshalORiskStatus2ᚖgithubᚗcomᚋriskregᚋriskregᚋdomainᚐRiskStatus = map[string]domain.RiskStatus{
+		"OPEN":       domain.RiskStatusOpen,
+		"ASSESSED":   domain.RiskStatusAssessed,
+		"TREATING":   domain.RiskStatusTreating,
+		"MONITORING": domain.RiskStatusMonitoring,
+		"TOLERATED":  domain.RiskStatusTolerated,
+		"CLOSED":     domain.RiskStatusClosed,
+		"WITHDRAWN":  domain.RiskStatusWithdrawn,
+	}
+	marshalORiskStatus2ᚖgithubᚗcomᚋriskregᚋriskregᚋdomainᚐRiskStatus = map[domain.RiskStatus]string{
+		domain.RiskStatusOpen:       "OPEN",
+		domain.RiskStatusAssessed:   "ASSESSED",
+		domain.RiskStatusTreating:   "TREATING",
+		domain.RiskStatusMonitoring: "MONITORING",
+		domain.RiskStatusTolerated:  "TOLERATED",
+		domain.RiskStatusClosed:     "CLOSED",
+		domain.RiskStatusWithdrawn:  "WITHDRAWN",
+	}
+)
 
 func (ec *executionContext) marshalOStrategicResponse2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐStrategicResponse(ctx context.Context, sel ast.SelectionSet, v *model.StrategicResponse) graphql.Marshaler {
 	if v == nil {

@@ -138,10 +138,10 @@ func (r *Resolver) listRisks(ctx context.Context, f model.RiskFilter, n int, aft
 func riskFilter(f model.RiskFilter) projection.RiskFilter {
 	out := projection.RiskFilter{Owner: deref(f.Owner), Category: deref(f.Category), Flagged: f.Flagged, Search: deref(f.Search)}
 	if f.Band != nil {
-		out.Band = domain.Band(*f.Band)
+		out.Band = *f.Band
 	}
 	if f.Status != nil {
-		out.Status = domain.RiskStatus(*f.Status)
+		out.Status = *f.Status
 	}
 	return out
 }
@@ -157,10 +157,10 @@ func readError(err error, field string) error {
 
 // listDecisions answers the decisions query from the read models; a
 // decision's cursor is the position of its DecisionRecorded event.
-func (r *Resolver) listDecisions(ctx context.Context, body *model.Body, n int, after *string) (*model.DecisionConnection, error) {
+func (r *Resolver) listDecisions(ctx context.Context, body *domain.Body, n int, after *string) (*model.DecisionConnection, error) {
 	var b domain.Body
 	if body != nil {
-		b = domain.Body(*body)
+		b = *body
 	}
 	r.current(ctx)
 	page, err := r.Reader.Decisions(ctx, b, n, deref(after))
@@ -183,12 +183,12 @@ func (r *Resolver) listDecisions(ctx context.Context, body *model.Body, n int, a
 // rating of kind, now or as they stood at asOf, from the cells' counters.
 // CLOSED and WITHDRAWN risks are not on it. A cell's risks are read only
 // when asked for (heatMapRisks).
-func (r *Resolver) heatMap(ctx context.Context, asOf time.Time, kind model.RatingKind) (*model.HeatMap, error) {
+func (r *Resolver) heatMap(ctx context.Context, asOf time.Time, kind domain.RatingKind) (*model.HeatMap, error) {
 	view, err := loadersFrom(ctx, r).view(ctx, asOf)
 	if err != nil {
 		return nil, err
 	}
-	hm, err := view.HeatMapCounts(ctx, domain.RatingKind(kind))
+	hm, err := view.HeatMapCounts(ctx, kind)
 	if err != nil {
 		return nil, err
 	}
@@ -198,7 +198,7 @@ func (r *Resolver) heatMap(ctx context.Context, asOf time.Time, kind model.Ratin
 	}
 	out := &model.HeatMap{AsOf: at, RatingKind: kind}
 	for _, c := range hm.Cells {
-		out.Cells = append(out.Cells, &model.HeatMapCell{Likelihood: c.Likelihood, Impact: c.Impact, Band: model.Band(c.Band),
+		out.Cells = append(out.Cells, &model.HeatMapCell{Likelihood: c.Likelihood, Impact: c.Impact, Band: c.Band,
 			Count: c.Count, Kind: kind, AsOf: asOf})
 	}
 	return out, nil

@@ -69,7 +69,7 @@ func (r *mutationResolver) AssessRisk(ctx context.Context, input model.AssessRis
 	if err != nil {
 		return nil, err
 	}
-	risk, err := r.Register.AssessRisk(ctx, req, input.ID, input.ExpectedVersion, domain.RatingKind(input.Kind),
+	risk, err := r.Register.AssessRisk(ctx, req, input.ID, input.ExpectedVersion, input.Kind,
 		input.Likelihood, input.Impact, input.Rationale)
 	if err != nil {
 		return nil, err
@@ -110,7 +110,7 @@ func (r *mutationResolver) ProposeResponse(ctx context.Context, input model.Prop
 		return nil, err
 	}
 	resp, err := r.Register.ProposeResponse(ctx, req, input.RiskID, domain.ResponseDetails{Title: input.Title,
-		Description: input.Description, Option: domain.ResponseOption(input.Option), Owner: input.Owner, DueDate: deref(input.DueDate)})
+		Description: input.Description, Option: input.Option, Owner: input.Owner, DueDate: deref(input.DueDate)})
 	if err != nil {
 		return nil, err
 	}
@@ -125,7 +125,7 @@ func (r *mutationResolver) ReviseResponse(ctx context.Context, input model.Revis
 	}
 	c := domain.ResponseChanges{Title: input.Title, Description: input.Description, Owner: input.Owner, DueDate: input.DueDate}
 	if input.Option != nil {
-		o := domain.ResponseOption(*input.Option)
+		o := *input.Option
 		c.Option = &o
 	}
 	resp, err := r.Register.ReviseResponse(ctx, req, input.ID, input.ExpectedVersion, c)
@@ -167,9 +167,9 @@ func (r *mutationResolver) RecordDecision(ctx context.Context, input model.Recor
 		return nil, err
 	}
 	in := register.DecisionInput{
-		Body:          domain.Body(input.Body),
+		Body:          input.Body,
 		Session:       input.Session,
-		Kind:          domain.DecisionKind(input.Kind),
+		Kind:          input.Kind,
 		Text:          input.Text,
 		EffectiveDate: deref(input.EffectiveDate),
 		ExpiresOn:     deref(input.ExpiresOn),
@@ -251,7 +251,7 @@ func (r *queryResolver) Decision(ctx context.Context, id string) (*model.Decisio
 }
 
 // Decisions is the resolver for the decisions field.
-func (r *queryResolver) Decisions(ctx context.Context, body *model.Body, first *int, after *string) (*model.DecisionConnection, error) {
+func (r *queryResolver) Decisions(ctx context.Context, body *domain.Body, first *int, after *string) (*model.DecisionConnection, error) {
 	n, err := pageSize(first, 50)
 	if err != nil {
 		return nil, err
@@ -267,8 +267,8 @@ func (r *queryResolver) Events(ctx context.Context, first *int, after *string, s
 }
 
 // HeatMap is the resolver for the heatMap field.
-func (r *queryResolver) HeatMap(ctx context.Context, asOf *time.Time, ratingKind *model.RatingKind) (*model.HeatMap, error) {
-	kind := model.RatingKindResidual
+func (r *queryResolver) HeatMap(ctx context.Context, asOf *time.Time, ratingKind *domain.RatingKind) (*model.HeatMap, error) {
+	kind := domain.RatingKindResidual
 	if ratingKind != nil {
 		kind = *ratingKind
 	}

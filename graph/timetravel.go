@@ -76,7 +76,7 @@ func (r *Resolver) responseAt(ctx context.Context, id string, at register.AsOf) 
 // heatMapRisks returns the risks of one cell of a heat map, reading the
 // heat map's risks once per operation.
 func (r *Resolver) heatMapRisks(ctx context.Context, c *model.HeatMapCell) ([]*model.Risk, error) {
-	cells, err := loadersFrom(ctx, r).heatMapCells(ctx, c.AsOf, domain.RatingKind(c.Kind))
+	cells, err := loadersFrom(ctx, r).heatMapCells(ctx, c.AsOf, c.Kind)
 	if err != nil {
 		return nil, err
 	}
@@ -193,9 +193,9 @@ func (r *Resolver) registerChanges(ctx context.Context, from time.Time, to *time
 
 // riskState is what registerChanges compares of a risk.
 func riskState(r *projection.Risk) *model.RiskState {
-	s := &model.RiskState{Status: model.RiskStatus(r.Status), Flagged: r.Flagged, Version: r.Version}
+	s := &model.RiskState{Status: r.Status, Flagged: r.Flagged, Version: r.Version}
 	if r.Band != "" {
-		b := model.Band(r.Band)
+		b := r.Band
 		s.Band = &b
 	}
 	if r.Inherent != nil {
@@ -209,14 +209,14 @@ func riskState(r *projection.Risk) *model.RiskState {
 
 // heatMapMovement answers the heatMapMovement query from the temporal read
 // models.
-func (r *Resolver) heatMapMovement(ctx context.Context, from time.Time, to *time.Time, ratingKind *model.RatingKind) ([]*model.HeatMapMove, error) {
-	kind := model.RatingKindResidual
+func (r *Resolver) heatMapMovement(ctx context.Context, from time.Time, to *time.Time, ratingKind *domain.RatingKind) ([]*model.HeatMapMove, error) {
+	kind := domain.RatingKindResidual
 	if ratingKind != nil {
 		kind = *ratingKind
 	}
 	r.current(ctx)
 	until := instantOr(to)
-	moves, err := r.Reader.Moves(ctx, from, until, domain.RatingKind(kind))
+	moves, err := r.Reader.Moves(ctx, from, until, kind)
 	if err != nil {
 		return nil, err
 	}
@@ -231,7 +231,7 @@ func heatMapPoint(c *projection.Cell) *model.HeatMapPoint {
 	if c == nil {
 		return nil
 	}
-	return &model.HeatMapPoint{Likelihood: c.Likelihood, Impact: c.Impact, Band: model.Band(domain.BandOf(c.Likelihood * c.Impact))}
+	return &model.HeatMapPoint{Likelihood: c.Likelihood, Impact: c.Impact, Band: domain.BandOf(c.Likelihood * c.Impact)}
 }
 
 // instantOr returns *t, or now when t is nil.

@@ -154,43 +154,13 @@ func (r *Reader) ResponseVersion(ctx context.Context, id string, v int) (Respons
 // ResponsesByID returns the responses with the given ids as they stood then,
 // by id.
 func (p *Past) ResponsesByID(ctx context.Context, ids []string) (map[string]Response, error) {
-	responses, err := p.responses(ctx, "response_id", ids)
-	if err != nil {
-		return nil, err
-	}
-	out := make(map[string]Response, len(responses))
-	for _, s := range responses {
-		out[s.ID] = s
-	}
-	return out, nil
+	return responsesByID(ctx, p.pool, ids, &p.at)
 }
 
 // ResponsesByRisk returns the responses to each of the given risks as they
 // stood then, in the order they were proposed, by risk id.
 func (p *Past) ResponsesByRisk(ctx context.Context, riskIDs []string) (map[string][]Response, error) {
-	responses, err := p.responses(ctx, "risk_id", riskIDs)
-	if err != nil {
-		return nil, err
-	}
-	out := make(map[string][]Response)
-	for _, s := range responses {
-		out[s.RiskID] = append(out[s.RiskID], s)
-	}
-	return out, nil
-}
-
-func (p *Past) responses(ctx context.Context, column string, ids []string) ([]Response, error) {
-	responses, err := queryAll(ctx, p.pool, "responses", scanResponse, "SELECT "+responseColumns+
-		" FROM rm_response_history h WHERE h."+column+" = ANY($1) AND "+valid("h", "$2")+" ORDER BY h.created_position",
-		planned(ids, p.at)...)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]Response, len(responses))
-	for i, s := range responses {
-		out[i] = *s
-	}
-	return out, nil
+	return responsesByRisk(ctx, p.pool, riskIDs, &p.at)
 }
 
 // DecisionsBySubject returns, for each of the given ids, the decisions

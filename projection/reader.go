@@ -73,7 +73,19 @@ func (r *Reader) RisksWithoutTotal(ctx context.Context, filter RiskFilter, first
 
 // ResponsesByID returns the responses with the given ids, by id.
 func (r *Reader) ResponsesByID(ctx context.Context, ids []string) (map[string]Response, error) {
-	responses, err := r.responses(ctx, "response_id", ids)
+	return responsesByID(ctx, r.pool, ids, nil)
+}
+
+// ResponsesByRisk returns the responses to each of the given risks, in the
+// order they were proposed, by risk id.
+func (r *Reader) ResponsesByRisk(ctx context.Context, riskIDs []string) (map[string][]Response, error) {
+	return responsesByRisk(ctx, r.pool, riskIDs, nil)
+}
+
+// responsesByID answers Reader.ResponsesByID (at nil) and
+// Past.ResponsesByID.
+func responsesByID(ctx context.Context, pool *pgxpool.Pool, ids []string, at *time.Time) (map[string]Response, error) {
+	responses, err := responses(ctx, pool, "response_id", ids, at)
 	if err != nil {
 		return nil, err
 	}
@@ -84,10 +96,10 @@ func (r *Reader) ResponsesByID(ctx context.Context, ids []string) (map[string]Re
 	return byID, nil
 }
 
-// ResponsesByRisk returns the responses to each of the given risks, in the
-// order they were proposed, by risk id.
-func (r *Reader) ResponsesByRisk(ctx context.Context, riskIDs []string) (map[string][]Response, error) {
-	responses, err := r.responses(ctx, "risk_id", riskIDs)
+// responsesByRisk answers Reader.ResponsesByRisk (at nil) and
+// Past.ResponsesByRisk.
+func responsesByRisk(ctx context.Context, pool *pgxpool.Pool, riskIDs []string, at *time.Time) (map[string][]Response, error) {
+	responses, err := responses(ctx, pool, "risk_id", riskIDs, at)
 	if err != nil {
 		return nil, err
 	}
@@ -99,10 +111,17 @@ func (r *Reader) ResponsesByRisk(ctx context.Context, riskIDs []string) (map[str
 }
 
 // responses returns the responses whose column (response_id or risk_id)
-// holds one of ids, in the order they were proposed.
-func (r *Reader) responses(ctx context.Context, column string, ids []string) ([]Response, error) {
-	responses, err := queryAll(ctx, r.pool, "responses", scanResponse,
-		"SELECT "+responseColumns+" FROM rm_responses WHERE "+column+" = ANY($1) ORDER BY created_position", planned(ids)...)
+// holds one of ids, now (at nil) or as they stood at at, in the order they
+// were proposed.
+func responses(ctx context.Context, pool *pgxpool.Pool, column string, ids []string, at *time.Time) ([]Response, error) {
+	sql := "SELECT " + responseColumns + " FROM rm_responses h WHERE h." + column + " = ANY($1) ORDER BY h.created_position"
+	args := []any{ids}
+	if at != nil {
+		sql = "SELECT " + responseColumns + " FROM rm_response_history h WHERE h." + column + " = ANY($1) AND " +
+			valid("h", "$2") + " ORDER BY h.created_position"
+		args = append(args, *at)
+	}
+	responses, err := queryAll(ctx, pool, "responses", scanResponse, sql, planned(args...)...)
 	if err != nil {
 		return nil, err
 	}

@@ -54,8 +54,9 @@ CREATE TABLE rm_risk_history_gen_1 PARTITION OF rm_risk_history_gen FOR VALUES I
 -- each checked against T in the index.
 CREATE INDEX rm_risk_history_gen_order_idx ON rm_risk_history_gen
     (generation, length(reference), reference, risk_id, from_at) INCLUDE (to_at, slot);
--- What changed between two instants.
-CREATE INDEX rm_risk_history_gen_from_idx ON rm_risk_history_gen (generation, from_at) INCLUDE (risk_id, slot);
+-- What changed between two instants: the versions made after `from` that are
+-- still valid at `to` are the changed risks as they stood at `to`.
+CREATE INDEX rm_risk_history_gen_from_idx ON rm_risk_history_gen (generation, from_at) INCLUDE (to_at, risk_id, slot);
 
 CREATE TABLE rm_response_history_gen (
     slot             smallint    NOT NULL CHECK (slot = generation % 2),

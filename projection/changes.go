@@ -10,7 +10,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/riskreg/riskreg/domain"
-	"github.com/riskreg/riskreg/internal/sqlwhere"
 )
 
 // Change is a risk that changed between two instants: its state at both,
@@ -27,38 +26,24 @@ type Change struct {
 }
 
 // changedSQL selects the risks with a version made after $1 and up to $2,
-// as they stood at $2: one look-up per changed risk, so the cost follows the
-// changes between the instants, not the register or the log. (LIMIT 1 keeps
-// each look-up a look-up: without it the planner may join the versions of
-// the whole register valid at $2 instead.)
-const changedSQL = `SELECT r.* FROM (SELECT DISTINCT h.risk_id FROM rm_risk_history h WHERE h.from_at > $1 AND h.from_at <= $2) c
-	CROSS JOIN LATERAL (SELECT ` + riskColumns + `, search_text, inherent_likelihood, inherent_impact,
-		residual_likelihood, residual_impact, target_likelihood, target_impact FROM rm_risk_history r
-		WHERE r.risk_id = c.risk_id AND r.from_at <= $2 AND r.to_at > $2 LIMIT 1) r`
+// as they stood at $2: a risk changed in between exactly when its version
+// valid at $2 was made after $1, so these are the versions made in between
+// that are still valid at $2, read from index (generation, from_at). The
+// cost follows the changes between the instants, not the register or the
+// log.
+const changedSQL = `SELECT * FROM rm_risk_history r WHERE r.from_at > $1 AND r.from_at <= $2 AND r.to_at > $2`
 
 // Changes returns the page of the risks that changed after from and up to
 // to (each truncated to the microsecond, as recorded_at is), in the
 // register's order, after the cursor after; filter selects them by their
 // state at to.
 func (r *Reader) Changes(ctx context.Context, from, to time.Time, filter RiskFilter, first int, after string) (Page[Change], error) {
-	key, hasKey, err := riskPageArgs(filter, first, after)
+	from, to = from.UTC().Truncate(time.Microsecond), to.UTC().Truncate(time.Microsecond)
+	sql, args, err := risksPageSQL(filter, first, after, &to, &from, true)
 	if err != nil {
 		return Page[Change]{}, err
 	}
-	from, to = from.UTC().Truncate(time.Microsecond), to.UTC().Truncate(time.Microsecond)
-	q := &sqlwhere.Builder{Args: []any{from, to}}
-	filter.sqlWhere(q)
-	where := q.Conditions()
-	pageWhere := where
-	if hasKey {
-		pageWhere += fmt.Sprintf(" AND (length(r.reference), r.reference, r.risk_id) > (%s, %s, %s)",
-			q.Arg(len([]rune(key.reference))), q.Arg(key.reference), q.Arg(key.id))
-	}
-	sql := `WITH changed AS MATERIALIZED (` + changedSQL + `)
-		SELECT total.n, page.* FROM (SELECT count(*) AS n FROM changed r WHERE ` + where + `) total
-		LEFT JOIN LATERAL (SELECT ` + riskColumns + ` FROM changed r WHERE ` + pageWhere + `
-			ORDER BY length(r.reference), r.reference, r.risk_id LIMIT ` + q.Arg(first+1) + `) page ON true`
-	rows, err := r.pool.Query(ctx, sql, planned(q.Args...)...)
+	rows, err := r.pool.Query(ctx, sql, planned(args...)...)
 	if err != nil {
 		return Page[Change]{}, fmt.Errorf("projection: register changes: %w", err)
 	}

@@ -60,7 +60,7 @@ func (p *Past) RisksWithoutTotal(ctx context.Context, filter RiskFilter, first i
 // instant (one index probe per group), unless the filter searches text,
 // which has no counter: then the risks are counted.
 func risksPage(ctx context.Context, pool *pgxpool.Pool, filter RiskFilter, first int, after string, at *time.Time, total bool) (Page[Risk], error) {
-	sql, args, err := risksPageSQL(filter, first, after, at, total)
+	sql, args, err := risksPageSQL(filter, first, after, at, nil, total)
 	if err != nil {
 		return Page[Risk]{}, err
 	}
@@ -76,7 +76,12 @@ func risksPage(ctx context.Context, pool *pgxpool.Pool, filter RiskFilter, first
 }
 
 // risksPageSQL returns the statement of risksPage and its arguments.
-func risksPageSQL(filter RiskFilter, first int, after string, at *time.Time, total bool) (string, []any, error) {
+//
+// With since set (and at), it selects the risks that changed after since:
+// the versions valid at at made after since, one per changed risk, found
+// from index (generation, from_at) in the versions made in between; their
+// total is counted.
+func risksPageSQL(filter RiskFilter, first int, after string, at, since *time.Time, total bool) (string, []any, error) {
 	key, hasKey, err := riskPageArgs(filter, first, after)
 	if err != nil {
 		return "", nil, err
@@ -88,12 +93,15 @@ func risksPageSQL(filter RiskFilter, first int, after string, at *time.Time, tot
 		from, atArg = "rm_risk_history r", q.Arg(*at)
 		q.Where(valid("r", atArg))
 	}
+	if since != nil {
+		q.Where("r.from_at > %s", *since)
+	}
 	filter.sqlWhere(q)
 	where := q.Conditions()
 	switch {
 	case !total:
 		count = `SELECT -1::bigint AS n`
-	case filter.Search != "":
+	case filter.Search != "" || since != nil:
 		count = `SELECT count(*) AS n FROM ` + from + ` WHERE ` + where
 	default:
 		groups := &sqlwhere.Builder{Args: q.Args}

@@ -112,6 +112,13 @@ func TestPastEqualsAsOfFold(t *testing.T) {
 		}
 		for i, at := range instants {
 			comparePast(t, e, at, i%4 == 0)
+			if i%5 == 0 {
+				from, to := at, instants[rng.IntN(len(instants))]
+				if to.Before(from) {
+					from, to = to, from
+				}
+				compareChanges(t, e, from, to)
+			}
 		}
 		compareVersions(t, e, rng, 50)
 	}
@@ -213,4 +220,99 @@ func compareVersions(t *testing.T, e *env, rng *rand.Rand, n int) {
 			}
 		}
 	}
+}
+
+// compareChanges compares what changed between from and to, and which risks
+// moved on the heat maps, with two folds of the log.
+func compareChanges(t *testing.T, e *env, from, to time.Time) {
+	t.Helper()
+	ctx := context.Background()
+	before, err := e.reader.AsOf(ctx, from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	after, err := e.reader.AsOf(ctx, to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, err := after.Risks(projection.RiskFilter{}, projection.MaxPageSize, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []projection.Change
+	for _, r := range all.Items {
+		b, ok := before.Risk(r.ID)
+		if ok && b.Version == r.Version {
+			continue
+		}
+		c := projection.Change{After: r}
+		if ok {
+			c.Before = &b
+		}
+		want = append(want, c)
+	}
+	got, err := e.reader.Changes(ctx, from, to, projection.RiskFilter{}, projection.MaxPageSize, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.TotalCount != len(want) || len(got.Items) != len(want) {
+		t.Fatalf("changes from %s to %s: %d (%d listed), the folds: %d", from, to, got.TotalCount, len(got.Items), len(want))
+	}
+	for i, c := range got.Items {
+		w := want[i]
+		if !reflect.DeepEqual(c.After, w.After) || !reflect.DeepEqual(c.Before, w.Before) ||
+			len(c.EventIDs) != w.After.Version-beforeVersion(w.Before) {
+			t.Errorf("change %d from %s to %s: %+v, the folds: %+v", i, from, to, c, w)
+		}
+	}
+	for _, kind := range []domain.RatingKind{domain.RatingKindInherent, domain.RatingKindResidual, domain.RatingKindTarget} {
+		moves, err := e.reader.Moves(ctx, from, to, kind)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var wantMoves []string
+		for _, c := range want {
+			if cellOf(c.Before, kind) != cellOf(&c.After, kind) {
+				wantMoves = append(wantMoves, c.After.ID)
+			}
+		}
+		var gotMoves []string
+		for _, m := range moves {
+			gotMoves = append(gotMoves, m.Risk.ID)
+			b, a := projection.Cell{}, projection.Cell{}
+			if m.From != nil {
+				b = *m.From
+			}
+			if m.To != nil {
+				a = *m.To
+			}
+			var wb *projection.Risk
+			if r, ok := before.Risk(m.Risk.ID); ok {
+				wb = &r
+			}
+			if b != cellOf(wb, kind) || a != cellOf(&m.Risk, kind) {
+				t.Errorf("%s move of %s from %s to %s: %v -> %v", kind, m.Risk.ID, from, to, m.From, m.To)
+			}
+		}
+		if !reflect.DeepEqual(gotMoves, wantMoves) {
+			t.Errorf("%s moves from %s to %s: %v, the folds: %v", kind, from, to, gotMoves, wantMoves)
+		}
+	}
+}
+
+func beforeVersion(r *projection.Risk) int {
+	if r == nil {
+		return 0
+	}
+	return r.Version
+}
+
+// cellOf returns the cell of r on the heat map of kind; the zero Cell when
+// it is not on it.
+func cellOf(r *projection.Risk, kind domain.RatingKind) projection.Cell {
+	if r == nil || r.Status.Terminal() || r.Rating(kind) == nil {
+		return projection.Cell{}
+	}
+	g := r.Rating(kind)
+	return projection.Cell{Likelihood: g.Likelihood, Impact: g.Impact}
 }

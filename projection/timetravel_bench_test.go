@@ -102,7 +102,7 @@ func BenchmarkTimeTravel(b *testing.B) {
 			explain(b, pool, projection.MovesSQL(domain.RatingKindResidual), from, from.Add(span/120))
 		}
 		for _, at := range []time.Time{first.Add(span / 10), first.Add(span / 2), last} {
-			sql, args, err := projection.RisksPageSQL(projection.RiskFilter{}, 50, "", &at, true)
+			sql, args, err := projection.RisksPageSQL(projection.RiskFilter{}, 50, "", &at, nil, true)
 			if err != nil {
 				b.Fatal(err)
 			}

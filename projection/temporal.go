@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/riskreg/riskreg/eventstore"
@@ -170,7 +171,19 @@ func (h *historyModel[R]) take(st *historyState[R], chunk int) []Changes {
 		st.cum[d.key] += d.d
 		counts[i] = countRow{key: d.key, at: d.at, pos: d.pos, n: st.cum[d.key]}
 	}
+	var groups map[string]groupCount
+	if len(st.groups) > 0 {
+		groups = make(map[string]groupCount, len(st.groups))
+		for k, g := range st.groups {
+			groups[k] = groupCount{riskGroup: g, n: st.cum[k]}
+		}
+	}
 	var out []Changes
+	if len(st.versions) <= chunk && len(st.closes) <= chunk && len(counts) <= chunk {
+		// One piece (a live batch): written in two round trips.
+		out = append(out, &historyChanges[R]{h: h, versions: st.versions, closes: st.closes, counts: counts, groups: groups})
+		st.versions, st.closes, counts, groups = nil, nil, nil, nil
+	}
 	for piece := range slices.Chunk(st.versions, chunk) {
 		out = append(out, &historyChanges[R]{h: h, versions: piece})
 	}
@@ -180,11 +193,7 @@ func (h *historyModel[R]) take(st *historyState[R], chunk int) []Changes {
 	for piece := range slices.Chunk(counts, chunk) {
 		out = append(out, &historyChanges[R]{h: h, counts: piece})
 	}
-	if len(st.groups) > 0 {
-		groups := make(map[string]groupCount, len(st.groups))
-		for k, g := range st.groups {
-			groups[k] = groupCount{riskGroup: g, n: st.cum[k]}
-		}
+	if groups != nil {
 		out = append(out, &historyChanges[R]{h: h, groups: groups})
 	}
 	cum := st.cum
@@ -213,24 +222,6 @@ type groupCount struct {
 var infinity = pgtype.Timestamptz{InfinityModifier: pgtype.Infinity, Valid: true}
 
 func (c *historyChanges[R]) Write(ctx context.Context, tx pgx.Tx, gen int64) error {
-	if len(c.closes) > 0 {
-		ids, versions, tos, toAts := make([]string, len(c.closes)), make([]int64, len(c.closes)),
-			make([]string, len(c.closes)), make([]time.Time, len(c.closes))
-		for i, cl := range c.closes {
-			ids[i], versions[i], tos[i], toAts[i] = cl.id, cl.version, cl.to.String(), cl.toAt
-		}
-		sql := fmt.Sprintf(`UPDATE %[1]s h SET to_pos = c.to_pos, to_at = c.to_at
-			FROM unnest($3::text[], $4::bigint[], $5::text[], $6::timestamptz[]) AS c(id, version, to_pos, to_at)
-			WHERE h.slot = $1 AND h.generation = $2 AND h.%[2]s = c.id AND h.version = c.version`,
-			pgx.Identifier{c.h.table}.Sanitize(), pgx.Identifier{c.h.key}.Sanitize())
-		tag, err := tx.Exec(ctx, sql, slotOf(gen), gen, ids, versions, tos, toAts)
-		if err != nil {
-			return fmt.Errorf("projection: close versions in %s: %w", c.h.table, err)
-		}
-		if tag.RowsAffected() != int64(len(c.closes)) {
-			return fmt.Errorf("projection: %s holds %d of the %d versions to close", c.h.table, tag.RowsAffected(), len(c.closes))
-		}
-	}
 	rows := make([][]any, 0, len(c.versions))
 	for i := range c.versions {
 		v := &c.versions[i]
@@ -247,36 +238,58 @@ func (c *historyChanges[R]) Write(ctx context.Context, tx pgx.Tx, gen int64) err
 	if err := copyRows(ctx, tx, c.h.table, c.h.columns, rows); err != nil {
 		return err
 	}
-	counts := make([][]any, len(c.counts))
-	for i, r := range c.counts {
-		counts[i] = []any{slotOf(gen), gen, r.key, r.at, r.pos.String(), r.n}
+	// The rest goes in one round trip: a live batch writes a little of each.
+	batch := &pgx.Batch{}
+	if len(c.closes) > 0 {
+		ids, versions, tos, toAts := make([]string, len(c.closes)), make([]int64, len(c.closes)),
+			make([]string, len(c.closes)), make([]time.Time, len(c.closes))
+		for i, cl := range c.closes {
+			ids[i], versions[i], tos[i], toAts[i] = cl.id, cl.version, cl.to.String(), cl.toAt
+		}
+		sql := fmt.Sprintf(`UPDATE %[1]s h SET to_pos = c.to_pos, to_at = c.to_at
+			FROM unnest($3::text[], $4::bigint[], $5::text[], $6::timestamptz[]) AS c(id, version, to_pos, to_at)
+			WHERE h.slot = $1 AND h.generation = $2 AND h.%[2]s = c.id AND h.version = c.version`,
+			pgx.Identifier{c.h.table}.Sanitize(), pgx.Identifier{c.h.key}.Sanitize())
+		batch.Queue(sql, slotOf(gen), gen, ids, versions, tos, toAts).Exec(func(tag pgconn.CommandTag) error {
+			if tag.RowsAffected() != int64(len(c.closes)) {
+				return fmt.Errorf("projection: %s holds %d of the %d versions to close", c.h.table, tag.RowsAffected(), len(c.closes))
+			}
+			return nil
+		})
 	}
-	if err := copyRows(ctx, tx, "rm_risk_counts_gen", countColumns, counts); err != nil {
-		return err
+	if len(c.counts) > 0 {
+		keys, ats, poss, ns := make([]string, len(c.counts)), make([]time.Time, len(c.counts)),
+			make([]string, len(c.counts)), make([]int64, len(c.counts))
+		for i, r := range c.counts {
+			keys[i], ats[i], poss[i], ns[i] = r.key, r.at, r.pos.String(), r.n
+		}
+		batch.Queue(`INSERT INTO rm_risk_counts_gen (slot, generation, counter, at, pos, n)
+			SELECT $1, $2, * FROM unnest($3::text[], $4::timestamptz[], $5::text[], $6::bigint[])`,
+			slotOf(gen), gen, keys, ats, poss, ns)
 	}
-	if len(c.groups) == 0 {
+	if len(c.groups) > 0 {
+		// In key order, so that concurrent writers never wait for each other
+		// in a circle.
+		var keys, bands, statuses, owners, categories []string
+		var flagged []bool
+		var ns []int64
+		for _, k := range slices.Sorted(maps.Keys(c.groups)) {
+			g := c.groups[k]
+			keys, bands, statuses = append(keys, k), append(bands, g.band), append(statuses, g.status)
+			owners, categories, flagged = append(owners, g.owner), append(categories, g.category), append(flagged, g.flagged)
+			ns = append(ns, g.n)
+		}
+		batch.Queue(`INSERT INTO rm_risk_groups_gen (slot, generation, counter, band, status, flagged, owner, category, n)
+			SELECT $1, $2, k, NULLIF(b, ''), s, f, o, c, n
+			FROM unnest($3::text[], $4::text[], $5::text[], $6::boolean[], $7::text[], $8::text[], $9::bigint[]) AS g(k, b, s, f, o, c, n)
+			ON CONFLICT (generation, counter, slot) DO UPDATE SET n = EXCLUDED.n`,
+			slotOf(gen), gen, keys, bands, statuses, flagged, owners, categories, ns)
+	}
+	if batch.Len() == 0 {
 		return nil
 	}
-	// In key order, so that concurrent writers never wait for each other in
-	// a circle.
-	var keys, bands, statuses, owners, categories []string
-	var flagged []bool
-	var ns []int64
-	for _, k := range slices.Sorted(maps.Keys(c.groups)) {
-		g := c.groups[k]
-		keys, bands, statuses = append(keys, k), append(bands, g.band), append(statuses, g.status)
-		owners, categories, flagged = append(owners, g.owner), append(categories, g.category), append(flagged, g.flagged)
-		ns = append(ns, g.n)
-	}
-	_, err := tx.Exec(ctx, `INSERT INTO rm_risk_groups_gen (slot, generation, counter, band, status, flagged, owner, category, n)
-		SELECT $1, $2, k, NULLIF(b, ''), s, f, o, c, n
-		FROM unnest($3::text[], $4::text[], $5::text[], $6::boolean[], $7::text[], $8::text[], $9::bigint[]) AS g(k, b, s, f, o, c, n)
-		ON CONFLICT (generation, counter, slot) DO UPDATE SET n = EXCLUDED.n`,
-		slotOf(gen), gen, keys, bands, statuses, flagged, owners, categories, ns)
-	if err != nil {
-		return fmt.Errorf("projection: add risk groups: %w", err)
+	if err := tx.SendBatch(ctx, batch).Close(); err != nil {
+		return fmt.Errorf("projection: write the history of %s: %w", c.h.table, err)
 	}
 	return nil
 }
-
-var countColumns = []string{"slot", "generation", "counter", "at", "pos", "n"}

@@ -137,8 +137,10 @@ func (h *historyModel[R]) loadCounters(ctx context.Context, q Querier, gen int64
 	for _, k := range missing {
 		st.cum[k] = 0
 	}
-	rows, err := q.Query(ctx, `SELECT DISTINCT ON (counter) counter, n FROM rm_risk_counts_gen
-		WHERE slot = $1 AND generation = $2 AND counter = ANY($3) ORDER BY counter, at DESC, pos DESC`,
+	// One backward probe per counter: the last row of each, not all of them.
+	rows, err := q.Query(ctx, `SELECT k.counter, c.n FROM unnest($3::text[]) AS k(counter)
+		CROSS JOIN LATERAL (SELECT n FROM rm_risk_counts_gen c WHERE c.slot = $1 AND c.generation = $2
+			AND c.counter = k.counter ORDER BY c.at DESC, c.pos DESC LIMIT 1) c`,
 		planned(slotOf(gen), gen, missing)...)
 	if err != nil {
 		return fmt.Errorf("projection: load counters: %w", err)

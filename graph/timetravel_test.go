@@ -122,6 +122,45 @@ func TestRegisterChangesAndHeatMapMovement(t *testing.T) {
 		t.Errorf("C (new) moved %+v -> %+v", m.From, m.To)
 	}
 
+	// The heat maps list their cells' risks when asked: as of the second
+	// session and now, after D's late re-rating.
+	type cells struct {
+		Cells []struct {
+			Likelihood, Impact, Count int
+			Risks                     []struct{ ID string }
+		}
+	}
+	var heat struct{ Then, Now cells }
+	e.must(t, staff, `query($t: Time) {
+		then: heatMap(asOf: $t, ratingKind: INHERENT) { cells { likelihood impact count risks { id } } }
+		now: heatMap(ratingKind: INHERENT) { cells { likelihood impact count risks { id } } } }`, vars{"t": second}, &heat)
+	at := func(m cells, l, i int) []string {
+		var ids []string
+		for _, c := range m.Cells {
+			if c.Likelihood == l && c.Impact == i {
+				if c.Count != len(c.Risks) {
+					t.Errorf("cell %dx%d counts %d and lists %d risks", l, i, c.Count, len(c.Risks))
+				}
+				for _, r := range c.Risks {
+					ids = append(ids, r.ID)
+				}
+			}
+		}
+		return ids
+	}
+	if got := at(heat.Then, 5, 4); len(got) != 1 || got[0] != a.ID {
+		t.Errorf("cell 5x4 as of the second session: %v, want A", got)
+	}
+	if got := at(heat.Then, 3, 3); len(got) != 2 || got[0] != d.ID || got[1] != c.ID {
+		t.Errorf("cell 3x3 as of the second session: %v, want D and C", got)
+	}
+	if got := at(heat.Then, 1, 2); len(got) != 0 {
+		t.Errorf("cell 1x2 as of the second session: %v, want none (B closed)", got)
+	}
+	if got := at(heat.Now, 1, 1); len(got) != 1 || got[0] != d.ID {
+		t.Errorf("cell 1x1 now: %v, want D", got)
+	}
+
 	// Up to now (no to): D's late change counts too; from after every
 	// event: nothing.
 	var now struct {

@@ -164,7 +164,9 @@ FROM rm_risk_counts_gen
 WHERE slot = (SELECT (active_generation % 2)::smallint FROM rm_projections WHERE name = 'risks')
   AND generation = (SELECT active_generation FROM rm_projections WHERE name = 'risks');
 
--- Build every read model again, history included, from the log.
+-- Build the read models of the risks, responses and decisions projections
+-- again, history included, from the log (other projections keep theirs).
 TRUNCATE rm_risks_gen, rm_responses_gen, rm_decisions_gen, rm_decision_subjects_gen, rm_decision_effects_gen;
-UPDATE rm_projections SET building_generation = NULL, builder = NULL;
-DELETE FROM checkpoints WHERE name LIKE 'projection:%';
+UPDATE rm_projections SET building_generation = NULL, builder = NULL WHERE name IN ('risks', 'responses', 'decisions');
+DELETE FROM checkpoints WHERE name IN ('projection:risks', 'projection:responses', 'projection:decisions',
+    'projection:risks:rebuild', 'projection:responses:rebuild', 'projection:decisions:rebuild');

@@ -101,23 +101,7 @@ func (r *Reader) eventsBetween(ctx context.Context, riskIDs []string, from, to t
 // DecisionsBetween returns, for each of the given ids, the decisions that
 // named it recorded after from and up to to, oldest first.
 func (r *Reader) DecisionsBetween(ctx context.Context, subjectIDs []string, from, to time.Time) (map[string][]Decision, error) {
-	from = from.UTC().Truncate(time.Microsecond)
-	to = to.UTC().Truncate(time.Microsecond)
-	all, err := decisionsBySubject(ctx, r.pool, subjectIDs, &to)
-	if err != nil {
-		return nil, err
-	}
-	before, err := decisionsBySubject(ctx, r.pool, subjectIDs, &from)
-	if err != nil {
-		return nil, err
-	}
-	for id, ds := range all {
-		all[id] = ds[len(before[id]):] // both oldest first: the ones up to from come first
-		if len(all[id]) == 0 {
-			delete(all, id)
-		}
-	}
-	return all, nil
+	return decisionsRecorded(ctx, r.pool, subjectIDs, from.UTC().Truncate(time.Microsecond), to.UTC().Truncate(time.Microsecond))
 }
 
 // Cell is a place on a heat map.

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/riskreg/riskreg/domain"
@@ -195,13 +196,23 @@ func (r *Reader) DecisionsBySubject(ctx context.Context, subjectIDs []string) (m
 // decisionsBySubject answers Reader.DecisionsBySubject (at nil) and
 // Past.DecisionsBySubject: the decisions recorded at or before at.
 func decisionsBySubject(ctx context.Context, pool *pgxpool.Pool, subjectIDs []string, at *time.Time) (map[string][]Decision, error) {
-	var instant any = infinity
+	var until any = infinity
 	if at != nil {
-		instant = *at
+		until = *at
 	}
+	return decisionsRecorded(ctx, pool, subjectIDs, negInfinity, until)
+}
+
+// negInfinity is an instant before every decision.
+var negInfinity = pgtype.Timestamptz{InfinityModifier: pgtype.NegativeInfinity, Valid: true}
+
+// decisionsRecorded returns, for each of the given ids, the decisions that
+// named it recorded after since and at or before until, oldest first.
+func decisionsRecorded(ctx context.Context, pool *pgxpool.Pool, subjectIDs []string, since, until any) (map[string][]Decision, error) {
 	rows, err := pool.Query(ctx, `SELECT s.subject_id, `+decisionColumns+`
 		FROM rm_decision_subjects s JOIN rm_decisions d USING (decision_id, position)
-		WHERE s.subject_id = ANY($1) AND s.recorded_at <= $2 ORDER BY s.subject_id, s.position`, planned(subjectIDs, instant)...)
+		WHERE s.subject_id = ANY($1) AND s.recorded_at > $2 AND s.recorded_at <= $3 ORDER BY s.subject_id, s.position`,
+		planned(subjectIDs, since, until)...)
 	if err != nil {
 		return nil, fmt.Errorf("projection: decisions by subject: %w", err)
 	}

@@ -223,6 +223,7 @@ type groupCount struct {
 // infinity is the to_at of a version that is still current.
 var infinity = pgtype.Timestamptz{InfinityModifier: pgtype.Infinity, Valid: true}
 
+// Write writes the changes to generation gen in tx.
 func (c *historyChanges[R]) Write(ctx context.Context, tx pgx.Tx, gen int64) error {
 	rows := make([][]any, 0, len(c.versions))
 	for i := range c.versions {

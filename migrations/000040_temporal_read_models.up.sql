@@ -51,12 +51,14 @@ CREATE TABLE rm_risk_history_gen (
 CREATE TABLE rm_risk_history_gen_0 PARTITION OF rm_risk_history_gen FOR VALUES IN (0);
 CREATE TABLE rm_risk_history_gen_1 PARTITION OF rm_risk_history_gen FOR VALUES IN (1);
 -- A page of the register as of T: its versions in the register's order,
--- each checked against T in the index.
+-- each checked against T in the index (from_at and to_at are key columns, so
+-- that both conditions are index conditions and only the versions valid at T
+-- are read from the table).
 CREATE INDEX rm_risk_history_gen_order_idx ON rm_risk_history_gen
-    (generation, length(reference), reference, risk_id, from_at) INCLUDE (to_at, slot);
+    (generation, length(reference), reference, risk_id, from_at, to_at) INCLUDE (slot);
 -- What changed between two instants: the versions made after `from` that are
 -- still valid at `to` are the changed risks as they stood at `to`.
-CREATE INDEX rm_risk_history_gen_from_idx ON rm_risk_history_gen (generation, from_at) INCLUDE (to_at, risk_id, slot);
+CREATE INDEX rm_risk_history_gen_from_idx ON rm_risk_history_gen (generation, from_at, to_at) INCLUDE (risk_id, slot);
 
 CREATE TABLE rm_response_history_gen (
     slot             smallint    NOT NULL CHECK (slot = generation % 2),

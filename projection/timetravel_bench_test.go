@@ -107,6 +107,11 @@ func BenchmarkTimeTravel(b *testing.B) {
 				b.Fatal(err)
 			}
 			explain(b, pool, sql, args...)
+			from := at.Add(-span / 120)
+			if sql, args, err = projection.RisksPageSQL(projection.RiskFilter{}, 50, "", &at, &from, true); err != nil {
+				b.Fatal(err)
+			}
+			explain(b, pool, sql, args...)
 		}
 	}
 	lat := make([][]time.Duration, len(queries))

@@ -252,7 +252,7 @@ func (r *Resolver) subjectChangeEvent(ctx context.Context, c *model.SubjectChang
 
 // sessionModel converts a session of the calendar.
 func sessionModel(s projection.Session) *model.Session {
-	return &model.Session{ID: s.ID, Body: model.Body(s.Body), Date: s.Date, Title: s.Title, Version: s.Version}
+	return &model.Session{ID: s.ID, Body: domain.Body(s.Body), Date: s.Date, Title: s.Title, Version: s.Version}
 }
 
 // session returns a session of the calendar, nil when there is none.
@@ -273,7 +273,7 @@ func (r *Resolver) sessionByID(ctx context.Context, id string) (*model.Session, 
 }
 
 // listSessions answers the sessions query.
-func (r *Resolver) listSessions(ctx context.Context, body *model.Body) ([]*model.Session, error) {
+func (r *Resolver) listSessions(ctx context.Context, body *domain.Body) ([]*model.Session, error) {
 	r.current(ctx)
 	var b domain.Body
 	if body != nil {
@@ -298,7 +298,7 @@ func (r *Resolver) sessionItems(ctx context.Context, obj *model.Session) ([]*mod
 	}
 	out := []*model.TabledItem{}
 	for _, it := range s.Items {
-		out = append(out, &model.TabledItem{SubjectID: it.SubjectID, Kind: model.SubjectKind(it.Kind), Note: it.Note,
+		out = append(out, &model.TabledItem{SubjectID: it.SubjectID, Kind: domain.SubjectKind(it.Kind), Note: it.Note,
 			VersionTabled: it.VersionTabled, VersionNow: it.VersionNow, ChangedSinceTabled: it.VersionNow != it.VersionTabled})
 	}
 	return out, nil
@@ -316,7 +316,7 @@ func (r *Resolver) suggestedAgenda(ctx context.Context, obj *model.Session) ([]*
 	}
 	out := make([]*model.AgendaSuggestion, len(suggestions))
 	for i, a := range suggestions {
-		out[i] = &model.AgendaSuggestion{Reason: model.AgendaReason(a.Reason), Kind: model.SubjectKind(a.Kind),
+		out[i] = &model.AgendaSuggestion{Reason: model.AgendaReason(a.Reason), Kind: domain.SubjectKind(a.Kind),
 			SubjectID: a.SubjectID, DecisionID: optional(a.DecisionID)}
 	}
 	return out, nil
@@ -362,9 +362,9 @@ func (r *Resolver) decisionSessionID(ctx context.Context, obj *model.Decision) (
 
 // subjectRisk returns the risk a tabled item or suggestion is about: the
 // risk itself, or a response's risk, as it stands.
-func (r *Resolver) subjectRisk(ctx context.Context, kind model.SubjectKind, id string) (*model.Risk, error) {
+func (r *Resolver) subjectRisk(ctx context.Context, kind domain.SubjectKind, id string) (*model.Risk, error) {
 	riskID := id
-	if kind == model.SubjectKindResponse {
+	if kind == domain.SubjectKindResponse {
 		resp, err := r.subjectResponse(ctx, kind, id)
 		if err != nil || resp == nil {
 			return nil, err
@@ -380,8 +380,8 @@ func (r *Resolver) subjectRisk(ctx context.Context, kind model.SubjectKind, id s
 
 // subjectResponse returns the response a tabled item or suggestion is
 // about, nil for a risk.
-func (r *Resolver) subjectResponse(ctx context.Context, kind model.SubjectKind, id string) (*model.StrategicResponse, error) {
-	if kind != model.SubjectKindResponse {
+func (r *Resolver) subjectResponse(ctx context.Context, kind domain.SubjectKind, id string) (*model.StrategicResponse, error) {
+	if kind != domain.SubjectKindResponse {
 		return nil, nil
 	}
 	resp, err := r.Register.Response(ctx, id, register.AsOf{})
@@ -392,7 +392,7 @@ func (r *Resolver) subjectResponse(ctx context.Context, kind model.SubjectKind, 
 }
 
 // scheduleSession runs the scheduleSession mutation.
-func (r *Resolver) scheduleSession(ctx context.Context, body model.Body, date domain.Date, title string, key *string) (*model.Session, error) {
+func (r *Resolver) scheduleSession(ctx context.Context, body domain.Body, date domain.Date, title string, key *string) (*model.Session, error) {
 	req, err := request(ctx, key)
 	if err != nil {
 		return nil, err
@@ -405,7 +405,7 @@ func registerSessionModel(s register.Session, err error) (*model.Session, error)
 	if err != nil {
 		return nil, err
 	}
-	return &model.Session{ID: s.ID(), Body: model.Body(s.Body()), Date: s.Date(), Title: s.Title(), Version: s.Version()}, nil
+	return &model.Session{ID: s.ID(), Body: domain.Body(s.Body()), Date: s.Date(), Title: s.Title(), Version: s.Version()}, nil
 }
 
 // tableItem runs the tableItem mutation.
@@ -420,7 +420,7 @@ func (r *Resolver) tableItem(ctx context.Context, sessionID, subjectID string, n
 // tabledRisk returns the risk of a tabled item: for a risk, as it stood at
 // the version tabled; for a response, its risk as it stands.
 func (r *Resolver) tabledRisk(ctx context.Context, it *model.TabledItem) (*model.Risk, error) {
-	if it.Kind != model.SubjectKindRisk {
+	if it.Kind != domain.SubjectKindRisk {
 		return r.subjectRisk(ctx, it.Kind, it.SubjectID)
 	}
 	at := register.AsOf{Version: it.VersionTabled}
@@ -434,7 +434,7 @@ func (r *Resolver) tabledRisk(ctx context.Context, it *model.TabledItem) (*model
 // tabledResponse returns the response of a tabled item as it stood at the
 // version tabled; nil for a risk.
 func (r *Resolver) tabledResponse(ctx context.Context, it *model.TabledItem) (*model.StrategicResponse, error) {
-	if it.Kind != model.SubjectKindResponse {
+	if it.Kind != domain.SubjectKindResponse {
 		return nil, nil
 	}
 	at := register.AsOf{Version: it.VersionTabled}
@@ -505,7 +505,7 @@ func calendarComplexity(c *ComplexityRoot, times func(first *int, def int) func(
 	c.Query.RisksOrdered = func(child int, _ *model.RiskOrder, _ *model.RiskFilter, first *int, _ *string) int {
 		return times(first, 50)(child)
 	}
-	c.Query.Sessions = func(child int, _ *model.Body) int { return 1 + listSessions*child }
+	c.Query.Sessions = func(child int, _ *domain.Body) int { return 1 + listSessions*child }
 	c.Session.Items = func(child int) int { return 1 + listItems*child }
 	c.Session.SuggestedAgenda = func(child int) int { return 1 + listAgenda*child }
 	c.Session.Decisions = func(child int) int { return 1 + listDecisions*child }

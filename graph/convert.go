@@ -4,97 +4,120 @@ import (
 	"encoding/hex"
 	"time"
 
-	"github.com/riskreg/riskreg/domain"
 	"github.com/riskreg/riskreg/eventstore"
 	"github.com/riskreg/riskreg/graph/model"
+	"github.com/riskreg/riskreg/projection"
 	"github.com/riskreg/riskreg/register"
 )
 
-// riskModel converts a folded risk read as of asOf (zero: now).
+// The API's shapes of the register's aggregates: one converter per type,
+// from the read side's (projection) shape. Mutations answer from the
+// aggregate they folded, converted to that shape first.
+
+// riskModel converts a risk the register folded, read as of asOf (zero: now).
 func riskModel(r register.Risk, asOf time.Time) *model.Risk {
+	return riskFromRead(projection.RiskFromAggregate(r.Risk, r.CreatedAt, r.UpdatedAt), asOf)
+}
+
+// responseModel converts a response the register folded, read as of asOf.
+func responseModel(r register.Response, asOf time.Time) *model.StrategicResponse {
+	return responseFromRead(projection.ResponseFromAggregate(r.StrategicResponse, r.CreatedAt, r.UpdatedAt, eventstore.Position{}), asOf)
+}
+
+// decisionModel converts a decision the register folded.
+func decisionModel(d register.Decision) *model.Decision {
+	return decisionFromRead(projection.DecisionFromAggregate(d.Decision, d.Recorded.Position, d.Recorded.ID))
+}
+
+// riskFromRead converts a risk of the read models read as of asOf (zero:
+// now).
+func riskFromRead(r projection.Risk, asOf time.Time) *model.Risk {
 	m := &model.Risk{
-		ID:          r.ID(),
-		Reference:   r.Reference(),
-		Title:       r.Title(),
-		Description: r.Description(),
-		Category:    r.Category(),
-		Source:      r.Source(),
-		Owner:       r.Owner(),
-		Status:      model.RiskStatus(r.Status()),
-		Inherent:    ratingModel(r.Risk, domain.RatingKindInherent),
-		Residual:    ratingModel(r.Risk, domain.RatingKindResidual),
-		Target:      ratingModel(r.Risk, domain.RatingKindTarget),
-		Flagged:     r.Flagged(),
-		Version:     r.Version(),
+		ID:          r.ID,
+		Reference:   r.Reference,
+		Title:       r.Title,
+		Description: r.Description,
+		Category:    r.Category,
+		Source:      r.Source,
+		Owner:       r.Owner,
+		Status:      r.Status,
+		Inherent:    ratingFromRead(r.Inherent),
+		Residual:    ratingFromRead(r.Residual),
+		Target:      ratingFromRead(r.Target),
+		Flagged:     r.Flagged,
+		Version:     r.Version,
 		CreatedAt:   r.CreatedAt,
 		UpdatedAt:   r.UpdatedAt,
 		AsOf:        asOf,
 	}
-	if b, ok := r.Band(); ok {
-		band := model.Band(b)
+	if r.Band != "" {
+		band := r.Band
 		m.Band = &band
 	}
-	if d, ok := r.ToleratedUntil(); ok {
+	if !r.ToleratedUntil.IsZero() {
+		d := r.ToleratedUntil
 		m.ToleratedUntil = &d
 	}
 	return m
 }
 
-func ratingModel(r *domain.Risk, kind domain.RatingKind) *model.Rating {
-	rating, ok := r.Rating(kind)
-	if !ok {
+func ratingFromRead(r *projection.Rating) *model.Rating {
+	if r == nil {
 		return nil
 	}
 	return &model.Rating{
-		Likelihood: rating.Likelihood(),
-		Impact:     rating.Impact(),
-		Score:      rating.Score(),
-		Band:       model.Band(rating.Band()),
-		Rationale:  rating.Rationale(),
-		AssessedBy: rating.AssessedBy(),
-		AssessedAt: rating.AssessedAt(),
+		Likelihood: r.Likelihood,
+		Impact:     r.Impact,
+		Score:      r.Score(),
+		Band:       r.Band(),
+		Rationale:  r.Rationale,
+		AssessedBy: r.AssessedBy,
+		AssessedAt: r.AssessedAt,
 	}
 }
 
-// responseModel converts a folded response read as of asOf (zero: now).
-func responseModel(r register.Response, asOf time.Time) *model.StrategicResponse {
+// responseFromRead converts a response of the read models read as of asOf.
+func responseFromRead(r projection.Response, asOf time.Time) *model.StrategicResponse {
 	m := &model.StrategicResponse{
-		ID:          r.ID(),
-		RiskID:      r.RiskID(),
-		Title:       r.Title(),
-		Description: r.Description(),
-		Option:      model.ResponseOption(r.Option()),
-		Owner:       r.Owner(),
-		Status:      model.ResponseStatus(r.Status()),
-		Version:     r.Version(),
+		ID:          r.ID,
+		RiskID:      r.RiskID,
+		Title:       r.Title,
+		Description: r.Description,
+		Option:      r.Option,
+		Owner:       r.Owner,
+		Status:      r.Status,
+		Version:     r.Version,
 		CreatedAt:   r.CreatedAt,
 		UpdatedAt:   r.UpdatedAt,
 		AsOf:        asOf,
 	}
-	if d, ok := r.DueDate(); ok {
+	if !r.DueDate.IsZero() {
+		d := r.DueDate
 		m.DueDate = &d
 	}
 	return m
 }
 
-func decisionModel(d register.Decision) *model.Decision {
+func decisionFromRead(d projection.Decision) *model.Decision {
 	m := &model.Decision{
-		ID:         d.ID(),
-		Body:       model.Body(d.Body()),
-		Session:    d.Session(),
-		Kind:       model.DecisionKind(d.Kind()),
-		Text:       d.Text(),
-		RecordedBy: d.RecordedBy(),
-		RecordedAt: d.Recorded.RecordedAt,
+		ID:         d.ID,
+		Body:       d.Body,
+		Session:    d.Session,
+		Kind:       d.Kind,
+		Text:       d.Text,
+		RecordedBy: d.RecordedBy,
+		RecordedAt: d.RecordedAt,
 	}
-	if e, ok := d.EffectiveDate(); ok {
+	if !d.EffectiveDate.IsZero() {
+		e := d.EffectiveDate
 		m.EffectiveDate = &e
 	}
-	if e, ok := d.ExpiresOn(); ok {
+	if !d.ExpiresOn.IsZero() {
+		e := d.ExpiresOn
 		m.ExpiresOn = &e
 	}
-	for _, s := range d.Subjects() {
-		m.Subjects = append(m.Subjects, &model.DecisionSubject{ID: s.ID, Kind: model.SubjectKind(s.Kind), VersionSeen: s.VersionSeen})
+	for _, s := range d.Subjects {
+		m.Subjects = append(m.Subjects, &model.DecisionSubject{ID: s.ID, Kind: s.Kind, VersionSeen: s.VersionSeen})
 	}
 	return m
 }

@@ -34,7 +34,7 @@ func (r *decisionResolver) SessionID(ctx context.Context, obj *model.Decision) (
 }
 
 // ScheduleSession is the resolver for the scheduleSession field.
-func (r *mutationResolver) ScheduleSession(ctx context.Context, body model.Body, date domain.Date, title string, idempotencyKey *string) (*model.Session, error) {
+func (r *mutationResolver) ScheduleSession(ctx context.Context, body domain.Body, date domain.Date, title string, idempotencyKey *string) (*model.Session, error) {
 	return r.scheduleSession(ctx, body, date, title, idempotencyKey)
 }
 
@@ -69,7 +69,7 @@ func (r *queryResolver) Session(ctx context.Context, id string) (*model.Session,
 }
 
 // Sessions is the resolver for the sessions field.
-func (r *queryResolver) Sessions(ctx context.Context, body *model.Body) ([]*model.Session, error) {
+func (r *queryResolver) Sessions(ctx context.Context, body *domain.Body) ([]*model.Session, error) {
 	return r.listSessions(ctx, body)
 }
 
@@ -86,6 +86,16 @@ func (r *queryResolver) EventInclusion(ctx context.Context, eventID string, tree
 // LogConsistency is the resolver for the logConsistency field.
 func (r *queryResolver) LogConsistency(ctx context.Context, fromSize int, toSize *int) (*model.ConsistencyProof, error) {
 	return r.logConsistency(ctx, fromSize, toSize)
+}
+
+// RegisterChanges is the resolver for the registerChanges field.
+func (r *queryResolver) RegisterChanges(ctx context.Context, from time.Time, to *time.Time, filter *model.RiskFilter, first *int, after *string) (*model.RiskChangeConnection, error) {
+	return r.registerChanges(ctx, from, to, filter, first, after)
+}
+
+// HeatMapMovement is the resolver for the heatMapMovement field.
+func (r *queryResolver) HeatMapMovement(ctx context.Context, from time.Time, to *time.Time, ratingKind *domain.RatingKind) ([]*model.HeatMapMove, error) {
+	return r.heatMapMovement(ctx, from, to, ratingKind)
 }
 
 // NextReview is the resolver for the nextReview field.

@@ -34,6 +34,7 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 type ResolverRoot interface {
 	AgendaSuggestion() AgendaSuggestionResolver
 	Decision() DecisionResolver
+	HeatMapCell() HeatMapCellResolver
 	Mutation() MutationResolver
 	Query() QueryResolver
 	Risk() RiskResolver
@@ -149,6 +150,18 @@ type ComplexityRoot struct {
 		Risks      func(childComplexity int) int
 	}
 
+	HeatMapMove struct {
+		From func(childComplexity int) int
+		Risk func(childComplexity int) int
+		To   func(childComplexity int) int
+	}
+
+	HeatMapPoint struct {
+		Band       func(childComplexity int) int
+		Impact     func(childComplexity int) int
+		Likelihood func(childComplexity int) int
+	}
+
 	ImportReport struct {
 		DryRun  func(childComplexity int) int
 		Errors  func(childComplexity int) int
@@ -206,7 +219,7 @@ type ComplexityRoot struct {
 		RegisterRisk         func(childComplexity int, input model.RegisterRiskInput) int
 		ReportImplementation func(childComplexity int, input model.ResponseTransitionInput) int
 		ReviseResponse       func(childComplexity int, input model.ReviseResponseInput) int
-		ScheduleSession      func(childComplexity int, body model.Body, date domain.Date, title string, idempotencyKey *string) int
+		ScheduleSession      func(childComplexity int, body domain.Body, date domain.Date, title string, idempotencyKey *string) int
 		StartResponse        func(childComplexity int, input model.ResponseTransitionInput) int
 		SubmitResponse       func(childComplexity int, input model.ResponseTransitionInput) int
 		TableItem            func(childComplexity int, sessionID string, subjectID string, note *string, idempotencyKey *string) int
@@ -229,15 +242,17 @@ type ComplexityRoot struct {
 
 	Query struct {
 		Decision        func(childComplexity int, id string) int
-		Decisions       func(childComplexity int, body *model.Body, first *int, after *string) int
+		Decisions       func(childComplexity int, body *domain.Body, first *int, after *string) int
 		EventInclusion  func(childComplexity int, eventID string, treeSize *int) int
 		Events          func(childComplexity int, first *int, after *string, streamID *string, types []string, since *time.Time, until *time.Time, correlationID *string, decisionID *string) int
-		HeatMap         func(childComplexity int, asOf *time.Time, ratingKind *model.RatingKind) int
+		HeatMap         func(childComplexity int, asOf *time.Time, ratingKind *domain.RatingKind) int
+		HeatMapMovement func(childComplexity int, from time.Time, to *time.Time, ratingKind *domain.RatingKind) int
 		Integrity       func(childComplexity int, streamID *string) int
 		LogCheckpoint   func(childComplexity int) int
 		LogConsistency  func(childComplexity int, fromSize int, toSize *int) int
 		Me              func(childComplexity int) int
 		Node            func(childComplexity int, id string) int
+		RegisterChanges func(childComplexity int, from time.Time, to *time.Time, filter *model.RiskFilter, first *int, after *string) int
 		Response        func(childComplexity int, id string, asOf *time.Time, atVersion *int) int
 		Responses       func(childComplexity int, filter *model.ResponseFilter, first *int, after *string, asOf *time.Time) int
 		Risk            func(childComplexity int, id string, asOf *time.Time, atVersion *int) int
@@ -245,7 +260,7 @@ type ComplexityRoot struct {
 		Risks           func(childComplexity int, filter *model.RiskFilter, first *int, after *string, asOf *time.Time) int
 		RisksOrdered    func(childComplexity int, orderBy *model.RiskOrder, filter *model.RiskFilter, first *int, after *string) int
 		Session         func(childComplexity int, id string) int
-		Sessions        func(childComplexity int, body *model.Body) int
+		Sessions        func(childComplexity int, body *domain.Body) int
 	}
 
 	Rating struct {
@@ -295,6 +310,25 @@ type ComplexityRoot struct {
 		Version          func(childComplexity int) int
 	}
 
+	RiskChange struct {
+		After     func(childComplexity int) int
+		Before    func(childComplexity int) int
+		Decisions func(childComplexity int) int
+		Events    func(childComplexity int) int
+		Risk      func(childComplexity int) int
+	}
+
+	RiskChangeConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	RiskChangeEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
 	RiskConnection struct {
 		Edges      func(childComplexity int) int
 		PageInfo   func(childComplexity int) int
@@ -304,6 +338,15 @@ type ComplexityRoot struct {
 	RiskEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	RiskState struct {
+		Band          func(childComplexity int) int
+		Flagged       func(childComplexity int) int
+		InherentScore func(childComplexity int) int
+		ResidualScore func(childComplexity int) int
+		Status        func(childComplexity int) int
+		Version       func(childComplexity int) int
 	}
 
 	Session struct {
@@ -371,6 +414,9 @@ type DecisionResolver interface {
 	SubjectChangedSince(ctx context.Context, obj *model.Decision) ([]*model.SubjectChange, error)
 	SessionID(ctx context.Context, obj *model.Decision) (*string, error)
 }
+type HeatMapCellResolver interface {
+	Risks(ctx context.Context, obj *model.HeatMapCell) ([]*model.Risk, error)
+}
 type MutationResolver interface {
 	RegisterRisk(ctx context.Context, input model.RegisterRiskInput) (*model.Risk, error)
 	UpdateRisk(ctx context.Context, input model.UpdateRiskInput) (*model.Risk, error)
@@ -385,7 +431,7 @@ type MutationResolver interface {
 	CloseResponse(ctx context.Context, input model.ResponseTransitionInput) (*model.StrategicResponse, error)
 	WithdrawResponse(ctx context.Context, input model.ResponseTransitionInput) (*model.StrategicResponse, error)
 	RecordDecision(ctx context.Context, input model.RecordDecisionInput) (*model.Decision, error)
-	ScheduleSession(ctx context.Context, body model.Body, date domain.Date, title string, idempotencyKey *string) (*model.Session, error)
+	ScheduleSession(ctx context.Context, body domain.Body, date domain.Date, title string, idempotencyKey *string) (*model.Session, error)
 	TableItem(ctx context.Context, sessionID string, subjectID string, note *string, idempotencyKey *string) (*model.Session, error)
 	ImportRisks(ctx context.Context, csv string, source string, mapArg []string, dryRun *bool, partial *bool) (*model.ImportReport, error)
 }
@@ -396,18 +442,20 @@ type QueryResolver interface {
 	Risks(ctx context.Context, filter *model.RiskFilter, first *int, after *string, asOf *time.Time) (*model.RiskConnection, error)
 	Response(ctx context.Context, id string, asOf *time.Time, atVersion *int) (*model.StrategicResponse, error)
 	Decision(ctx context.Context, id string) (*model.Decision, error)
-	Decisions(ctx context.Context, body *model.Body, first *int, after *string) (*model.DecisionConnection, error)
+	Decisions(ctx context.Context, body *domain.Body, first *int, after *string) (*model.DecisionConnection, error)
 	Events(ctx context.Context, first *int, after *string, streamID *string, types []string, since *time.Time, until *time.Time, correlationID *string, decisionID *string) (*model.EventConnection, error)
-	HeatMap(ctx context.Context, asOf *time.Time, ratingKind *model.RatingKind) (*model.HeatMap, error)
+	HeatMap(ctx context.Context, asOf *time.Time, ratingKind *domain.RatingKind) (*model.HeatMap, error)
 	Integrity(ctx context.Context, streamID *string) (*model.IntegrityReport, error)
 	Responses(ctx context.Context, filter *model.ResponseFilter, first *int, after *string, asOf *time.Time) (*model.ResponseConnection, error)
 	RiskByReference(ctx context.Context, reference string) (*model.Risk, error)
 	RisksOrdered(ctx context.Context, orderBy *model.RiskOrder, filter *model.RiskFilter, first *int, after *string) (*model.RiskConnection, error)
 	Session(ctx context.Context, id string) (*model.Session, error)
-	Sessions(ctx context.Context, body *model.Body) ([]*model.Session, error)
+	Sessions(ctx context.Context, body *domain.Body) ([]*model.Session, error)
 	LogCheckpoint(ctx context.Context) (*model.Checkpoint, error)
 	EventInclusion(ctx context.Context, eventID string, treeSize *int) (*model.InclusionProof, error)
 	LogConsistency(ctx context.Context, fromSize int, toSize *int) (*model.ConsistencyProof, error)
+	RegisterChanges(ctx context.Context, from time.Time, to *time.Time, filter *model.RiskFilter, first *int, after *string) (*model.RiskChangeConnection, error)
+	HeatMapMovement(ctx context.Context, from time.Time, to *time.Time, ratingKind *domain.RatingKind) ([]*model.HeatMapMove, error)
 }
 type RiskResolver interface {
 	Responses(ctx context.Context, obj *model.Risk) ([]*model.StrategicResponse, error)
@@ -861,6 +909,44 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.HeatMapCell.Risks(childComplexity), true
 
+	case "HeatMapMove.from":
+		if e.ComplexityRoot.HeatMapMove.From == nil {
+			break
+		}
+
+		return e.ComplexityRoot.HeatMapMove.From(childComplexity), true
+	case "HeatMapMove.risk":
+		if e.ComplexityRoot.HeatMapMove.Risk == nil {
+			break
+		}
+
+		return e.ComplexityRoot.HeatMapMove.Risk(childComplexity), true
+	case "HeatMapMove.to":
+		if e.ComplexityRoot.HeatMapMove.To == nil {
+			break
+		}
+
+		return e.ComplexityRoot.HeatMapMove.To(childComplexity), true
+
+	case "HeatMapPoint.band":
+		if e.ComplexityRoot.HeatMapPoint.Band == nil {
+			break
+		}
+
+		return e.ComplexityRoot.HeatMapPoint.Band(childComplexity), true
+	case "HeatMapPoint.impact":
+		if e.ComplexityRoot.HeatMapPoint.Impact == nil {
+			break
+		}
+
+		return e.ComplexityRoot.HeatMapPoint.Impact(childComplexity), true
+	case "HeatMapPoint.likelihood":
+		if e.ComplexityRoot.HeatMapPoint.Likelihood == nil {
+			break
+		}
+
+		return e.ComplexityRoot.HeatMapPoint.Likelihood(childComplexity), true
+
 	case "ImportReport.dryRun":
 		if e.ComplexityRoot.ImportReport.DryRun == nil {
 			break
@@ -1150,7 +1236,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Mutation.ScheduleSession(childComplexity, args["body"].(model.Body), args["date"].(domain.Date), args["title"].(string), args["idempotencyKey"].(*string)), true
+		return e.ComplexityRoot.Mutation.ScheduleSession(childComplexity, args["body"].(domain.Body), args["date"].(domain.Date), args["title"].(string), args["idempotencyKey"].(*string)), true
 	case "Mutation.startResponse":
 		if e.ComplexityRoot.Mutation.StartResponse == nil {
 			break
@@ -1277,7 +1363,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.Decisions(childComplexity, args["body"].(*model.Body), args["first"].(*int), args["after"].(*string)), true
+		return e.ComplexityRoot.Query.Decisions(childComplexity, args["body"].(*domain.Body), args["first"].(*int), args["after"].(*string)), true
 	case "Query.eventInclusion":
 		if e.ComplexityRoot.Query.EventInclusion == nil {
 			break
@@ -1310,7 +1396,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.HeatMap(childComplexity, args["asOf"].(*time.Time), args["ratingKind"].(*model.RatingKind)), true
+		return e.ComplexityRoot.Query.HeatMap(childComplexity, args["asOf"].(*time.Time), args["ratingKind"].(*domain.RatingKind)), true
+	case "Query.heatMapMovement":
+		if e.ComplexityRoot.Query.HeatMapMovement == nil {
+			break
+		}
+
+		args, err := ec.field_Query_heatMapMovement_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.HeatMapMovement(childComplexity, args["from"].(time.Time), args["to"].(*time.Time), args["ratingKind"].(*domain.RatingKind)), true
 	case "Query.integrity":
 		if e.ComplexityRoot.Query.Integrity == nil {
 			break
@@ -1357,6 +1454,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Node(childComplexity, args["id"].(string)), true
+	case "Query.registerChanges":
+		if e.ComplexityRoot.Query.RegisterChanges == nil {
+			break
+		}
+
+		args, err := ec.field_Query_registerChanges_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.RegisterChanges(childComplexity, args["from"].(time.Time), args["to"].(*time.Time), args["filter"].(*model.RiskFilter), args["first"].(*int), args["after"].(*string)), true
 	case "Query.response":
 		if e.ComplexityRoot.Query.Response == nil {
 			break
@@ -1444,7 +1552,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.Sessions(childComplexity, args["body"].(*model.Body)), true
+		return e.ComplexityRoot.Query.Sessions(childComplexity, args["body"].(*domain.Body)), true
 
 	case "Rating.assessedAt":
 		if e.ComplexityRoot.Rating.AssessedAt == nil {
@@ -1665,6 +1773,69 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Risk.Version(childComplexity), true
 
+	case "RiskChange.after":
+		if e.ComplexityRoot.RiskChange.After == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RiskChange.After(childComplexity), true
+	case "RiskChange.before":
+		if e.ComplexityRoot.RiskChange.Before == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RiskChange.Before(childComplexity), true
+	case "RiskChange.decisions":
+		if e.ComplexityRoot.RiskChange.Decisions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RiskChange.Decisions(childComplexity), true
+	case "RiskChange.events":
+		if e.ComplexityRoot.RiskChange.Events == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RiskChange.Events(childComplexity), true
+	case "RiskChange.risk":
+		if e.ComplexityRoot.RiskChange.Risk == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RiskChange.Risk(childComplexity), true
+
+	case "RiskChangeConnection.edges":
+		if e.ComplexityRoot.RiskChangeConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RiskChangeConnection.Edges(childComplexity), true
+	case "RiskChangeConnection.pageInfo":
+		if e.ComplexityRoot.RiskChangeConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RiskChangeConnection.PageInfo(childComplexity), true
+	case "RiskChangeConnection.totalCount":
+		if e.ComplexityRoot.RiskChangeConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RiskChangeConnection.TotalCount(childComplexity), true
+
+	case "RiskChangeEdge.cursor":
+		if e.ComplexityRoot.RiskChangeEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RiskChangeEdge.Cursor(childComplexity), true
+	case "RiskChangeEdge.node":
+		if e.ComplexityRoot.RiskChangeEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RiskChangeEdge.Node(childComplexity), true
+
 	case "RiskConnection.edges":
 		if e.ComplexityRoot.RiskConnection.Edges == nil {
 			break
@@ -1696,6 +1867,43 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.RiskEdge.Node(childComplexity), true
+
+	case "RiskState.band":
+		if e.ComplexityRoot.RiskState.Band == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RiskState.Band(childComplexity), true
+	case "RiskState.flagged":
+		if e.ComplexityRoot.RiskState.Flagged == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RiskState.Flagged(childComplexity), true
+	case "RiskState.inherentScore":
+		if e.ComplexityRoot.RiskState.InherentScore == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RiskState.InherentScore(childComplexity), true
+	case "RiskState.residualScore":
+		if e.ComplexityRoot.RiskState.ResidualScore == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RiskState.ResidualScore(childComplexity), true
+	case "RiskState.status":
+		if e.ComplexityRoot.RiskState.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RiskState.Status(childComplexity), true
+	case "RiskState.version":
+		if e.ComplexityRoot.RiskState.Version == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RiskState.Version(childComplexity), true
 
 	case "Session.body":
 		if e.ComplexityRoot.Session.Body == nil {
@@ -2263,6 +2471,30 @@ func (ec *executionContext) childFields_HeatMapCell(ctx context.Context, field g
 	return nil, fmt.Errorf("no field named %q was found under type HeatMapCell", field.Name)
 }
 
+func (ec *executionContext) childFields_HeatMapMove(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "risk":
+		return ec.fieldContext_HeatMapMove_risk(ctx, field)
+	case "from":
+		return ec.fieldContext_HeatMapMove_from(ctx, field)
+	case "to":
+		return ec.fieldContext_HeatMapMove_to(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type HeatMapMove", field.Name)
+}
+
+func (ec *executionContext) childFields_HeatMapPoint(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "likelihood":
+		return ec.fieldContext_HeatMapPoint_likelihood(ctx, field)
+	case "impact":
+		return ec.fieldContext_HeatMapPoint_impact(ctx, field)
+	case "band":
+		return ec.fieldContext_HeatMapPoint_band(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type HeatMapPoint", field.Name)
+}
+
 func (ec *executionContext) childFields_ImportReport(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "rows":
@@ -2475,6 +2707,44 @@ func (ec *executionContext) childFields_Risk(ctx context.Context, field graphql.
 	return nil, fmt.Errorf("no field named %q was found under type Risk", field.Name)
 }
 
+func (ec *executionContext) childFields_RiskChange(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "risk":
+		return ec.fieldContext_RiskChange_risk(ctx, field)
+	case "before":
+		return ec.fieldContext_RiskChange_before(ctx, field)
+	case "after":
+		return ec.fieldContext_RiskChange_after(ctx, field)
+	case "events":
+		return ec.fieldContext_RiskChange_events(ctx, field)
+	case "decisions":
+		return ec.fieldContext_RiskChange_decisions(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RiskChange", field.Name)
+}
+
+func (ec *executionContext) childFields_RiskChangeConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_RiskChangeConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_RiskChangeConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_RiskChangeConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RiskChangeConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_RiskChangeEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_RiskChangeEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_RiskChangeEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RiskChangeEdge", field.Name)
+}
+
 func (ec *executionContext) childFields_RiskConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "edges":
@@ -2495,6 +2765,24 @@ func (ec *executionContext) childFields_RiskEdge(ctx context.Context, field grap
 		return ec.fieldContext_RiskEdge_node(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type RiskEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_RiskState(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "status":
+		return ec.fieldContext_RiskState_status(ctx, field)
+	case "band":
+		return ec.fieldContext_RiskState_band(ctx, field)
+	case "inherentScore":
+		return ec.fieldContext_RiskState_inherentScore(ctx, field)
+	case "residualScore":
+		return ec.fieldContext_RiskState_residualScore(ctx, field)
+	case "flagged":
+		return ec.fieldContext_RiskState_flagged(ctx, field)
+	case "version":
+		return ec.fieldContext_RiskState_version(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RiskState", field.Name)
 }
 
 func (ec *executionContext) childFields_Session(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2869,8 +3157,8 @@ func (ec *executionContext) field_Mutation_scheduleSession_args(ctx context.Cont
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "body",
-		func(ctx context.Context, v any) (model.Body, error) {
-			return ec.unmarshalNBody2githubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐBody(ctx, v)
+		func(ctx context.Context, v any) (domain.Body, error) {
+			return ec.unmarshalNBody2githubᚗcomᚋriskregᚋriskregᚋdomainᚐBody(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -3043,8 +3331,8 @@ func (ec *executionContext) field_Query_decisions_args(ctx context.Context, rawA
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "body",
-		func(ctx context.Context, v any) (*model.Body, error) {
-			return ec.unmarshalOBody2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐBody(ctx, v)
+		func(ctx context.Context, v any) (*domain.Body, error) {
+			return ec.unmarshalOBody2ᚖgithubᚗcomᚋriskregᚋriskregᚋdomainᚐBody(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -3161,6 +3449,36 @@ func (ec *executionContext) field_Query_events_args(ctx context.Context, rawArgs
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_heatMapMovement_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "from",
+		func(ctx context.Context, v any) (time.Time, error) {
+			return ec.unmarshalNTime2timeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["from"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "to",
+		func(ctx context.Context, v any) (*time.Time, error) {
+			return ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["to"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "ratingKind",
+		func(ctx context.Context, v any) (*domain.RatingKind, error) {
+			return ec.unmarshalORatingKind2ᚖgithubᚗcomᚋriskregᚋriskregᚋdomainᚐRatingKind(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["ratingKind"] = arg2
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_heatMap_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -3173,8 +3491,8 @@ func (ec *executionContext) field_Query_heatMap_args(ctx context.Context, rawArg
 	}
 	args["asOf"] = arg0
 	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "ratingKind",
-		func(ctx context.Context, v any) (*model.RatingKind, error) {
-			return ec.unmarshalORatingKind2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐRatingKind(ctx, v)
+		func(ctx context.Context, v any) (*domain.RatingKind, error) {
+			return ec.unmarshalORatingKind2ᚖgithubᚗcomᚋriskregᚋriskregᚋdomainᚐRatingKind(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -3230,6 +3548,52 @@ func (ec *executionContext) field_Query_node_args(ctx context.Context, rawArgs m
 		return nil, err
 	}
 	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_registerChanges_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "from",
+		func(ctx context.Context, v any) (time.Time, error) {
+			return ec.unmarshalNTime2timeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["from"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "to",
+		func(ctx context.Context, v any) (*time.Time, error) {
+			return ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["to"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (*model.RiskFilter, error) {
+			return ec.unmarshalORiskFilter2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐRiskFilter(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg4
 	return args, nil
 }
 
@@ -3439,8 +3803,8 @@ func (ec *executionContext) field_Query_sessions_args(ctx context.Context, rawAr
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "body",
-		func(ctx context.Context, v any) (*model.Body, error) {
-			return ec.unmarshalOBody2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐBody(ctx, v)
+		func(ctx context.Context, v any) (*domain.Body, error) {
+			return ec.unmarshalOBody2ᚖgithubᚗcomᚋriskregᚋriskregᚋdomainᚐBody(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -3632,8 +3996,8 @@ func (ec *executionContext) _AgendaSuggestion_kind(ctx context.Context, field gr
 			return obj.Kind, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v model.SubjectKind) graphql.Marshaler {
-			return ec.marshalNSubjectKind2githubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐSubjectKind(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v domain.SubjectKind) graphql.Marshaler {
+			return ec.marshalNSubjectKind2githubᚗcomᚋriskregᚋriskregᚋdomainᚐSubjectKind(ctx, selections, v)
 		},
 		true,
 		true,
@@ -4018,8 +4382,8 @@ func (ec *executionContext) _Decision_body(ctx context.Context, field graphql.Co
 			return obj.Body, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v model.Body) graphql.Marshaler {
-			return ec.marshalNBody2githubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐBody(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v domain.Body) graphql.Marshaler {
+			return ec.marshalNBody2githubᚗcomᚋriskregᚋriskregᚋdomainᚐBody(ctx, selections, v)
 		},
 		true,
 		true,
@@ -4064,8 +4428,8 @@ func (ec *executionContext) _Decision_kind(ctx context.Context, field graphql.Co
 			return obj.Kind, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v model.DecisionKind) graphql.Marshaler {
-			return ec.marshalNDecisionKind2githubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐDecisionKind(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v domain.DecisionKind) graphql.Marshaler {
+			return ec.marshalNDecisionKind2githubᚗcomᚋriskregᚋriskregᚋdomainᚐDecisionKind(ctx, selections, v)
 		},
 		true,
 		true,
@@ -4486,8 +4850,8 @@ func (ec *executionContext) _DecisionSubject_kind(ctx context.Context, field gra
 			return obj.Kind, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v model.SubjectKind) graphql.Marshaler {
-			return ec.marshalNSubjectKind2githubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐSubjectKind(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v domain.SubjectKind) graphql.Marshaler {
+			return ec.marshalNSubjectKind2githubᚗcomᚋriskregᚋriskregᚋdomainᚐSubjectKind(ctx, selections, v)
 		},
 		true,
 		true,
@@ -5042,8 +5406,8 @@ func (ec *executionContext) _HeatMap_ratingKind(ctx context.Context, field graph
 			return obj.RatingKind, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v model.RatingKind) graphql.Marshaler {
-			return ec.marshalNRatingKind2githubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐRatingKind(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v domain.RatingKind) graphql.Marshaler {
+			return ec.marshalNRatingKind2githubᚗcomᚋriskregᚋriskregᚋdomainᚐRatingKind(ctx, selections, v)
 		},
 		true,
 		true,
@@ -5143,8 +5507,8 @@ func (ec *executionContext) _HeatMapCell_band(ctx context.Context, field graphql
 			return obj.Band, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v model.Band) graphql.Marshaler {
-			return ec.marshalNBand2githubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐBand(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v domain.Band) graphql.Marshaler {
+			return ec.marshalNBand2githubᚗcomᚋriskregᚋriskregᚋdomainᚐBand(ctx, selections, v)
 		},
 		true,
 		true,
@@ -5186,7 +5550,7 @@ func (ec *executionContext) _HeatMapCell_risks(ctx context.Context, field graphq
 			return ec.fieldContext_HeatMapCell_risks(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Risks, nil
+			return ec.Resolvers.HeatMapCell().Risks(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*model.Risk) graphql.Marshaler {
@@ -5200,6 +5564,38 @@ func (ec *executionContext) fieldContext_HeatMapCell_risks(_ context.Context, fi
 	fc = &graphql.FieldContext{
 		Object:     "HeatMapCell",
 		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Risk(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _HeatMapMove_risk(ctx context.Context, field graphql.CollectedField, obj *model.HeatMapMove) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_HeatMapMove_risk(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Risk, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Risk) graphql.Marshaler {
+			return ec.marshalNRisk2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐRisk(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_HeatMapMove_risk(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "HeatMapMove",
+		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -5207,6 +5603,139 @@ func (ec *executionContext) fieldContext_HeatMapCell_risks(_ context.Context, fi
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _HeatMapMove_from(ctx context.Context, field graphql.CollectedField, obj *model.HeatMapMove) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_HeatMapMove_from(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.From, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.HeatMapPoint) graphql.Marshaler {
+			return ec.marshalOHeatMapPoint2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐHeatMapPoint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_HeatMapMove_from(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "HeatMapMove",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_HeatMapPoint(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _HeatMapMove_to(ctx context.Context, field graphql.CollectedField, obj *model.HeatMapMove) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_HeatMapMove_to(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.To, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.HeatMapPoint) graphql.Marshaler {
+			return ec.marshalOHeatMapPoint2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐHeatMapPoint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_HeatMapMove_to(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "HeatMapMove",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_HeatMapPoint(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _HeatMapPoint_likelihood(ctx context.Context, field graphql.CollectedField, obj *model.HeatMapPoint) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_HeatMapPoint_likelihood(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Likelihood, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_HeatMapPoint_likelihood(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("HeatMapPoint", field, false, false, "Int")
+}
+
+func (ec *executionContext) _HeatMapPoint_impact(ctx context.Context, field graphql.CollectedField, obj *model.HeatMapPoint) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_HeatMapPoint_impact(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Impact, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_HeatMapPoint_impact(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("HeatMapPoint", field, false, false, "Int")
+}
+
+func (ec *executionContext) _HeatMapPoint_band(ctx context.Context, field graphql.CollectedField, obj *model.HeatMapPoint) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_HeatMapPoint_band(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Band, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v domain.Band) graphql.Marshaler {
+			return ec.marshalNBand2githubᚗcomᚋriskregᚋriskregᚋdomainᚐBand(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_HeatMapPoint_band(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("HeatMapPoint", field, false, false, "Band")
 }
 
 func (ec *executionContext) _ImportReport_rows(ctx context.Context, field graphql.CollectedField, obj *model.ImportReport) (ret graphql.Marshaler) {
@@ -6494,7 +7023,7 @@ func (ec *executionContext) _Mutation_scheduleSession(ctx context.Context, field
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().ScheduleSession(ctx, fc.Args["body"].(model.Body), fc.Args["date"].(domain.Date), fc.Args["title"].(string), fc.Args["idempotencyKey"].(*string))
+			return ec.Resolvers.Mutation().ScheduleSession(ctx, fc.Args["body"].(domain.Body), fc.Args["date"].(domain.Date), fc.Args["title"].(string), fc.Args["idempotencyKey"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.Session) graphql.Marshaler {
@@ -7016,7 +7545,7 @@ func (ec *executionContext) _Query_decisions(ctx context.Context, field graphql.
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().Decisions(ctx, fc.Args["body"].(*model.Body), fc.Args["first"].(*int), fc.Args["after"].(*string))
+			return ec.Resolvers.Query().Decisions(ctx, fc.Args["body"].(*domain.Body), fc.Args["first"].(*int), fc.Args["after"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.DecisionConnection) graphql.Marshaler {
@@ -7104,7 +7633,7 @@ func (ec *executionContext) _Query_heatMap(ctx context.Context, field graphql.Co
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().HeatMap(ctx, fc.Args["asOf"].(*time.Time), fc.Args["ratingKind"].(*model.RatingKind))
+			return ec.Resolvers.Query().HeatMap(ctx, fc.Args["asOf"].(*time.Time), fc.Args["ratingKind"].(*domain.RatingKind))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.HeatMap) graphql.Marshaler {
@@ -7368,7 +7897,7 @@ func (ec *executionContext) _Query_sessions(ctx context.Context, field graphql.C
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().Sessions(ctx, fc.Args["body"].(*model.Body))
+			return ec.Resolvers.Query().Sessions(ctx, fc.Args["body"].(*domain.Body))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*model.Session) graphql.Marshaler {
@@ -7516,6 +8045,94 @@ func (ec *executionContext) fieldContext_Query_logConsistency(ctx context.Contex
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_logConsistency_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_registerChanges(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_registerChanges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().RegisterChanges(ctx, fc.Args["from"].(time.Time), fc.Args["to"].(*time.Time), fc.Args["filter"].(*model.RiskFilter), fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RiskChangeConnection) graphql.Marshaler {
+			return ec.marshalNRiskChangeConnection2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐRiskChangeConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_registerChanges(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RiskChangeConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_registerChanges_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_heatMapMovement(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_heatMapMovement(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().HeatMapMovement(ctx, fc.Args["from"].(time.Time), fc.Args["to"].(*time.Time), fc.Args["ratingKind"].(*domain.RatingKind))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.HeatMapMove) graphql.Marshaler {
+			return ec.marshalNHeatMapMove2ᚕᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐHeatMapMoveᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_heatMapMovement(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_HeatMapMove(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_heatMapMovement_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -7679,8 +8296,8 @@ func (ec *executionContext) _Rating_band(ctx context.Context, field graphql.Coll
 			return obj.Band, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v model.Band) graphql.Marshaler {
-			return ec.marshalNBand2githubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐBand(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v domain.Band) graphql.Marshaler {
+			return ec.marshalNBand2githubᚗcomᚋriskregᚋriskregᚋdomainᚐBand(ctx, selections, v)
 		},
 		true,
 		true,
@@ -8074,8 +8691,8 @@ func (ec *executionContext) _Risk_status(ctx context.Context, field graphql.Coll
 			return obj.Status, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v model.RiskStatus) graphql.Marshaler {
-			return ec.marshalNRiskStatus2githubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐRiskStatus(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v domain.RiskStatus) graphql.Marshaler {
+			return ec.marshalNRiskStatus2githubᚗcomᚋriskregᚋriskregᚋdomainᚐRiskStatus(ctx, selections, v)
 		},
 		true,
 		true,
@@ -8193,8 +8810,8 @@ func (ec *executionContext) _Risk_band(ctx context.Context, field graphql.Collec
 			return obj.Band, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.Band) graphql.Marshaler {
-			return ec.marshalOBand2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐBand(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *domain.Band) graphql.Marshaler {
+			return ec.marshalOBand2ᚖgithubᚗcomᚋriskregᚋriskregᚋdomainᚐBand(ctx, selections, v)
 		},
 		true,
 		false,
@@ -8496,6 +9113,308 @@ func (ec *executionContext) fieldContext_Risk_acceptanceLapsed(_ context.Context
 	return graphql.NewScalarFieldContext("Risk", field, true, true, "Boolean")
 }
 
+func (ec *executionContext) _RiskChange_risk(ctx context.Context, field graphql.CollectedField, obj *model.RiskChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RiskChange_risk(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Risk, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Risk) graphql.Marshaler {
+			return ec.marshalNRisk2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐRisk(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RiskChange_risk(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RiskChange",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Risk(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RiskChange_before(ctx context.Context, field graphql.CollectedField, obj *model.RiskChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RiskChange_before(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Before, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RiskState) graphql.Marshaler {
+			return ec.marshalORiskState2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐRiskState(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RiskChange_before(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RiskChange",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RiskState(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RiskChange_after(ctx context.Context, field graphql.CollectedField, obj *model.RiskChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RiskChange_after(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.After, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RiskState) graphql.Marshaler {
+			return ec.marshalNRiskState2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐRiskState(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RiskChange_after(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RiskChange",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RiskState(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RiskChange_events(ctx context.Context, field graphql.CollectedField, obj *model.RiskChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RiskChange_events(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Events, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Event) graphql.Marshaler {
+			return ec.marshalNEvent2ᚕᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐEventᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RiskChange_events(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RiskChange",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Event(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RiskChange_decisions(ctx context.Context, field graphql.CollectedField, obj *model.RiskChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RiskChange_decisions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Decisions, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Decision) graphql.Marshaler {
+			return ec.marshalNDecision2ᚕᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐDecisionᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RiskChange_decisions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RiskChange",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Decision(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RiskChangeConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.RiskChangeConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RiskChangeConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.RiskChangeEdge) graphql.Marshaler {
+			return ec.marshalNRiskChangeEdge2ᚕᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐRiskChangeEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RiskChangeConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RiskChangeConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RiskChangeEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RiskChangeConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.RiskChangeConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RiskChangeConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RiskChangeConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RiskChangeConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RiskChangeConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.RiskChangeConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RiskChangeConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RiskChangeConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RiskChangeConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RiskChangeEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.RiskChangeEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RiskChangeEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RiskChangeEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RiskChangeEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _RiskChangeEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.RiskChangeEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RiskChangeEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RiskChange) graphql.Marshaler {
+			return ec.marshalNRiskChange2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐRiskChange(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RiskChangeEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RiskChangeEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RiskChange(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _RiskConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.RiskConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -8638,6 +9557,144 @@ func (ec *executionContext) fieldContext_RiskEdge_node(_ context.Context, field 
 	return fc, nil
 }
 
+func (ec *executionContext) _RiskState_status(ctx context.Context, field graphql.CollectedField, obj *model.RiskState) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RiskState_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v domain.RiskStatus) graphql.Marshaler {
+			return ec.marshalNRiskStatus2githubᚗcomᚋriskregᚋriskregᚋdomainᚐRiskStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RiskState_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RiskState", field, false, false, "RiskStatus")
+}
+
+func (ec *executionContext) _RiskState_band(ctx context.Context, field graphql.CollectedField, obj *model.RiskState) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RiskState_band(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Band, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *domain.Band) graphql.Marshaler {
+			return ec.marshalOBand2ᚖgithubᚗcomᚋriskregᚋriskregᚋdomainᚐBand(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RiskState_band(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RiskState", field, false, false, "Band")
+}
+
+func (ec *executionContext) _RiskState_inherentScore(ctx context.Context, field graphql.CollectedField, obj *model.RiskState) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RiskState_inherentScore(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.InherentScore, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RiskState_inherentScore(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RiskState", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RiskState_residualScore(ctx context.Context, field graphql.CollectedField, obj *model.RiskState) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RiskState_residualScore(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ResidualScore, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RiskState_residualScore(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RiskState", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RiskState_flagged(ctx context.Context, field graphql.CollectedField, obj *model.RiskState) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RiskState_flagged(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Flagged, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RiskState_flagged(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RiskState", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _RiskState_version(ctx context.Context, field graphql.CollectedField, obj *model.RiskState) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RiskState_version(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Version, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RiskState_version(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RiskState", field, false, false, "Int")
+}
+
 func (ec *executionContext) _Session_id(ctx context.Context, field graphql.CollectedField, obj *model.Session) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -8673,8 +9730,8 @@ func (ec *executionContext) _Session_body(ctx context.Context, field graphql.Col
 			return obj.Body, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v model.Body) graphql.Marshaler {
-			return ec.marshalNBody2githubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐBody(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v domain.Body) graphql.Marshaler {
+			return ec.marshalNBody2githubᚗcomᚋriskregᚋriskregᚋdomainᚐBody(ctx, selections, v)
 		},
 		true,
 		true,
@@ -8994,8 +10051,8 @@ func (ec *executionContext) _StrategicResponse_option(ctx context.Context, field
 			return obj.Option, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v model.ResponseOption) graphql.Marshaler {
-			return ec.marshalNResponseOption2githubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐResponseOption(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v domain.ResponseOption) graphql.Marshaler {
+			return ec.marshalNResponseOption2githubᚗcomᚋriskregᚋriskregᚋdomainᚐResponseOption(ctx, selections, v)
 		},
 		true,
 		true,
@@ -9063,8 +10120,8 @@ func (ec *executionContext) _StrategicResponse_status(ctx context.Context, field
 			return obj.Status, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v model.ResponseStatus) graphql.Marshaler {
-			return ec.marshalNResponseStatus2githubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐResponseStatus(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v domain.ResponseStatus) graphql.Marshaler {
+			return ec.marshalNResponseStatus2githubᚗcomᚋriskregᚋriskregᚋdomainᚐResponseStatus(ctx, selections, v)
 		},
 		true,
 		true,
@@ -9422,8 +10479,8 @@ func (ec *executionContext) _TabledItem_kind(ctx context.Context, field graphql.
 			return obj.Kind, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v model.SubjectKind) graphql.Marshaler {
-			return ec.marshalNSubjectKind2githubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐSubjectKind(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v domain.SubjectKind) graphql.Marshaler {
+			return ec.marshalNSubjectKind2githubᚗcomᚋriskregᚋriskregᚋdomainᚐSubjectKind(ctx, selections, v)
 		},
 		true,
 		true,
@@ -10696,7 +11753,7 @@ func (ec *executionContext) unmarshalInputAssessRiskInput(ctx context.Context, o
 			it.ExpectedVersion = data
 		case "kind":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kind"))
-			data, err := ec.unmarshalNRatingKind2githubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐRatingKind(ctx, v)
+			data, err := ec.unmarshalNRatingKind2githubᚗcomᚋriskregᚋriskregᚋdomainᚐRatingKind(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -10836,7 +11893,7 @@ func (ec *executionContext) unmarshalInputProposeResponseInput(ctx context.Conte
 			it.Description = data
 		case "option":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("option"))
-			data, err := ec.unmarshalNResponseOption2githubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐResponseOption(ctx, v)
+			data, err := ec.unmarshalNResponseOption2githubᚗcomᚋriskregᚋriskregᚋdomainᚐResponseOption(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -10899,7 +11956,7 @@ func (ec *executionContext) unmarshalInputRecordDecisionInput(ctx context.Contex
 		switch k {
 		case "body":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("body"))
-			data, err := ec.unmarshalNBody2githubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐBody(ctx, v)
+			data, err := ec.unmarshalNBody2githubᚗcomᚋriskregᚋriskregᚋdomainᚐBody(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -10913,7 +11970,7 @@ func (ec *executionContext) unmarshalInputRecordDecisionInput(ctx context.Contex
 			it.Session = data
 		case "kind":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kind"))
-			data, err := ec.unmarshalNDecisionKind2githubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐDecisionKind(ctx, v)
+			data, err := ec.unmarshalNDecisionKind2githubᚗcomᚋriskregᚋriskregᚋdomainᚐDecisionKind(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -11067,7 +12124,7 @@ func (ec *executionContext) unmarshalInputResponseFilter(ctx context.Context, ob
 		switch k {
 		case "status":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("status"))
-			data, err := ec.unmarshalOResponseStatus2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐResponseStatus(ctx, v)
+			data, err := ec.unmarshalOResponseStatus2ᚖgithubᚗcomᚋriskregᚋriskregᚋdomainᚐResponseStatus(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -11228,7 +12285,7 @@ func (ec *executionContext) unmarshalInputReviseResponseInput(ctx context.Contex
 			it.Description = data
 		case "option":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("option"))
-			data, err := ec.unmarshalOResponseOption2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐResponseOption(ctx, v)
+			data, err := ec.unmarshalOResponseOption2ᚖgithubᚗcomᚋriskregᚋriskregᚋdomainᚐResponseOption(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -11291,14 +12348,14 @@ func (ec *executionContext) unmarshalInputRiskFilter(ctx context.Context, obj an
 		switch k {
 		case "band":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("band"))
-			data, err := ec.unmarshalOBand2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐBand(ctx, v)
+			data, err := ec.unmarshalOBand2ᚖgithubᚗcomᚋriskregᚋriskregᚋdomainᚐBand(ctx, v)
 			if err != nil {
 				return it, err
 			}
 			it.Band = data
 		case "status":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("status"))
-			data, err := ec.unmarshalORiskStatus2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐRiskStatus(ctx, v)
+			data, err := ec.unmarshalORiskStatus2ᚖgithubᚗcomᚋriskregᚋriskregᚋdomainᚐRiskStatus(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -12192,25 +13249,112 @@ func (ec *executionContext) _HeatMapCell(ctx context.Context, sel ast.SelectionS
 		case "likelihood":
 			out.Values[i] = ec._HeatMapCell_likelihood(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "impact":
 			out.Values[i] = ec._HeatMapCell_impact(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "band":
 			out.Values[i] = ec._HeatMapCell_band(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "count":
 			out.Values[i] = ec._HeatMapCell_count(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "risks":
-			out.Values[i] = ec._HeatMapCell_risks(ctx, field, obj)
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._HeatMapCell_risks(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var heatMapMoveImplementors = []string{"HeatMapMove"}
+
+func (ec *executionContext) _HeatMapMove(ctx context.Context, sel ast.SelectionSet, obj *model.HeatMapMove) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, heatMapMoveImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("HeatMapMove")
+		case "risk":
+			out.Values[i] = ec._HeatMapMove_risk(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "from":
+			out.Values[i] = ec._HeatMapMove_from(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "to":
+			out.Values[i] = ec._HeatMapMove_to(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var heatMapPointImplementors = []string{"HeatMapPoint"}
+
+func (ec *executionContext) _HeatMapPoint(ctx context.Context, sel ast.SelectionSet, obj *model.HeatMapPoint) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, heatMapPointImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("HeatMapPoint")
+		case "likelihood":
+			out.Values[i] = ec._HeatMapPoint_likelihood(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "impact":
+			out.Values[i] = ec._HeatMapPoint_impact(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "band":
+			out.Values[i] = ec._HeatMapPoint_band(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -12905,6 +14049,18 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_logConsistency(ctx, field)
 				})
+		case "registerChanges":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_registerChanges(ctx, field)
+				})
+		case "heatMapMovement":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_heatMapMovement(ctx, field)
+				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Query___type(ctx, field)
@@ -13229,6 +14385,140 @@ func (ec *executionContext) _Risk(ctx context.Context, sel ast.SelectionSet, obj
 	return out
 }
 
+var riskChangeImplementors = []string{"RiskChange"}
+
+func (ec *executionContext) _RiskChange(ctx context.Context, sel ast.SelectionSet, obj *model.RiskChange) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, riskChangeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RiskChange")
+		case "risk":
+			out.Values[i] = ec._RiskChange_risk(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "before":
+			out.Values[i] = ec._RiskChange_before(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "after":
+			out.Values[i] = ec._RiskChange_after(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "events":
+			out.Values[i] = ec._RiskChange_events(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "decisions":
+			out.Values[i] = ec._RiskChange_decisions(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var riskChangeConnectionImplementors = []string{"RiskChangeConnection"}
+
+func (ec *executionContext) _RiskChangeConnection(ctx context.Context, sel ast.SelectionSet, obj *model.RiskChangeConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, riskChangeConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RiskChangeConnection")
+		case "edges":
+			out.Values[i] = ec._RiskChangeConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._RiskChangeConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._RiskChangeConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var riskChangeEdgeImplementors = []string{"RiskChangeEdge"}
+
+func (ec *executionContext) _RiskChangeEdge(ctx context.Context, sel ast.SelectionSet, obj *model.RiskChangeEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, riskChangeEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RiskChangeEdge")
+		case "cursor":
+			out.Values[i] = ec._RiskChangeEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._RiskChangeEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var riskConnectionImplementors = []string{"RiskConnection"}
 
 func (ec *executionContext) _RiskConnection(ctx context.Context, sel ast.SelectionSet, obj *model.RiskConnection) graphql.Marshaler {
@@ -13290,6 +14580,64 @@ func (ec *executionContext) _RiskEdge(ctx context.Context, sel ast.SelectionSet,
 			}
 		case "node":
 			out.Values[i] = ec._RiskEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var riskStateImplementors = []string{"RiskState"}
+
+func (ec *executionContext) _RiskState(ctx context.Context, sel ast.SelectionSet, obj *model.RiskState) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, riskStateImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RiskState")
+		case "status":
+			out.Values[i] = ec._RiskState_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "band":
+			out.Values[i] = ec._RiskState_band(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "inherentScore":
+			out.Values[i] = ec._RiskState_inherentScore(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "residualScore":
+			out.Values[i] = ec._RiskState_residualScore(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "flagged":
+			out.Values[i] = ec._RiskState_flagged(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "version":
+			out.Values[i] = ec._RiskState_version(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -14029,25 +15377,61 @@ func (ec *executionContext) unmarshalNAssessRiskInput2githubᚗcomᚋriskregᚋr
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) unmarshalNBand2githubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐBand(ctx context.Context, v any) (model.Band, error) {
-	var res model.Band
-	err := res.UnmarshalGQL(v)
+func (ec *executionContext) unmarshalNBand2githubᚗcomᚋriskregᚋriskregᚋdomainᚐBand(ctx context.Context, v any) (domain.Band, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNBand2githubᚗcomᚋriskregᚋriskregᚋdomainᚐBand[tmp]
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNBand2githubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐBand(ctx context.Context, sel ast.SelectionSet, v model.Band) graphql.Marshaler {
-	return v
+func (ec *executionContext) marshalNBand2githubᚗcomᚋriskregᚋriskregᚋdomainᚐBand(ctx context.Context, sel ast.SelectionSet, v domain.Band) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(marshalNBand2githubᚗcomᚋriskregᚋriskregᚋdomainᚐBand[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "Band!")
+	}
+	return res
 }
 
-func (ec *executionContext) unmarshalNBody2githubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐBody(ctx context.Context, v any) (model.Body, error) {
-	var res model.Body
-	err := res.UnmarshalGQL(v)
+var (
+	unmarshalNBand2githubᚗcomᚋriskregᚋriskregᚋdomainᚐBand = map[string]domain.Band{
+		"GREEN": domain.BandGreen,
+		"AMBER": domain.BandAmber,
+		"RED":   domain.BandRed,
+	}
+	marshalNBand2githubᚗcomᚋriskregᚋriskregᚋdomainᚐBand = map[domain.Band]string{
+		domain.BandGreen: "GREEN",
+		domain.BandAmber: "AMBER",
+		domain.BandRed:   "RED",
+	}
+)
+
+func (ec *executionContext) unmarshalNBody2githubᚗcomᚋriskregᚋriskregᚋdomainᚐBody(ctx context.Context, v any) (domain.Body, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNBody2githubᚗcomᚋriskregᚋriskregᚋdomainᚐBody[tmp]
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNBody2githubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐBody(ctx context.Context, sel ast.SelectionSet, v model.Body) graphql.Marshaler {
-	return v
+func (ec *executionContext) marshalNBody2githubᚗcomᚋriskregᚋriskregᚋdomainᚐBody(ctx context.Context, sel ast.SelectionSet, v domain.Body) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(marshalNBody2githubᚗcomᚋriskregᚋriskregᚋdomainᚐBody[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "Body!")
+	}
+	return res
 }
+
+var (
+	unmarshalNBody2githubᚗcomᚋriskregᚋriskregᚋdomainᚐBody = map[string]domain.Body{
+		"AUDIT_COMMITTEE":   domain.BodyAuditCommittee,
+		"POLICY_COMMISSION": domain.BodyPolicyCommission,
+		"COUNCIL":           domain.BodyCouncil,
+	}
+	marshalNBody2githubᚗcomᚋriskregᚋriskregᚋdomainᚐBody = map[domain.Body]string{
+		domain.BodyAuditCommittee:   "AUDIT_COMMITTEE",
+		domain.BodyPolicyCommission: "POLICY_COMMISSION",
+		domain.BodyCouncil:          "COUNCIL",
+	}
+)
 
 func (ec *executionContext) unmarshalNBoolean2bool(ctx context.Context, v any) (bool, error) {
 	res, err := graphql.UnmarshalBoolean(v)
@@ -14141,15 +15525,47 @@ func (ec *executionContext) marshalNDecisionEdge2ᚖgithubᚗcomᚋriskregᚋris
 	return ec._DecisionEdge(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalNDecisionKind2githubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐDecisionKind(ctx context.Context, v any) (model.DecisionKind, error) {
-	var res model.DecisionKind
-	err := res.UnmarshalGQL(v)
+func (ec *executionContext) unmarshalNDecisionKind2githubᚗcomᚋriskregᚋriskregᚋdomainᚐDecisionKind(ctx context.Context, v any) (domain.DecisionKind, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNDecisionKind2githubᚗcomᚋriskregᚋriskregᚋdomainᚐDecisionKind[tmp]
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNDecisionKind2githubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐDecisionKind(ctx context.Context, sel ast.SelectionSet, v model.DecisionKind) graphql.Marshaler {
-	return v
+func (ec *executionContext) marshalNDecisionKind2githubᚗcomᚋriskregᚋriskregᚋdomainᚐDecisionKind(ctx context.Context, sel ast.SelectionSet, v domain.DecisionKind) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(marshalNDecisionKind2githubᚗcomᚋriskregᚋriskregᚋdomainᚐDecisionKind[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "DecisionKind!")
+	}
+	return res
 }
+
+var (
+	unmarshalNDecisionKind2githubᚗcomᚋriskregᚋriskregᚋdomainᚐDecisionKind = map[string]domain.DecisionKind{
+		"FLAG":        domain.DecisionKindFlag,
+		"ADVICE":      domain.DecisionKindAdvice,
+		"VERIFY":      domain.DecisionKindVerify,
+		"RECOMMEND":   domain.DecisionKindRecommend,
+		"RETURN":      domain.DecisionKindReturn,
+		"ENDORSE":     domain.DecisionKindEndorse,
+		"REJECT":      domain.DecisionKindReject,
+		"ACCEPT_RISK": domain.DecisionKindAcceptRisk,
+		"CLOSE_RISK":  domain.DecisionKindCloseRisk,
+		"NOTE":        domain.DecisionKindNote,
+	}
+	marshalNDecisionKind2githubᚗcomᚋriskregᚋriskregᚋdomainᚐDecisionKind = map[domain.DecisionKind]string{
+		domain.DecisionKindFlag:       "FLAG",
+		domain.DecisionKindAdvice:     "ADVICE",
+		domain.DecisionKindVerify:     "VERIFY",
+		domain.DecisionKindRecommend:  "RECOMMEND",
+		domain.DecisionKindReturn:     "RETURN",
+		domain.DecisionKindEndorse:    "ENDORSE",
+		domain.DecisionKindReject:     "REJECT",
+		domain.DecisionKindAcceptRisk: "ACCEPT_RISK",
+		domain.DecisionKindCloseRisk:  "CLOSE_RISK",
+		domain.DecisionKindNote:       "NOTE",
+	}
+)
 
 func (ec *executionContext) marshalNDecisionSubject2ᚕᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐDecisionSubjectᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.DecisionSubject) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
@@ -14280,6 +15696,30 @@ func (ec *executionContext) marshalNHeatMapCell2ᚖgithubᚗcomᚋriskregᚋrisk
 		return graphql.Null
 	}
 	return ec._HeatMapCell(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNHeatMapMove2ᚕᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐHeatMapMoveᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.HeatMapMove) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNHeatMapMove2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐHeatMapMove(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNHeatMapMove2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐHeatMapMove(ctx context.Context, sel ast.SelectionSet, v *model.HeatMapMove) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "HeatMapMove!")
+		return graphql.Null
+	}
+	return ec._HeatMapMove(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNID2string(ctx context.Context, v any) (string, error) {
@@ -14445,15 +15885,33 @@ func (ec *executionContext) unmarshalNProposeResponseInput2githubᚗcomᚋriskre
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) unmarshalNRatingKind2githubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐRatingKind(ctx context.Context, v any) (model.RatingKind, error) {
-	var res model.RatingKind
-	err := res.UnmarshalGQL(v)
+func (ec *executionContext) unmarshalNRatingKind2githubᚗcomᚋriskregᚋriskregᚋdomainᚐRatingKind(ctx context.Context, v any) (domain.RatingKind, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNRatingKind2githubᚗcomᚋriskregᚋriskregᚋdomainᚐRatingKind[tmp]
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNRatingKind2githubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐRatingKind(ctx context.Context, sel ast.SelectionSet, v model.RatingKind) graphql.Marshaler {
-	return v
+func (ec *executionContext) marshalNRatingKind2githubᚗcomᚋriskregᚋriskregᚋdomainᚐRatingKind(ctx context.Context, sel ast.SelectionSet, v domain.RatingKind) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(marshalNRatingKind2githubᚗcomᚋriskregᚋriskregᚋdomainᚐRatingKind[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "RatingKind!")
+	}
+	return res
 }
+
+var (
+	unmarshalNRatingKind2githubᚗcomᚋriskregᚋriskregᚋdomainᚐRatingKind = map[string]domain.RatingKind{
+		"INHERENT": domain.RatingKindInherent,
+		"RESIDUAL": domain.RatingKindResidual,
+		"TARGET":   domain.RatingKindTarget,
+	}
+	marshalNRatingKind2githubᚗcomᚋriskregᚋriskregᚋdomainᚐRatingKind = map[domain.RatingKind]string{
+		domain.RatingKindInherent: "INHERENT",
+		domain.RatingKindResidual: "RESIDUAL",
+		domain.RatingKindTarget:   "TARGET",
+	}
+)
 
 func (ec *executionContext) unmarshalNRecordDecisionInput2githubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐRecordDecisionInput(ctx context.Context, v any) (model.RecordDecisionInput, error) {
 	res, err := ec.unmarshalInputRecordDecisionInput(ctx, v)
@@ -14497,25 +15955,79 @@ func (ec *executionContext) marshalNResponseEdge2ᚖgithubᚗcomᚋriskregᚋris
 	return ec._ResponseEdge(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalNResponseOption2githubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐResponseOption(ctx context.Context, v any) (model.ResponseOption, error) {
-	var res model.ResponseOption
-	err := res.UnmarshalGQL(v)
+func (ec *executionContext) unmarshalNResponseOption2githubᚗcomᚋriskregᚋriskregᚋdomainᚐResponseOption(ctx context.Context, v any) (domain.ResponseOption, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNResponseOption2githubᚗcomᚋriskregᚋriskregᚋdomainᚐResponseOption[tmp]
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNResponseOption2githubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐResponseOption(ctx context.Context, sel ast.SelectionSet, v model.ResponseOption) graphql.Marshaler {
-	return v
+func (ec *executionContext) marshalNResponseOption2githubᚗcomᚋriskregᚋriskregᚋdomainᚐResponseOption(ctx context.Context, sel ast.SelectionSet, v domain.ResponseOption) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(marshalNResponseOption2githubᚗcomᚋriskregᚋriskregᚋdomainᚐResponseOption[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "ResponseOption!")
+	}
+	return res
 }
 
-func (ec *executionContext) unmarshalNResponseStatus2githubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐResponseStatus(ctx context.Context, v any) (model.ResponseStatus, error) {
-	var res model.ResponseStatus
-	err := res.UnmarshalGQL(v)
+var (
+	unmarshalNResponseOption2githubᚗcomᚋriskregᚋriskregᚋdomainᚐResponseOption = map[string]domain.ResponseOption{
+		"AVOID":  domain.ResponseOptionAvoid,
+		"REDUCE": domain.ResponseOptionReduce,
+		"SHARE":  domain.ResponseOptionShare,
+		"ACCEPT": domain.ResponseOptionAccept,
+	}
+	marshalNResponseOption2githubᚗcomᚋriskregᚋriskregᚋdomainᚐResponseOption = map[domain.ResponseOption]string{
+		domain.ResponseOptionAvoid:  "AVOID",
+		domain.ResponseOptionReduce: "REDUCE",
+		domain.ResponseOptionShare:  "SHARE",
+		domain.ResponseOptionAccept: "ACCEPT",
+	}
+)
+
+func (ec *executionContext) unmarshalNResponseStatus2githubᚗcomᚋriskregᚋriskregᚋdomainᚐResponseStatus(ctx context.Context, v any) (domain.ResponseStatus, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNResponseStatus2githubᚗcomᚋriskregᚋriskregᚋdomainᚐResponseStatus[tmp]
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNResponseStatus2githubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐResponseStatus(ctx context.Context, sel ast.SelectionSet, v model.ResponseStatus) graphql.Marshaler {
-	return v
+func (ec *executionContext) marshalNResponseStatus2githubᚗcomᚋriskregᚋriskregᚋdomainᚐResponseStatus(ctx context.Context, sel ast.SelectionSet, v domain.ResponseStatus) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(marshalNResponseStatus2githubᚗcomᚋriskregᚋriskregᚋdomainᚐResponseStatus[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "ResponseStatus!")
+	}
+	return res
 }
+
+var (
+	unmarshalNResponseStatus2githubᚗcomᚋriskregᚋriskregᚋdomainᚐResponseStatus = map[string]domain.ResponseStatus{
+		"DRAFT":       domain.ResponseStatusDraft,
+		"SUBMITTED":   domain.ResponseStatusSubmitted,
+		"RECOMMENDED": domain.ResponseStatusRecommended,
+		"RETURNED":    domain.ResponseStatusReturned,
+		"ENDORSED":    domain.ResponseStatusEndorsed,
+		"REJECTED":    domain.ResponseStatusRejected,
+		"IN_PROGRESS": domain.ResponseStatusInProgress,
+		"IMPLEMENTED": domain.ResponseStatusImplemented,
+		"VERIFIED":    domain.ResponseStatusVerified,
+		"CLOSED":      domain.ResponseStatusClosed,
+		"WITHDRAWN":   domain.ResponseStatusWithdrawn,
+	}
+	marshalNResponseStatus2githubᚗcomᚋriskregᚋriskregᚋdomainᚐResponseStatus = map[domain.ResponseStatus]string{
+		domain.ResponseStatusDraft:       "DRAFT",
+		domain.ResponseStatusSubmitted:   "SUBMITTED",
+		domain.ResponseStatusRecommended: "RECOMMENDED",
+		domain.ResponseStatusReturned:    "RETURNED",
+		domain.ResponseStatusEndorsed:    "ENDORSED",
+		domain.ResponseStatusRejected:    "REJECTED",
+		domain.ResponseStatusInProgress:  "IN_PROGRESS",
+		domain.ResponseStatusImplemented: "IMPLEMENTED",
+		domain.ResponseStatusVerified:    "VERIFIED",
+		domain.ResponseStatusClosed:      "CLOSED",
+		domain.ResponseStatusWithdrawn:   "WITHDRAWN",
+	}
+)
 
 func (ec *executionContext) unmarshalNResponseTransitionInput2githubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐResponseTransitionInput(ctx context.Context, v any) (model.ResponseTransitionInput, error) {
 	res, err := ec.unmarshalInputResponseTransitionInput(ctx, v)
@@ -14551,6 +16063,46 @@ func (ec *executionContext) marshalNRisk2ᚖgithubᚗcomᚋriskregᚋriskregᚋg
 	return ec._Risk(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNRiskChange2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐRiskChange(ctx context.Context, sel ast.SelectionSet, v *model.RiskChange) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RiskChange!")
+		return graphql.Null
+	}
+	return ec._RiskChange(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNRiskChangeConnection2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐRiskChangeConnection(ctx context.Context, sel ast.SelectionSet, v *model.RiskChangeConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RiskChangeConnection!")
+		return graphql.Null
+	}
+	return ec._RiskChangeConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNRiskChangeEdge2ᚕᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐRiskChangeEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.RiskChangeEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNRiskChangeEdge2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐRiskChangeEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNRiskChangeEdge2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐRiskChangeEdge(ctx context.Context, sel ast.SelectionSet, v *model.RiskChangeEdge) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RiskChangeEdge!")
+		return graphql.Null
+	}
+	return ec._RiskChangeEdge(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNRiskConnection2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐRiskConnection(ctx context.Context, sel ast.SelectionSet, v *model.RiskConnection) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "RiskConnection!")
@@ -14583,15 +16135,49 @@ func (ec *executionContext) marshalNRiskEdge2ᚖgithubᚗcomᚋriskregᚋriskreg
 	return ec._RiskEdge(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalNRiskStatus2githubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐRiskStatus(ctx context.Context, v any) (model.RiskStatus, error) {
-	var res model.RiskStatus
-	err := res.UnmarshalGQL(v)
+func (ec *executionContext) marshalNRiskState2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐRiskState(ctx context.Context, sel ast.SelectionSet, v *model.RiskState) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RiskState!")
+		return graphql.Null
+	}
+	return ec._RiskState(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNRiskStatus2githubᚗcomᚋriskregᚋriskregᚋdomainᚐRiskStatus(ctx context.Context, v any) (domain.RiskStatus, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNRiskStatus2githubᚗcomᚋriskregᚋriskregᚋdomainᚐRiskStatus[tmp]
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNRiskStatus2githubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐRiskStatus(ctx context.Context, sel ast.SelectionSet, v model.RiskStatus) graphql.Marshaler {
-	return v
+func (ec *executionContext) marshalNRiskStatus2githubᚗcomᚋriskregᚋriskregᚋdomainᚐRiskStatus(ctx context.Context, sel ast.SelectionSet, v domain.RiskStatus) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(marshalNRiskStatus2githubᚗcomᚋriskregᚋriskregᚋdomainᚐRiskStatus[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "RiskStatus!")
+	}
+	return res
 }
+
+var (
+	unmarshalNRiskStatus2githubᚗcomᚋriskregᚋriskregᚋdomainᚐRiskStatus = map[string]domain.RiskStatus{
+		"OPEN":       domain.RiskStatusOpen,
+		"ASSESSED":   domain.RiskStatusAssessed,
+		"TREATING":   domain.RiskStatusTreating,
+		"MONITORING": domain.RiskStatusMonitoring,
+		"TOLERATED":  domain.RiskStatusTolerated,
+		"CLOSED":     domain.RiskStatusClosed,
+		"WITHDRAWN":  domain.RiskStatusWithdrawn,
+	}
+	marshalNRiskStatus2githubᚗcomᚋriskregᚋriskregᚋdomainᚐRiskStatus = map[domain.RiskStatus]string{
+		domain.RiskStatusOpen:       "OPEN",
+		domain.RiskStatusAssessed:   "ASSESSED",
+		domain.RiskStatusTreating:   "TREATING",
+		domain.RiskStatusMonitoring: "MONITORING",
+		domain.RiskStatusTolerated:  "TOLERATED",
+		domain.RiskStatusClosed:     "CLOSED",
+		domain.RiskStatusWithdrawn:  "WITHDRAWN",
+	}
+)
 
 func (ec *executionContext) unmarshalNRiskTransitionInput2githubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐRiskTransitionInput(ctx context.Context, v any) (model.RiskTransitionInput, error) {
 	res, err := ec.unmarshalInputRiskTransitionInput(ctx, v)
@@ -14723,15 +16309,31 @@ func (ec *executionContext) marshalNSubjectChangeKind2githubᚗcomᚋriskregᚋr
 	return v
 }
 
-func (ec *executionContext) unmarshalNSubjectKind2githubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐSubjectKind(ctx context.Context, v any) (model.SubjectKind, error) {
-	var res model.SubjectKind
-	err := res.UnmarshalGQL(v)
+func (ec *executionContext) unmarshalNSubjectKind2githubᚗcomᚋriskregᚋriskregᚋdomainᚐSubjectKind(ctx context.Context, v any) (domain.SubjectKind, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNSubjectKind2githubᚗcomᚋriskregᚋriskregᚋdomainᚐSubjectKind[tmp]
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNSubjectKind2githubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐSubjectKind(ctx context.Context, sel ast.SelectionSet, v model.SubjectKind) graphql.Marshaler {
-	return v
+func (ec *executionContext) marshalNSubjectKind2githubᚗcomᚋriskregᚋriskregᚋdomainᚐSubjectKind(ctx context.Context, sel ast.SelectionSet, v domain.SubjectKind) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(marshalNSubjectKind2githubᚗcomᚋriskregᚋriskregᚋdomainᚐSubjectKind[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "SubjectKind!")
+	}
+	return res
 }
+
+var (
+	unmarshalNSubjectKind2githubᚗcomᚋriskregᚋriskregᚋdomainᚐSubjectKind = map[string]domain.SubjectKind{
+		"RISK":     domain.SubjectKindRisk,
+		"RESPONSE": domain.SubjectKindResponse,
+	}
+	marshalNSubjectKind2githubᚗcomᚋriskregᚋriskregᚋdomainᚐSubjectKind = map[domain.SubjectKind]string{
+		domain.SubjectKindRisk:     "RISK",
+		domain.SubjectKindResponse: "RESPONSE",
+	}
+)
 
 func (ec *executionContext) marshalNTabledItem2ᚕᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐTabledItemᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.TabledItem) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
@@ -14918,37 +16520,69 @@ func (ec *executionContext) marshalN__TypeKind2string(ctx context.Context, sel a
 	return res
 }
 
-func (ec *executionContext) unmarshalOBand2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐBand(ctx context.Context, v any) (*model.Band, error) {
+func (ec *executionContext) unmarshalOBand2ᚖgithubᚗcomᚋriskregᚋriskregᚋdomainᚐBand(ctx context.Context, v any) (*domain.Band, error) {
 	if v == nil {
 		return nil, nil
 	}
-	var res = new(model.Band)
-	err := res.UnmarshalGQL(v)
-	return res, graphql.ErrorOnPath(ctx, err)
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalOBand2ᚖgithubᚗcomᚋriskregᚋriskregᚋdomainᚐBand[tmp]
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalOBand2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐBand(ctx context.Context, sel ast.SelectionSet, v *model.Band) graphql.Marshaler {
+func (ec *executionContext) marshalOBand2ᚖgithubᚗcomᚋriskregᚋriskregᚋdomainᚐBand(ctx context.Context, sel ast.SelectionSet, v *domain.Band) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
-	return v
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(marshalOBand2ᚖgithubᚗcomᚋriskregᚋriskregᚋdomainᚐBand[*v])
+	return res
 }
 
-func (ec *executionContext) unmarshalOBody2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐBody(ctx context.Context, v any) (*model.Body, error) {
+var (
+	unmarshalOBand2ᚖgithubᚗcomᚋriskregᚋriskregᚋdomainᚐBand = map[string]domain.Band{
+		"GREEN": domain.BandGreen,
+		"AMBER": domain.BandAmber,
+		"RED":   domain.BandRed,
+	}
+	marshalOBand2ᚖgithubᚗcomᚋriskregᚋriskregᚋdomainᚐBand = map[domain.Band]string{
+		domain.BandGreen: "GREEN",
+		domain.BandAmber: "AMBER",
+		domain.BandRed:   "RED",
+	}
+)
+
+func (ec *executionContext) unmarshalOBody2ᚖgithubᚗcomᚋriskregᚋriskregᚋdomainᚐBody(ctx context.Context, v any) (*domain.Body, error) {
 	if v == nil {
 		return nil, nil
 	}
-	var res = new(model.Body)
-	err := res.UnmarshalGQL(v)
-	return res, graphql.ErrorOnPath(ctx, err)
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalOBody2ᚖgithubᚗcomᚋriskregᚋriskregᚋdomainᚐBody[tmp]
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalOBody2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐBody(ctx context.Context, sel ast.SelectionSet, v *model.Body) graphql.Marshaler {
+func (ec *executionContext) marshalOBody2ᚖgithubᚗcomᚋriskregᚋriskregᚋdomainᚐBody(ctx context.Context, sel ast.SelectionSet, v *domain.Body) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
-	return v
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(marshalOBody2ᚖgithubᚗcomᚋriskregᚋriskregᚋdomainᚐBody[*v])
+	return res
 }
+
+var (
+	unmarshalOBody2ᚖgithubᚗcomᚋriskregᚋriskregᚋdomainᚐBody = map[string]domain.Body{
+		"AUDIT_COMMITTEE":   domain.BodyAuditCommittee,
+		"POLICY_COMMISSION": domain.BodyPolicyCommission,
+		"COUNCIL":           domain.BodyCouncil,
+	}
+	marshalOBody2ᚖgithubᚗcomᚋriskregᚋriskregᚋdomainᚐBody = map[domain.Body]string{
+		domain.BodyAuditCommittee:   "AUDIT_COMMITTEE",
+		domain.BodyPolicyCommission: "POLICY_COMMISSION",
+		domain.BodyCouncil:          "COUNCIL",
+	}
+)
 
 func (ec *executionContext) unmarshalOBoolean2bool(ctx context.Context, v any) (bool, error) {
 	res, err := graphql.UnmarshalBoolean(v)
@@ -15012,6 +16646,13 @@ func (ec *executionContext) marshalODecision2ᚖgithubᚗcomᚋriskregᚋriskreg
 	return ec._Decision(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalOHeatMapPoint2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐHeatMapPoint(ctx context.Context, sel ast.SelectionSet, v *model.HeatMapPoint) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._HeatMapPoint(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalOID2ᚖstring(ctx context.Context, v any) (*string, error) {
 	if v == nil {
 		return nil, nil
@@ -15062,21 +16703,37 @@ func (ec *executionContext) marshalORating2ᚖgithubᚗcomᚋriskregᚋriskreg�
 	return ec._Rating(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalORatingKind2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐRatingKind(ctx context.Context, v any) (*model.RatingKind, error) {
+func (ec *executionContext) unmarshalORatingKind2ᚖgithubᚗcomᚋriskregᚋriskregᚋdomainᚐRatingKind(ctx context.Context, v any) (*domain.RatingKind, error) {
 	if v == nil {
 		return nil, nil
 	}
-	var res = new(model.RatingKind)
-	err := res.UnmarshalGQL(v)
-	return res, graphql.ErrorOnPath(ctx, err)
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalORatingKind2ᚖgithubᚗcomᚋriskregᚋriskregᚋdomainᚐRatingKind[tmp]
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalORatingKind2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐRatingKind(ctx context.Context, sel ast.SelectionSet, v *model.RatingKind) graphql.Marshaler {
+func (ec *executionContext) marshalORatingKind2ᚖgithubᚗcomᚋriskregᚋriskregᚋdomainᚐRatingKind(ctx context.Context, sel ast.SelectionSet, v *domain.RatingKind) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
-	return v
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(marshalORatingKind2ᚖgithubᚗcomᚋriskregᚋriskregᚋdomainᚐRatingKind[*v])
+	return res
 }
+
+var (
+	unmarshalORatingKind2ᚖgithubᚗcomᚋriskregᚋriskregᚋdomainᚐRatingKind = map[string]domain.RatingKind{
+		"INHERENT": domain.RatingKindInherent,
+		"RESIDUAL": domain.RatingKindResidual,
+		"TARGET":   domain.RatingKindTarget,
+	}
+	marshalORatingKind2ᚖgithubᚗcomᚋriskregᚋriskregᚋdomainᚐRatingKind = map[domain.RatingKind]string{
+		domain.RatingKindInherent: "INHERENT",
+		domain.RatingKindResidual: "RESIDUAL",
+		domain.RatingKindTarget:   "TARGET",
+	}
+)
 
 func (ec *executionContext) unmarshalOResponseFilter2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐResponseFilter(ctx context.Context, v any) (*model.ResponseFilter, error) {
 	if v == nil {
@@ -15086,37 +16743,87 @@ func (ec *executionContext) unmarshalOResponseFilter2ᚖgithubᚗcomᚋriskreg�
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) unmarshalOResponseOption2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐResponseOption(ctx context.Context, v any) (*model.ResponseOption, error) {
+func (ec *executionContext) unmarshalOResponseOption2ᚖgithubᚗcomᚋriskregᚋriskregᚋdomainᚐResponseOption(ctx context.Context, v any) (*domain.ResponseOption, error) {
 	if v == nil {
 		return nil, nil
 	}
-	var res = new(model.ResponseOption)
-	err := res.UnmarshalGQL(v)
-	return res, graphql.ErrorOnPath(ctx, err)
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalOResponseOption2ᚖgithubᚗcomᚋriskregᚋriskregᚋdomainᚐResponseOption[tmp]
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalOResponseOption2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐResponseOption(ctx context.Context, sel ast.SelectionSet, v *model.ResponseOption) graphql.Marshaler {
+func (ec *executionContext) marshalOResponseOption2ᚖgithubᚗcomᚋriskregᚋriskregᚋdomainᚐResponseOption(ctx context.Context, sel ast.SelectionSet, v *domain.ResponseOption) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
-	return v
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(marshalOResponseOption2ᚖgithubᚗcomᚋriskregᚋriskregᚋdomainᚐResponseOption[*v])
+	return res
 }
 
-func (ec *executionContext) unmarshalOResponseStatus2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐResponseStatus(ctx context.Context, v any) (*model.ResponseStatus, error) {
+var (
+	unmarshalOResponseOption2ᚖgithubᚗcomᚋriskregᚋriskregᚋdomainᚐResponseOption = map[string]domain.ResponseOption{
+		"AVOID":  domain.ResponseOptionAvoid,
+		"REDUCE": domain.ResponseOptionReduce,
+		"SHARE":  domain.ResponseOptionShare,
+		"ACCEPT": domain.ResponseOptionAccept,
+	}
+	marshalOResponseOption2ᚖgithubᚗcomᚋriskregᚋriskregᚋdomainᚐResponseOption = map[domain.ResponseOption]string{
+		domain.ResponseOptionAvoid:  "AVOID",
+		domain.ResponseOptionReduce: "REDUCE",
+		domain.ResponseOptionShare:  "SHARE",
+		domain.ResponseOptionAccept: "ACCEPT",
+	}
+)
+
+func (ec *executionContext) unmarshalOResponseStatus2ᚖgithubᚗcomᚋriskregᚋriskregᚋdomainᚐResponseStatus(ctx context.Context, v any) (*domain.ResponseStatus, error) {
 	if v == nil {
 		return nil, nil
 	}
-	var res = new(model.ResponseStatus)
-	err := res.UnmarshalGQL(v)
-	return res, graphql.ErrorOnPath(ctx, err)
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalOResponseStatus2ᚖgithubᚗcomᚋriskregᚋriskregᚋdomainᚐResponseStatus[tmp]
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalOResponseStatus2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐResponseStatus(ctx context.Context, sel ast.SelectionSet, v *model.ResponseStatus) graphql.Marshaler {
+func (ec *executionContext) marshalOResponseStatus2ᚖgithubᚗcomᚋriskregᚋriskregᚋdomainᚐResponseStatus(ctx context.Context, sel ast.SelectionSet, v *domain.ResponseStatus) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
-	return v
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(marshalOResponseStatus2ᚖgithubᚗcomᚋriskregᚋriskregᚋdomainᚐResponseStatus[*v])
+	return res
 }
+
+var (
+	unmarshalOResponseStatus2ᚖgithubᚗcomᚋriskregᚋriskregᚋdomainᚐResponseStatus = map[string]domain.ResponseStatus{
+		"DRAFT":       domain.ResponseStatusDraft,
+		"SUBMITTED":   domain.ResponseStatusSubmitted,
+		"RECOMMENDED": domain.ResponseStatusRecommended,
+		"RETURNED":    domain.ResponseStatusReturned,
+		"ENDORSED":    domain.ResponseStatusEndorsed,
+		"REJECTED":    domain.ResponseStatusRejected,
+		"IN_PROGRESS": domain.ResponseStatusInProgress,
+		"IMPLEMENTED": domain.ResponseStatusImplemented,
+		"VERIFIED":    domain.ResponseStatusVerified,
+		"CLOSED":      domain.ResponseStatusClosed,
+		"WITHDRAWN":   domain.ResponseStatusWithdrawn,
+	}
+	marshalOResponseStatus2ᚖgithubᚗcomᚋriskregᚋriskregᚋdomainᚐResponseStatus = map[domain.ResponseStatus]string{
+		domain.ResponseStatusDraft:       "DRAFT",
+		domain.ResponseStatusSubmitted:   "SUBMITTED",
+		domain.ResponseStatusRecommended: "RECOMMENDED",
+		domain.ResponseStatusReturned:    "RETURNED",
+		domain.ResponseStatusEndorsed:    "ENDORSED",
+		domain.ResponseStatusRejected:    "REJECTED",
+		domain.ResponseStatusInProgress:  "IN_PROGRESS",
+		domain.ResponseStatusImplemented: "IMPLEMENTED",
+		domain.ResponseStatusVerified:    "VERIFIED",
+		domain.ResponseStatusClosed:      "CLOSED",
+		domain.ResponseStatusWithdrawn:   "WITHDRAWN",
+	}
+)
 
 func (ec *executionContext) marshalORisk2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐRisk(ctx context.Context, sel ast.SelectionSet, v *model.Risk) graphql.Marshaler {
 	if v == nil {
@@ -15149,21 +16856,52 @@ func (ec *executionContext) marshalORiskOrder2ᚖgithubᚗcomᚋriskregᚋriskre
 	return v
 }
 
-func (ec *executionContext) unmarshalORiskStatus2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐRiskStatus(ctx context.Context, v any) (*model.RiskStatus, error) {
-	if v == nil {
-		return nil, nil
-	}
-	var res = new(model.RiskStatus)
-	err := res.UnmarshalGQL(v)
-	return res, graphql.ErrorOnPath(ctx, err)
-}
-
-func (ec *executionContext) marshalORiskStatus2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐRiskStatus(ctx context.Context, sel ast.SelectionSet, v *model.RiskStatus) graphql.Marshaler {
+func (ec *executionContext) marshalORiskState2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐRiskState(ctx context.Context, sel ast.SelectionSet, v *model.RiskState) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
-	return v
+	return ec._RiskState(ctx, sel, v)
 }
+
+func (ec *executionContext) unmarshalORiskStatus2ᚖgithubᚗcomᚋriskregᚋriskregᚋdomainᚐRiskStatus(ctx context.Context, v any) (*domain.RiskStatus, error) {
+	if v == nil {
+		return nil, nil
+	}
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalORiskStatus2ᚖgithubᚗcomᚋriskregᚋriskregᚋdomainᚐRiskStatus[tmp]
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalORiskStatus2ᚖgithubᚗcomᚋriskregᚋriskregᚋdomainᚐRiskStatus(ctx context.Context, sel ast.SelectionSet, v *domain.RiskStatus) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(marshalORiskStatus2ᚖgithubᚗcomᚋriskregᚋriskregᚋdomainᚐRiskStatus[*v])
+	return res
+}
+
+var (
+	unmarshalORiskStatus2ᚖgithubᚗcomᚋriskregᚋriskregᚋdomainᚐRiskStatus = map[string]domain.RiskStatus{
+		"OPEN":       domain.RiskStatusOpen,
+		"ASSESSED":   domain.RiskStatusAssessed,
+		"TREATING":   domain.RiskStatusTreating,
+		"MONITORING": domain.RiskStatusMonitoring,
+		"TOLERATED":  domain.RiskStatusTolerated,
+		"CLOSED":     domain.RiskStatusClosed,
+		"WITHDRAWN":  domain.RiskStatusWithdrawn,
+	}
+	marshalORiskStatus2ᚖgithubᚗcomᚋriskregᚋriskregᚋdomainᚐRiskStatus = map[domain.RiskStatus]string{
+		domain.RiskStatusOpen:       "OPEN",
+		domain.RiskStatusAssessed:   "ASSESSED",
+		domain.RiskStatusTreating:   "TREATING",
+		domain.RiskStatusMonitoring: "MONITORING",
+		domain.RiskStatusTolerated:  "TOLERATED",
+		domain.RiskStatusClosed:     "CLOSED",
+		domain.RiskStatusWithdrawn:  "WITHDRAWN",
+	}
+)
 
 func (ec *executionContext) marshalOSession2ᚖgithubᚗcomᚋriskregᚋriskregᚋgraphᚋmodelᚐSession(ctx context.Context, sel ast.SelectionSet, v *model.Session) graphql.Marshaler {
 	if v == nil {

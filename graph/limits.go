@@ -10,6 +10,7 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
+	"github.com/riskreg/riskreg/domain"
 	"github.com/riskreg/riskreg/graph/model"
 )
 
@@ -36,11 +37,11 @@ func complexity() ComplexityRoot {
 	c.Query.Risks = func(child int, _ *model.RiskFilter, first *int, _ *string, _ *time.Time) int {
 		return times(first, 50)(child)
 	}
-	c.Query.Decisions = func(child int, _ *model.Body, first *int, _ *string) int { return times(first, 50)(child) }
+	c.Query.Decisions = func(child int, _ *domain.Body, first *int, _ *string) int { return times(first, 50)(child) }
 	c.Query.Events = func(child int, first *int, _ *string, _ *string, _ []string, _ *time.Time, _ *time.Time, _ *string, _ *string) int {
 		return times(first, 100)(child)
 	}
-	c.Query.HeatMap = func(child int, _ *time.Time, _ *model.RatingKind) int { return 1 + child }
+	c.Query.HeatMap = func(child int, _ *time.Time, _ *domain.RatingKind) int { return 1 + child }
 	c.HeatMap.Cells = func(child int) int { return 1 + listHeatCells*child }
 	c.HeatMapCell.Risks = func(child int) int { return 1 + listResponses*child }
 	c.Risk.History = func(child int, first *int, _ *string) int { return times(first, 100)(child) }

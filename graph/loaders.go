@@ -8,7 +8,6 @@ import (
 	"github.com/vikstrous/dataloadgen"
 
 	"github.com/riskreg/riskreg/graph/model"
-	"github.com/riskreg/riskreg/projection"
 )
 
 // asOfKey names an aggregate as read at an instant (zero: now).
@@ -29,6 +28,7 @@ type loaders struct {
 
 	mu    sync.Mutex
 	views map[time.Time]registerView
+	heat  heatMaps
 }
 
 type loadersKey struct{}
@@ -55,23 +55,17 @@ func newLoaders(r *Resolver) *loaders {
 }
 
 // view returns the register as the operation reads it at asOf: the read
-// models for now (zero), else a snapshot folded from the log up to asOf,
-// made once per operation and instant.
+// models for now (zero), else the temporal read models at asOf. Either way
+// the read models first catch up with this process's own writes.
 func (l *loaders) view(ctx context.Context, asOf time.Time) (registerView, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if v, ok := l.views[asOf]; ok {
 		return v, nil
 	}
-	var v registerView
-	if asOf.IsZero() {
-		v = l.r.current(ctx)
-	} else {
-		s, err := l.r.Reader.AsOf(ctx, asOf)
-		if err != nil {
-			return nil, err
-		}
-		v = snapshotView{s}
+	var v registerView = l.r.current(ctx)
+	if !asOf.IsZero() {
+		v = l.r.Reader.At(asOf)
 	}
 	l.views[asOf] = v
 	return v, nil
@@ -132,97 +126,4 @@ func (l *loaders) decisionsOf(ctx context.Context, keys []asOfKey) (map[asOfKey]
 		}
 	}
 	return out, nil
-}
-
-// riskFromRead converts a risk of the read models read as of asOf (zero:
-// now).
-func riskFromRead(r projection.Risk, asOf time.Time) *model.Risk {
-	m := &model.Risk{
-		ID:          r.ID,
-		Reference:   r.Reference,
-		Title:       r.Title,
-		Description: r.Description,
-		Category:    r.Category,
-		Source:      r.Source,
-		Owner:       r.Owner,
-		Status:      model.RiskStatus(r.Status),
-		Inherent:    ratingFromRead(r.Inherent),
-		Residual:    ratingFromRead(r.Residual),
-		Target:      ratingFromRead(r.Target),
-		Flagged:     r.Flagged,
-		Version:     r.Version,
-		CreatedAt:   r.CreatedAt,
-		UpdatedAt:   r.UpdatedAt,
-		AsOf:        asOf,
-	}
-	if r.Band != "" {
-		band := model.Band(r.Band)
-		m.Band = &band
-	}
-	if !r.ToleratedUntil.IsZero() {
-		d := r.ToleratedUntil
-		m.ToleratedUntil = &d
-	}
-	return m
-}
-
-func ratingFromRead(r *projection.Rating) *model.Rating {
-	if r == nil {
-		return nil
-	}
-	return &model.Rating{
-		Likelihood: r.Likelihood,
-		Impact:     r.Impact,
-		Score:      r.Score(),
-		Band:       model.Band(r.Band()),
-		Rationale:  r.Rationale,
-		AssessedBy: r.AssessedBy,
-		AssessedAt: r.AssessedAt,
-	}
-}
-
-// responseFromRead converts a response of the read models read as of asOf.
-func responseFromRead(r projection.Response, asOf time.Time) *model.StrategicResponse {
-	m := &model.StrategicResponse{
-		ID:          r.ID,
-		RiskID:      r.RiskID,
-		Title:       r.Title,
-		Description: r.Description,
-		Option:      model.ResponseOption(r.Option),
-		Owner:       r.Owner,
-		Status:      model.ResponseStatus(r.Status),
-		Version:     r.Version,
-		CreatedAt:   r.CreatedAt,
-		UpdatedAt:   r.UpdatedAt,
-		AsOf:        asOf,
-	}
-	if !r.DueDate.IsZero() {
-		d := r.DueDate
-		m.DueDate = &d
-	}
-	return m
-}
-
-func decisionFromRead(d projection.Decision) *model.Decision {
-	m := &model.Decision{
-		ID:         d.ID,
-		Body:       model.Body(d.Body),
-		Session:    d.Session,
-		Kind:       model.DecisionKind(d.Kind),
-		Text:       d.Text,
-		RecordedBy: d.RecordedBy,
-		RecordedAt: d.RecordedAt,
-	}
-	if !d.EffectiveDate.IsZero() {
-		e := d.EffectiveDate
-		m.EffectiveDate = &e
-	}
-	if !d.ExpiresOn.IsZero() {
-		e := d.ExpiresOn
-		m.ExpiresOn = &e
-	}
-	for _, s := range d.Subjects {
-		m.Subjects = append(m.Subjects, &model.DecisionSubject{ID: s.ID, Kind: model.SubjectKind(s.Kind), VersionSeen: s.VersionSeen})
-	}
-	return m
 }

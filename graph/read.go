@@ -3,8 +3,9 @@ package graph
 import (
 	"context"
 	"errors"
-	"sync"
 	"time"
+
+	"github.com/99designs/gqlgen/graphql"
 
 	"github.com/riskreg/riskreg/domain"
 	"github.com/riskreg/riskreg/eventstore"
@@ -74,107 +75,36 @@ func (r *Resolver) eventPage(ctx context.Context, first *int, after *string, f e
 
 // registerView is the register as list queries read it: the read models as
 // they stand (*projection.Reader) or the register as it stood at a past
-// instant (snapshotView).
+// instant, from the temporal read models (*projection.Past).
 type registerView interface {
 	Risks(ctx context.Context, f projection.RiskFilter, first int, after string) (projection.Page[projection.Risk], error)
+	RisksWithoutTotal(ctx context.Context, f projection.RiskFilter, first int, after string) (projection.Page[projection.Risk], error)
 	RisksByID(ctx context.Context, ids []string) (map[string]projection.Risk, error)
 	ResponsesByRisk(ctx context.Context, riskIDs []string) (map[string][]projection.Response, error)
 	DecisionsBySubject(ctx context.Context, subjectIDs []string) (map[string][]projection.Decision, error)
 	HeatMap(ctx context.Context, kind domain.RatingKind) (projection.HeatMap, error)
+	HeatMapCounts(ctx context.Context, kind domain.RatingKind) (projection.HeatMap, error)
 }
-
-// snapshotView reads a projection.Snapshot as a registerView.
-type snapshotView struct{ s *projection.Snapshot }
-
-func (v snapshotView) Risks(_ context.Context, f projection.RiskFilter, first int, after string) (projection.Page[projection.Risk], error) {
-	return v.s.Risks(f, first, after)
-}
-
-func (v snapshotView) RisksByID(_ context.Context, ids []string) (map[string]projection.Risk, error) {
-	out := make(map[string]projection.Risk, len(ids))
-	for _, id := range ids {
-		if r, ok := v.s.Risk(id); ok {
-			out[id] = r
-		}
-	}
-	return out, nil
-}
-
-func (v snapshotView) ResponsesByRisk(_ context.Context, riskIDs []string) (map[string][]projection.Response, error) {
-	return v.s.ResponsesByRisk(riskIDs), nil
-}
-
-func (v snapshotView) DecisionsBySubject(_ context.Context, subjectIDs []string) (map[string][]projection.Decision, error) {
-	return v.s.DecisionsBySubject(subjectIDs), nil
-}
-
-func (v snapshotView) HeatMap(_ context.Context, kind domain.RatingKind) (projection.HeatMap, error) {
-	return v.s.HeatMap(kind)
-}
-
-// readYourWritesTimeout bounds how long a list query waits for the read
-// models to catch up with this process's own writes.
-const readYourWritesTimeout = 5 * time.Second
 
 // current returns the read models once they reflect every write this process
 // answered before the query started, so that a client never misses its own
 // write in a list. A projection that is failing or slow does not fail the
 // query: it is answered from the read models as they are, and logged.
 func (r *Resolver) current(ctx context.Context) registerView {
-	pos := r.Store.LastAppended()
-	if r.caughtUp.reached(pos) {
-		return r.Reader
+	if err := r.Reader.CatchUpOwnWrites(ctx); err != nil && ctx.Err() == nil {
+		r.Logger.Warn("graph: read models behind this process's writes; answering from them as they are",
+			"err", err, "request_id", RequestID(ctx))
 	}
-	wctx, cancel := context.WithTimeout(ctx, readYourWritesTimeout)
-	defer cancel()
-	if err := r.Reader.WaitFor(wctx, pos); err != nil {
-		if ctx.Err() == nil {
-			r.Logger.Warn("graph: read models behind this process's writes; answering from them as they are",
-				"position", pos.String(), "err", err, "request_id", RequestID(ctx))
-		}
-		return r.Reader
-	}
-	r.caughtUp.mark(pos)
 	return r.Reader
 }
 
 // logShowsOwnWrites waits until the global log shows every event this
-// process appended before the query started (see eventstore.WaitVisible).
-// When that takes too long, the query is answered from the log as it is.
+// process appended before the query started. When that takes too long, the
+// query is answered from the log as it is.
 func (r *Resolver) logShowsOwnWrites(ctx context.Context) {
-	pos := r.Store.LastAppended()
-	if r.visible.reached(pos) {
-		return
-	}
-	wctx, cancel := context.WithTimeout(ctx, readYourWritesTimeout)
-	defer cancel()
-	if err := r.Store.WaitVisible(wctx, pos); err != nil {
-		if ctx.Err() == nil {
-			r.Logger.Warn("graph: the log does not show this process's writes yet; answering from it as it is",
-				"position", pos.String(), "err", err, "request_id", RequestID(ctx))
-		}
-		return
-	}
-	r.visible.mark(pos)
-}
-
-// mark remembers the furthest position the read models were seen to reach.
-type mark struct {
-	mu  sync.Mutex
-	pos eventstore.Position
-}
-
-func (m *mark) reached(p eventstore.Position) bool {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return p.Compare(m.pos) <= 0
-}
-
-func (m *mark) mark(p eventstore.Position) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if p.Compare(m.pos) > 0 {
-		m.pos = p
+	if err := r.Reader.LogShowsOwnWrites(ctx); err != nil && ctx.Err() == nil {
+		r.Logger.Warn("graph: the log does not show this process's writes yet; answering from it as it is",
+			"err", err, "request_id", RequestID(ctx))
 	}
 }
 
@@ -188,7 +118,11 @@ func (r *Resolver) listRisks(ctx context.Context, f model.RiskFilter, n int, aft
 	if err != nil {
 		return nil, err
 	}
-	page, err := view.Risks(ctx, riskFilter(f), n, after)
+	read := view.RisksWithoutTotal
+	if asksFor(ctx, "totalCount") {
+		read = view.Risks
+	}
+	page, err := read(ctx, riskFilter(f), n, after)
 	if err != nil {
 		return nil, readError(err, "after")
 	}
@@ -208,10 +142,10 @@ func riskFilter(f model.RiskFilter) projection.RiskFilter {
 	out := projection.RiskFilter{Owner: deref(f.Owner), Category: deref(f.Category), Flagged: f.Flagged, Search: deref(f.Search),
 		CalendarFilter: projection.CalendarFilter{ReviewOverdue: f.ReviewOverdue, AcceptanceLapsed: f.AcceptanceLapsed}}
 	if f.Band != nil {
-		out.Band = domain.Band(*f.Band)
+		out.Band = *f.Band
 	}
 	if f.Status != nil {
-		out.Status = domain.RiskStatus(*f.Status)
+		out.Status = *f.Status
 	}
 	return out
 }
@@ -227,10 +161,10 @@ func readError(err error, field string) error {
 
 // listDecisions answers the decisions query from the read models; a
 // decision's cursor is the position of its DecisionRecorded event.
-func (r *Resolver) listDecisions(ctx context.Context, body *model.Body, n int, after *string) (*model.DecisionConnection, error) {
+func (r *Resolver) listDecisions(ctx context.Context, body *domain.Body, n int, after *string) (*model.DecisionConnection, error) {
 	var b domain.Body
 	if body != nil {
-		b = domain.Body(*body)
+		b = *body
 	}
 	r.current(ctx)
 	page, err := r.Reader.Decisions(ctx, b, n, deref(after))
@@ -250,22 +184,15 @@ func (r *Resolver) listDecisions(ctx context.Context, body *model.Body, n int, a
 }
 
 // heatMap counts the risks of each (likelihood, impact) cell of their
-// rating of kind, now or as they stood at asOf. CLOSED and WITHDRAWN risks
-// are not on it.
-func (r *Resolver) heatMap(ctx context.Context, asOf time.Time, kind model.RatingKind) (*model.HeatMap, error) {
+// rating of kind, now or as they stood at asOf, from the cells' counters.
+// CLOSED and WITHDRAWN risks are not on it. A cell's risks are read only
+// when asked for (heatMapRisks).
+func (r *Resolver) heatMap(ctx context.Context, asOf time.Time, kind domain.RatingKind) (*model.HeatMap, error) {
 	view, err := loadersFrom(ctx, r).view(ctx, asOf)
 	if err != nil {
 		return nil, err
 	}
-	hm, err := view.HeatMap(ctx, domain.RatingKind(kind))
-	if err != nil {
-		return nil, err
-	}
-	var ids []string
-	for _, c := range hm.Cells {
-		ids = append(ids, c.RiskIDs...)
-	}
-	risks, err := view.RisksByID(ctx, ids)
+	hm, err := view.HeatMapCounts(ctx, kind)
 	if err != nil {
 		return nil, err
 	}
@@ -275,13 +202,20 @@ func (r *Resolver) heatMap(ctx context.Context, asOf time.Time, kind model.Ratin
 	}
 	out := &model.HeatMap{AsOf: at, RatingKind: kind}
 	for _, c := range hm.Cells {
-		cell := &model.HeatMapCell{Likelihood: c.Likelihood, Impact: c.Impact, Band: model.Band(c.Band), Count: c.Count, Risks: []*model.Risk{}}
-		for _, id := range c.RiskIDs {
-			if risk, ok := risks[id]; ok {
-				cell.Risks = append(cell.Risks, riskFromRead(risk, asOf))
-			}
-		}
-		out.Cells = append(out.Cells, cell)
+		out.Cells = append(out.Cells, &model.HeatMapCell{Likelihood: c.Likelihood, Impact: c.Impact, Band: c.Band,
+			Count: c.Count, Kind: kind, AsOf: asOf})
 	}
 	return out, nil
+}
+
+// asksFor reports whether the field being resolved selects a field called
+// name: a connection's totalCount costs more than its page, so it is read
+// only when asked for.
+func asksFor(ctx context.Context, name string) bool {
+	for _, f := range graphql.CollectFieldsCtx(ctx, nil) {
+		if f.Name == name {
+			return true
+		}
+	}
+	return false
 }

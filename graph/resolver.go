@@ -38,9 +38,6 @@ type Resolver struct {
 	ReviewPolicy domain.ReviewPolicy
 
 	subscriptions atomic.Int64 // subscriptions whose goroutine runs
-
-	caughtUp mark // how far the read models were seen to follow this process's writes
-	visible  mark // how far the global log was seen to show this process's writes
 }
 
 // principal returns the caller; the HTTP and websocket layers authenticate

@@ -30,6 +30,11 @@ func (r *decisionResolver) Effects(ctx context.Context, obj *model.Decision) ([]
 	return out, nil
 }
 
+// Risks is the resolver for the risks field.
+func (r *heatMapCellResolver) Risks(ctx context.Context, obj *model.HeatMapCell) ([]*model.Risk, error) {
+	return r.heatMapRisks(ctx, obj)
+}
+
 // RegisterRisk is the resolver for the registerRisk field.
 func (r *mutationResolver) RegisterRisk(ctx context.Context, input model.RegisterRiskInput) (*model.Risk, error) {
 	req, err := request(ctx, input.IdempotencyKey)
@@ -64,7 +69,7 @@ func (r *mutationResolver) AssessRisk(ctx context.Context, input model.AssessRis
 	if err != nil {
 		return nil, err
 	}
-	risk, err := r.Register.AssessRisk(ctx, req, input.ID, input.ExpectedVersion, domain.RatingKind(input.Kind),
+	risk, err := r.Register.AssessRisk(ctx, req, input.ID, input.ExpectedVersion, input.Kind,
 		input.Likelihood, input.Impact, input.Rationale)
 	if err != nil {
 		return nil, err
@@ -105,7 +110,7 @@ func (r *mutationResolver) ProposeResponse(ctx context.Context, input model.Prop
 		return nil, err
 	}
 	resp, err := r.Register.ProposeResponse(ctx, req, input.RiskID, domain.ResponseDetails{Title: input.Title,
-		Description: input.Description, Option: domain.ResponseOption(input.Option), Owner: input.Owner, DueDate: deref(input.DueDate)})
+		Description: input.Description, Option: input.Option, Owner: input.Owner, DueDate: deref(input.DueDate)})
 	if err != nil {
 		return nil, err
 	}
@@ -120,7 +125,7 @@ func (r *mutationResolver) ReviseResponse(ctx context.Context, input model.Revis
 	}
 	c := domain.ResponseChanges{Title: input.Title, Description: input.Description, Owner: input.Owner, DueDate: input.DueDate}
 	if input.Option != nil {
-		o := domain.ResponseOption(*input.Option)
+		o := *input.Option
 		c.Option = &o
 	}
 	resp, err := r.Register.ReviseResponse(ctx, req, input.ID, input.ExpectedVersion, c)
@@ -162,9 +167,9 @@ func (r *mutationResolver) RecordDecision(ctx context.Context, input model.Recor
 		return nil, err
 	}
 	in := register.DecisionInput{
-		Body:          domain.Body(input.Body),
+		Body:          input.Body,
 		Session:       input.Session,
-		Kind:          domain.DecisionKind(input.Kind),
+		Kind:          input.Kind,
 		Text:          input.Text,
 		EffectiveDate: deref(input.EffectiveDate),
 		ExpiresOn:     deref(input.ExpiresOn),
@@ -217,11 +222,7 @@ func (r *queryResolver) Risk(ctx context.Context, id string, asOf *time.Time, at
 	if err != nil {
 		return nil, err
 	}
-	risk, err := r.Register.Risk(ctx, id, at)
-	if err != nil {
-		return nil, err
-	}
-	return riskModel(risk, readAt(at, risk.UpdatedAt)), nil
+	return r.riskAt(ctx, id, at)
 }
 
 // Risks is the resolver for the risks field.
@@ -239,11 +240,7 @@ func (r *queryResolver) Response(ctx context.Context, id string, asOf *time.Time
 	if err != nil {
 		return nil, err
 	}
-	resp, err := r.Register.Response(ctx, id, at)
-	if err != nil {
-		return nil, err
-	}
-	return responseModel(resp, readAt(at, resp.UpdatedAt)), nil
+	return r.responseAt(ctx, id, at)
 }
 
 // Decision is the resolver for the decision field.
@@ -256,7 +253,7 @@ func (r *queryResolver) Decision(ctx context.Context, id string) (*model.Decisio
 }
 
 // Decisions is the resolver for the decisions field.
-func (r *queryResolver) Decisions(ctx context.Context, body *model.Body, first *int, after *string) (*model.DecisionConnection, error) {
+func (r *queryResolver) Decisions(ctx context.Context, body *domain.Body, first *int, after *string) (*model.DecisionConnection, error) {
 	n, err := pageSize(first, 50)
 	if err != nil {
 		return nil, err
@@ -272,8 +269,8 @@ func (r *queryResolver) Events(ctx context.Context, first *int, after *string, s
 }
 
 // HeatMap is the resolver for the heatMap field.
-func (r *queryResolver) HeatMap(ctx context.Context, asOf *time.Time, ratingKind *model.RatingKind) (*model.HeatMap, error) {
-	kind := model.RatingKindResidual
+func (r *queryResolver) HeatMap(ctx context.Context, asOf *time.Time, ratingKind *domain.RatingKind) (*model.HeatMap, error) {
+	kind := domain.RatingKindResidual
 	if ratingKind != nil {
 		kind = *ratingKind
 	}
@@ -322,11 +319,7 @@ func (r *riskResolver) History(ctx context.Context, obj *model.Risk, first *int,
 
 // Risk is the resolver for the risk field.
 func (r *strategicResponseResolver) Risk(ctx context.Context, obj *model.StrategicResponse) (*model.Risk, error) {
-	risk, err := r.Register.Risk(ctx, obj.RiskID, register.AsOf{Time: obj.AsOf})
-	if err != nil {
-		return nil, err
-	}
-	return riskModel(risk, obj.AsOf), nil
+	return r.riskAt(ctx, obj.RiskID, register.AsOf{Time: obj.AsOf})
 }
 
 // Decisions is the resolver for the decisions field.
@@ -347,6 +340,9 @@ func (r *subscriptionResolver) Events(ctx context.Context, after *string, stream
 // Decision returns DecisionResolver implementation.
 func (r *Resolver) Decision() DecisionResolver { return &decisionResolver{r} }
 
+// HeatMapCell returns HeatMapCellResolver implementation.
+func (r *Resolver) HeatMapCell() HeatMapCellResolver { return &heatMapCellResolver{r} }
+
 // Mutation returns MutationResolver implementation.
 func (r *Resolver) Mutation() MutationResolver { return &mutationResolver{r} }
 
@@ -366,6 +362,7 @@ func (r *Resolver) Subscription() SubscriptionResolver { return &subscriptionRes
 
 type (
 	decisionResolver          struct{ *Resolver }
+	heatMapCellResolver       struct{ *Resolver }
 	mutationResolver          struct{ *Resolver }
 	queryResolver             struct{ *Resolver }
 	riskResolver              struct{ *Resolver }

@@ -501,3 +501,26 @@ func sortedKeys[V any](m map[string]V) []string {
 	slices.Sort(keys)
 	return keys
 }
+
+// set sets *dst to *p when p is not nil (an optional field of an event).
+func set[T any](dst *T, p *T) {
+	if p != nil {
+		*dst = *p
+	}
+}
+
+// responseStatusAfter is the status a response moves to with each
+// transition event: the calendar keeps only the fields its dates need, not
+// the domain's aggregate.
+var responseStatusAfter = map[string]domain.ResponseStatus{
+	domain.EventResponseSubmitted:   domain.ResponseStatusSubmitted,
+	domain.EventResponseRecommended: domain.ResponseStatusRecommended,
+	domain.EventResponseReturned:    domain.ResponseStatusReturned,
+	domain.EventResponseEndorsed:    domain.ResponseStatusEndorsed,
+	domain.EventResponseRejected:    domain.ResponseStatusRejected,
+	domain.EventResponseStarted:     domain.ResponseStatusInProgress,
+	domain.EventResponseImplemented: domain.ResponseStatusImplemented,
+	domain.EventResponseVerified:    domain.ResponseStatusVerified,
+	domain.EventResponseClosed:      domain.ResponseStatusClosed,
+	domain.EventResponseWithdrawn:   domain.ResponseStatusWithdrawn,
+}

@@ -198,7 +198,7 @@ func (r *Reader) RisksBy(ctx context.Context, filter RiskFilter, order RiskOrder
 		return Page[OrderedRisk]{}, fmt.Errorf("%w: unknown order %q", ErrInvalidInput, order)
 	}
 	sql := `SELECT total.n, page.* FROM (SELECT count(*) AS n FROM rm_risks r WHERE ` + where + `) total
-		LEFT JOIN LATERAL (SELECT ` + prefixed("r.", riskColumns) + ` FROM rm_risks r LEFT JOIN rm_cal_risks c ON c.risk_id = r.risk_id
+		LEFT JOIN LATERAL (SELECT ` + prefixed("r", riskColumns) + ` FROM rm_risks r LEFT JOIN rm_cal_risks c ON c.risk_id = r.risk_id
 			WHERE ` + where + ` ORDER BY ` + orderBy + ` OFFSET ` + q.Arg(offset) + ` LIMIT ` + q.Arg(first+1) + `) page ON true`
 	rows, err := r.pool.Query(ctx, sql, planned(q.Args...)...)
 	if err != nil {
@@ -213,16 +213,6 @@ func (r *Reader) RisksBy(ctx context.Context, filter RiskFilter, order RiskOrder
 		out.Items = append(out.Items, OrderedRisk{Risk: *risk, Cursor: offsetCursor(offset + i + 1)})
 	}
 	return out, nil
-}
-
-// prefixed returns a comma-separated column list with every column
-// prefixed, e.g. "r.".
-func prefixed(prefix, columns string) string {
-	parts := strings.Split(columns, ",")
-	for i, p := range parts {
-		parts[i] = prefix + strings.TrimSpace(p)
-	}
-	return strings.Join(parts, ", ")
 }
 
 // ResponseFilter selects responses. Its fields combine with AND; zero

@@ -60,7 +60,7 @@ func decisionFromRecorded(id string, pos eventstore.Position, eventID uuid.UUID,
 
 // decisionFromAggregate returns the read model of a decision folded by the
 // domain.
-func decisionFromAggregate(a *domain.Decision, pos eventstore.Position, eventID uuid.UUID) Decision {
+func DecisionFromAggregate(a *domain.Decision, pos eventstore.Position, eventID uuid.UUID) Decision {
 	effective, _ := a.EffectiveDate()
 	expires, _ := a.ExpiresOn()
 	return Decision{
@@ -121,9 +121,10 @@ func scanEffect(row pgx.CollectableRow) (Effect, error) {
 }
 
 var (
-	decisionCopyColumns = []string{"slot", "generation", "decision_id", "position", "event_id", "body", "kind", "data"}
-	subjectCopyColumns  = []string{"slot", "generation", "subject_id", "position", "decision_id", "subject_kind", "version_seen"}
-	effectCopyColumns   = []string{"slot", "generation", "decision_id", "position", "event_id", "stream_id", "stream_type",
+	decisionCopyColumns = []string{"slot", "generation", "decision_id", "position", "event_id", "body", "kind", "data", "recorded_at"}
+	subjectCopyColumns  = []string{"slot", "generation", "subject_id", "position", "decision_id", "subject_kind", "version_seen",
+		"recorded_at"}
+	effectCopyColumns = []string{"slot", "generation", "decision_id", "position", "event_id", "stream_id", "stream_type",
 		"version", "type"}
 )
 
@@ -178,9 +179,10 @@ func (c *decisionChanges) add(gen int64, events []eventstore.RecordedEvent) erro
 		}
 		pos := e.Position.String()
 		c.decisions = append(c.decisions, []any{slotOf(gen), gen, e.StreamID, pos, pgUUID(e.ID), string(rec.Body), string(rec.Kind),
-			[]byte(e.Data)})
+			[]byte(e.Data), e.RecordedAt})
 		for _, s := range rec.Subjects {
-			c.subjects = append(c.subjects, []any{slotOf(gen), gen, s.ID, pos, e.StreamID, string(s.Kind), int32(s.VersionSeen)})
+			c.subjects = append(c.subjects, []any{slotOf(gen), gen, s.ID, pos, e.StreamID, string(s.Kind), int32(s.VersionSeen),
+				e.RecordedAt})
 		}
 	}
 	return nil

@@ -8,3 +8,10 @@ func SetRebuildLimits(bufferRows, writeRows int) (restore func()) {
 	rebuildBufferRows, rebuildWriteRows = bufferRows, writeRows
 	return func() { rebuildBufferRows, rebuildWriteRows = b, w }
 }
+
+// MovesSQL is the statement of Reader.Moves, for benchmarks that explain it.
+var MovesSQL = movesSQL
+
+// RisksPageSQL is the statement of Reader.Risks (at nil) and Past.Risks,
+// for benchmarks that explain it.
+var RisksPageSQL = risksPageSQL

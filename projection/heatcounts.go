@@ -10,34 +10,6 @@ import (
 	"github.com/riskreg/riskreg/domain"
 )
 
-// HeatMapCounts returns the heat map of the given rating kind with the
-// count of each cell but no risk ids: one GROUP BY that returns at most 25
-// rows, for pages that draw the matrix whatever the size of the register.
-func (r *Reader) HeatMapCounts(ctx context.Context, kind domain.RatingKind) (HeatMap, error) {
-	if err := checkKind(kind); err != nil {
-		return HeatMap{}, err
-	}
-	rows, err := r.pool.Query(ctx, `SELECT likelihood, impact, count(*) FROM rm_heat_map WHERE kind = $1 GROUP BY likelihood, impact`,
-		planned(string(kind))...)
-	if err != nil {
-		return HeatMap{}, fmt.Errorf("projection: heat map counts: %w", err)
-	}
-	h := newHeatMap(kind)
-	var likelihood, impact, n int
-	_, err = pgx.ForEachRow(rows, []any{&likelihood, &impact, &n}, func() error {
-		c := h.cell(likelihood, impact)
-		if c == nil {
-			return fmt.Errorf("rating %dx%d is off the matrix", likelihood, impact)
-		}
-		c.Count = n
-		return nil
-	})
-	if err != nil {
-		return HeatMap{}, fmt.Errorf("projection: heat map counts: %w", err)
-	}
-	return h, nil
-}
-
 // HeatMapCellIDs returns the ids of the risks in one cell of the heat map
 // of the given rating kind, in the register's order.
 func (r *Reader) HeatMapCellIDs(ctx context.Context, kind domain.RatingKind, likelihood, impact int) ([]string, error) {

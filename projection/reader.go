@@ -3,8 +3,10 @@ package projection
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/riskreg/riskreg/domain"
@@ -20,6 +22,9 @@ type Reader struct {
 	store *eventstore.Store
 	pool  *pgxpool.Pool
 	names []string // the projections WaitFor waits for by default
+	// how far the read models and the log were seen to follow this
+	// process's own writes
+	ownWrites, logWrites mark
 }
 
 // NewReader returns a Reader of the built-in projections' read models in
@@ -58,35 +63,30 @@ func (r *Reader) Risk(ctx context.Context, id string) (Risk, bool, error) {
 // cursor after ("" for the first page), in the register's order (by
 // reference, see Risk.Cursor), with at most first risks.
 func (r *Reader) Risks(ctx context.Context, filter RiskFilter, first int, after string) (Page[Risk], error) {
-	key, hasKey, err := riskPageArgs(filter, first, after)
-	if err != nil {
-		return Page[Risk]{}, err
-	}
-	q := &sqlwhere.Builder{}
-	filter.sqlWhere(q)
-	where := q.Conditions()
-	pageWhere := where
-	if hasKey {
-		pageWhere += fmt.Sprintf(" AND (length(r.reference), r.reference, r.risk_id) > (%s, %s, %s)",
-			q.Arg(len([]rune(key.reference))), q.Arg(key.reference), q.Arg(key.id))
-	}
-	sql := `SELECT total.n, page.* FROM (SELECT count(*) AS n FROM rm_risks r WHERE ` + where + `) total
-		LEFT JOIN LATERAL (SELECT ` + riskColumns + ` FROM rm_risks r WHERE ` + pageWhere + `
-			ORDER BY length(r.reference), r.reference, r.risk_id LIMIT ` + q.Arg(first+1) + `) page ON true`
-	rows, err := r.pool.Query(ctx, sql, planned(q.Args...)...)
-	if err != nil {
-		return Page[Risk]{}, fmt.Errorf("projection: risks: %w", err)
-	}
-	page, err := collectPage(rows, first, scanRisk)
-	if err != nil {
-		return Page[Risk]{}, fmt.Errorf("projection: risks: %w", err)
-	}
-	return derefPage(page), nil
+	return risksPage(ctx, r.pool, filter, first, after, nil, true)
+}
+
+// RisksWithoutTotal returns a page of the register as Risks does, without
+// its total count (TotalCount is -1).
+func (r *Reader) RisksWithoutTotal(ctx context.Context, filter RiskFilter, first int, after string) (Page[Risk], error) {
+	return risksPage(ctx, r.pool, filter, first, after, nil, false)
 }
 
 // ResponsesByID returns the responses with the given ids, by id.
 func (r *Reader) ResponsesByID(ctx context.Context, ids []string) (map[string]Response, error) {
-	responses, err := r.responses(ctx, "response_id", ids)
+	return responsesByID(ctx, r.pool, ids, nil)
+}
+
+// ResponsesByRisk returns the responses to each of the given risks, in the
+// order they were proposed, by risk id.
+func (r *Reader) ResponsesByRisk(ctx context.Context, riskIDs []string) (map[string][]Response, error) {
+	return responsesByRisk(ctx, r.pool, riskIDs, nil)
+}
+
+// responsesByID answers Reader.ResponsesByID (at nil) and
+// Past.ResponsesByID.
+func responsesByID(ctx context.Context, pool *pgxpool.Pool, ids []string, at *time.Time) (map[string]Response, error) {
+	responses, err := responses(ctx, pool, "response_id", ids, at)
 	if err != nil {
 		return nil, err
 	}
@@ -97,10 +97,10 @@ func (r *Reader) ResponsesByID(ctx context.Context, ids []string) (map[string]Re
 	return byID, nil
 }
 
-// ResponsesByRisk returns the responses to each of the given risks, in the
-// order they were proposed, by risk id.
-func (r *Reader) ResponsesByRisk(ctx context.Context, riskIDs []string) (map[string][]Response, error) {
-	responses, err := r.responses(ctx, "risk_id", riskIDs)
+// responsesByRisk answers Reader.ResponsesByRisk (at nil) and
+// Past.ResponsesByRisk.
+func responsesByRisk(ctx context.Context, pool *pgxpool.Pool, riskIDs []string, at *time.Time) (map[string][]Response, error) {
+	responses, err := responses(ctx, pool, "risk_id", riskIDs, at)
 	if err != nil {
 		return nil, err
 	}
@@ -112,10 +112,17 @@ func (r *Reader) ResponsesByRisk(ctx context.Context, riskIDs []string) (map[str
 }
 
 // responses returns the responses whose column (response_id or risk_id)
-// holds one of ids, in the order they were proposed.
-func (r *Reader) responses(ctx context.Context, column string, ids []string) ([]Response, error) {
-	responses, err := queryAll(ctx, r.pool, "responses", scanResponse,
-		"SELECT "+responseColumns+" FROM rm_responses WHERE "+column+" = ANY($1) ORDER BY created_position", planned(ids)...)
+// holds one of ids, now (at nil) or as they stood at at, in the order they
+// were proposed.
+func responses(ctx context.Context, pool *pgxpool.Pool, column string, ids []string, at *time.Time) ([]Response, error) {
+	sql := "SELECT " + responseColumns + " FROM rm_responses h WHERE h." + column + " = ANY($1) ORDER BY h.created_position"
+	args := []any{ids}
+	if at != nil {
+		sql = "SELECT " + responseColumns + " FROM rm_response_history h WHERE h." + column + " = ANY($1) AND " +
+			valid("h", "$2") + " ORDER BY h.created_position"
+		args = append(args, *at)
+	}
+	responses, err := queryAll(ctx, pool, "responses", scanResponse, sql, planned(args...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -144,6 +151,12 @@ func (r *Reader) DecisionsByID(ctx context.Context, ids []string) (map[string]De
 // first page), oldest first, with at most first decisions; body, when not
 // "", selects that body's decisions.
 func (r *Reader) Decisions(ctx context.Context, body domain.Body, first int, after string) (Page[Decision], error) {
+	return decisionsPage(ctx, r.pool, body, first, after, nil)
+}
+
+// decisionsPage answers Reader.Decisions (at nil) and Past.Decisions: the
+// decisions recorded at or before at.
+func decisionsPage(ctx context.Context, pool *pgxpool.Pool, body domain.Body, first int, after string, at *time.Time) (Page[Decision], error) {
 	pos, err := decisionPageArgs(body, first, after)
 	if err != nil {
 		return Page[Decision]{}, err
@@ -152,15 +165,38 @@ func (r *Reader) Decisions(ctx context.Context, body domain.Body, first int, aft
 	if body != "" {
 		q.Where("t.body = %s", string(body))
 	}
-	return positionPage(ctx, r.pool, "decisions", "rm_decisions", "position", decisionColumns, q, pos, first, scanDecision)
+	if at != nil {
+		q.Where("t.recorded_at <= %s", *at)
+	}
+	return positionPage(ctx, pool, "decisions", "rm_decisions", "position", decisionColumns, q, pos, first, scanDecision)
 }
 
 // DecisionsBySubject returns, for each of the given risk or response ids,
 // the decisions that named it as a subject, oldest first.
 func (r *Reader) DecisionsBySubject(ctx context.Context, subjectIDs []string) (map[string][]Decision, error) {
-	rows, err := r.pool.Query(ctx, `SELECT s.subject_id, `+decisionColumns+`
+	return decisionsBySubject(ctx, r.pool, subjectIDs, nil)
+}
+
+// decisionsBySubject answers Reader.DecisionsBySubject (at nil) and
+// Past.DecisionsBySubject: the decisions recorded at or before at.
+func decisionsBySubject(ctx context.Context, pool *pgxpool.Pool, subjectIDs []string, at *time.Time) (map[string][]Decision, error) {
+	var until any = infinity
+	if at != nil {
+		until = *at
+	}
+	return decisionsRecorded(ctx, pool, subjectIDs, negInfinity, until)
+}
+
+// negInfinity is an instant before every decision.
+var negInfinity = pgtype.Timestamptz{InfinityModifier: pgtype.NegativeInfinity, Valid: true}
+
+// decisionsRecorded returns, for each of the given ids, the decisions that
+// named it recorded after since and at or before until, oldest first.
+func decisionsRecorded(ctx context.Context, pool *pgxpool.Pool, subjectIDs []string, since, until any) (map[string][]Decision, error) {
+	rows, err := pool.Query(ctx, `SELECT s.subject_id, `+decisionColumns+`
 		FROM rm_decision_subjects s JOIN rm_decisions d USING (decision_id, position)
-		WHERE s.subject_id = ANY($1) ORDER BY s.subject_id, s.position`, planned(subjectIDs)...)
+		WHERE s.subject_id = ANY($1) AND s.recorded_at > $2 AND s.recorded_at <= $3 ORDER BY s.subject_id, s.position`,
+		planned(subjectIDs, since, until)...)
 	if err != nil {
 		return nil, fmt.Errorf("projection: decisions by subject: %w", err)
 	}

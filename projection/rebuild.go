@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -473,21 +472,21 @@ func abandon(pool *pgxpool.Pool, shadows []*shadow, builder string, log *slog.Lo
 // clearGeneration empties the partitions of p's tables that hold generation
 // gen (partitions alternate: gen-2 and gen+2 lie there too). TRUNCATE waits
 // for the statements that read the tables to end, and holds up the ones that
-// come meanwhile, for a moment.
+// come meanwhile, for a moment. Each partition is emptied in a transaction
+// of its own: a reader that locks several of them (a page of risks and its
+// counters) then never waits for a TRUNCATE that waits for it.
 func clearGeneration(ctx context.Context, pool *pgxpool.Pool, p Projection, gen int64) error {
-	parts := make([]string, len(p.Tables()))
-	for i, table := range p.Tables() {
-		parts[i] = pgx.Identifier{partitionOf(table, gen)}.Sanitize()
-	}
-	err := inTx(ctx, pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, "SET LOCAL lock_timeout = '10s'"); err != nil {
+	for _, table := range p.Tables() {
+		err := inTx(ctx, pool, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, "SET LOCAL lock_timeout = '10s'"); err != nil {
+				return err
+			}
+			_, err := tx.Exec(ctx, "TRUNCATE "+pgx.Identifier{partitionOf(table, gen)}.Sanitize())
 			return err
+		})
+		if err != nil {
+			return fmt.Errorf("projection %s: clear generation %d: %w", p.Name(), gen, err)
 		}
-		_, err := tx.Exec(ctx, "TRUNCATE "+strings.Join(parts, ", "))
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("projection %s: clear generation %d: %w", p.Name(), gen, err)
 	}
 	return nil
 }

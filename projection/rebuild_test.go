@@ -14,13 +14,15 @@ import (
 	"github.com/riskreg/riskreg/projection"
 )
 
-// readModelTables are every read-model table, by projection.
-var readModelTables = map[string][]string{
-	projection.NameRisks:     {"rm_risks_gen"},
-	projection.NameResponses: {"rm_responses_gen"},
-	projection.NameDecisions: {"rm_decisions_gen", "rm_decision_subjects_gen", "rm_decision_effects_gen"},
-	projection.NameCalendar:  projection.Calendar().Tables(),
-}
+// readModelTables are every read-model table, by projection: the current
+// state and the history.
+var readModelTables = func() map[string][]string {
+	out := make(map[string][]string)
+	for _, p := range projection.Builtin() {
+		out[p.Name()] = p.Tables()
+	}
+	return out
+}()
 
 // dumpAll returns the rows of the active generation of every read-model
 // table, by table.
@@ -152,6 +154,9 @@ func TestSwapWhileReading(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The register as of now, from the temporal read models, is read
+	// during the rebuild too.
+	past := e.reader.At(time.Now())
 
 	var reads atomic.Int64
 	stop := make(chan struct{})
@@ -166,6 +171,10 @@ func TestSwapWhileReading(t *testing.T) {
 				default:
 				}
 				if err := checkWhole(ctx, e.reader, want); err != nil {
+					errs <- err
+					return
+				}
+				if err := checkPast(ctx, past, want); err != nil {
 					errs <- err
 					return
 				}
@@ -329,4 +338,24 @@ func TestRebuildEmptyLog(t *testing.T) {
 	start(t, runnerConfig(e.store))
 	e.waitCaughtUp()
 	e.assertFoldEqual()
+}
+
+// checkPast reads the register and a heat map as of an instant after the
+// workload from the temporal read models, and checks them against want.
+func checkPast(ctx context.Context, p *projection.Past, want readModel) error {
+	page, err := p.Risks(ctx, projection.RiskFilter{}, projection.MaxPageSize, "")
+	if err != nil {
+		return err
+	}
+	if page.TotalCount != len(want.Risks) || !reflect.DeepEqual(page.Items, want.Risks[:len(page.Items)]) {
+		return errors.New("a read of the register as of now during the rebuild differs from the register")
+	}
+	h, err := p.HeatMap(ctx, domain.RatingKindInherent)
+	if err != nil {
+		return err
+	}
+	if !reflect.DeepEqual(h, want.HeatMaps[0]) {
+		return errors.New("a read of the heat map as of now during the rebuild differs from the heat map")
+	}
+	return nil
 }

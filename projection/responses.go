@@ -2,6 +2,7 @@ package projection
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -11,82 +12,43 @@ import (
 	"github.com/riskreg/riskreg/eventstore"
 )
 
-// Response is a strategic response as it stands: the read model of one
-// response stream.
+// Response is a strategic response as it stood after one event of its
+// stream: the domain's state of the response (folded by
+// domain.StrategicResponse.Apply) and what the log adds to it.
 type Response struct {
-	ID          string
-	RiskID      string
-	Title       string
-	Description string
-	Option      domain.ResponseOption
-	Owner       string
-	DueDate     domain.Date // zero when there is none
-	Status      domain.ResponseStatus
-	Version     int       // the number of events in the response's stream
-	CreatedAt   time.Time // recordedAt of the stream's first event
-	UpdatedAt   time.Time // recordedAt of its last event
+	domain.ResponseState
+	CreatedAt time.Time // recordedAt of the stream's first event
+	UpdatedAt time.Time // recordedAt of its last event
 	// CreatedPosition is the log position of the ResponseProposed event; a
 	// risk's responses come in this order.
 	CreatedPosition eventstore.Position
 }
 
 // applyResponse folds one event of a response stream into s, which is nil
-// before the ResponseProposed event. It follows
+// before the ResponseProposed event, with the domain's own
 // domain.StrategicResponse.Apply.
 func applyResponse(s *Response, e eventstore.RecordedEvent, d domain.Event) (*Response, error) {
-	if _, first := d.(domain.ResponseProposed); first != (s == nil) {
-		return nil, unexpected(e)
-	}
-	switch d := d.(type) {
-	case domain.ResponseProposed:
-		s = &Response{
-			ID: e.StreamID, RiskID: d.RiskID, Title: d.Title, Description: d.Description, Option: d.Option,
-			Owner: d.Owner, DueDate: d.DueDate, Status: domain.ResponseStatusDraft,
-			CreatedAt: e.RecordedAt, CreatedPosition: e.Position,
+	if s == nil {
+		a, err := domain.ResponseFromHistory(e.StreamID, []domain.Event{d})
+		if err != nil {
+			return nil, err
 		}
-	case domain.ResponseRevised:
-		set(&s.Title, d.Title)
-		set(&s.Description, d.Description)
-		set(&s.Option, d.Option)
-		set(&s.Owner, d.Owner)
-		set(&s.DueDate, d.DueDate)
-		s.Status = domain.ResponseStatusDraft
-	default:
-		status, ok := responseStatusAfter[e.Type]
-		if !ok {
-			return nil, unexpected(e)
-		}
-		s.Status = status
+		next := ResponseFromAggregate(a, e.RecordedAt, e.RecordedAt, e.Position)
+		return &next, nil
 	}
-	s.Version = int(e.Version)
-	s.UpdatedAt = e.RecordedAt
+	a := domain.ResponseFromState(s.ResponseState)
+	if err := a.Apply(d); err != nil {
+		return nil, err
+	}
+	*s = ResponseFromAggregate(a, s.CreatedAt, e.RecordedAt, s.CreatedPosition)
 	return s, nil
 }
 
-// responseStatusAfter is the status each transition event of a response
-// leads to.
-var responseStatusAfter = map[string]domain.ResponseStatus{
-	domain.EventResponseSubmitted:   domain.ResponseStatusSubmitted,
-	domain.EventResponseRecommended: domain.ResponseStatusRecommended,
-	domain.EventResponseReturned:    domain.ResponseStatusReturned,
-	domain.EventResponseEndorsed:    domain.ResponseStatusEndorsed,
-	domain.EventResponseRejected:    domain.ResponseStatusRejected,
-	domain.EventResponseStarted:     domain.ResponseStatusInProgress,
-	domain.EventResponseImplemented: domain.ResponseStatusImplemented,
-	domain.EventResponseVerified:    domain.ResponseStatusVerified,
-	domain.EventResponseClosed:      domain.ResponseStatusClosed,
-	domain.EventResponseWithdrawn:   domain.ResponseStatusWithdrawn,
-}
-
-// responseFromAggregate returns the read model of a response folded by the
-// domain.
-func responseFromAggregate(a *domain.StrategicResponse, created, updated time.Time, createdPos eventstore.Position) Response {
-	due, _ := a.DueDate()
-	return Response{
-		ID: a.ID(), RiskID: a.RiskID(), Title: a.Title(), Description: a.Description(), Option: a.Option(),
-		Owner: a.Owner(), DueDate: due, Status: a.Status(), Version: a.Version(),
-		CreatedAt: created, UpdatedAt: updated, CreatedPosition: createdPos,
-	}
+// ResponseFromAggregate returns the read model of a response folded by the
+// domain, whose stream's first and last events were recorded at created and
+// updated, the first at position createdPos.
+func ResponseFromAggregate(a *domain.StrategicResponse, created, updated time.Time, createdPos eventstore.Position) Response {
+	return Response{ResponseState: a.State(), CreatedAt: created, UpdatedAt: updated, CreatedPosition: createdPos}
 }
 
 // responseColumns are the columns scanResponse reads, in rm_responses_gen and
@@ -126,7 +88,7 @@ func responseRow(gen int64, s *Response) []any {
 // Responses returns the projection that keeps the strategic responses
 // (rm_responses).
 func Responses() Projection {
-	return &streamProjection[Response]{
+	p := &streamProjection[Response]{
 		name: NameResponses,
 		streamModel: streamModel[Response]{
 			streamType: domain.StreamResponse,
@@ -139,8 +101,14 @@ func Responses() Projection {
 			apply:      applyResponse,
 		},
 		tables: []table{{"rm_responses_gen", responseCopyColumns}},
+		more:   []string{"rm_response_history_gen"},
 		rows: func(gen int64, s *Response) ([][][]any, error) {
 			return [][][]any{{responseRow(gen, s)}}, nil
 		},
 	}
+	p.history = &historyModel[Response]{
+		table: "rm_response_history_gen", key: "response_id", columns: slices.Concat(responseCopyColumns, historyColumns),
+		row: func(gen int64, s *Response) ([]any, error) { return responseRow(gen, s), nil },
+	}
+	return p
 }

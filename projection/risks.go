@@ -3,6 +3,8 @@ package projection
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -13,174 +15,53 @@ import (
 	"github.com/riskreg/riskreg/eventstore"
 )
 
-// Risk is a risk of the register as it stands: the read model of one risk
-// stream.
+// Risk is a risk of the register as it stood after one event of its
+// stream: the domain's state of the risk (folded by domain.Risk.Apply) and
+// what the log adds to it.
 type Risk struct {
-	ID          string
-	Reference   string // e.g. "R-0007"
-	Title       string
-	Description string
-	Category    string
-	Source      string
-	Owner       string
-	Status      domain.RiskStatus
-	Inherent    *Rating // nil until assessed
-	Residual    *Rating
-	Target      *Rating
+	domain.RiskState
 	// Band is the band of the residual rating if set, else of the inherent
 	// one, else "".
-	Band           domain.Band
-	Flagged        bool
-	ToleratedUntil domain.Date // zero unless TOLERATED
-	Version        int         // the number of events in the risk's stream
-	CreatedAt      time.Time   // recordedAt of the stream's first event
-	UpdatedAt      time.Time   // recordedAt of its last event
+	Band      domain.Band
+	CreatedAt time.Time // recordedAt of the stream's first event
+	UpdatedAt time.Time // recordedAt of its last event
 }
 
 // Rating is one of a risk's three ratings.
-type Rating struct {
-	Likelihood int       `json:"likelihood"`
-	Impact     int       `json:"impact"`
-	Rationale  string    `json:"rationale"`
-	AssessedBy string    `json:"assessedBy"`
-	AssessedAt time.Time `json:"assessedAt"`
-}
-
-// Score returns likelihood x impact.
-func (r Rating) Score() int { return r.Likelihood * r.Impact }
-
-// Band returns the band of the score.
-func (r Rating) Band() domain.Band { return domain.BandOf(r.Score()) }
-
-// Rating returns the rating of the given kind, nil when it is not set.
-func (r Risk) Rating(kind domain.RatingKind) *Rating {
-	switch kind {
-	case domain.RatingKindInherent:
-		return r.Inherent
-	case domain.RatingKindResidual:
-		return r.Residual
-	case domain.RatingKindTarget:
-		return r.Target
-	}
-	return nil
-}
+type Rating = domain.RatingState
 
 // ratingKinds are the kinds of rating in the order of the heat maps.
 var ratingKinds = []domain.RatingKind{domain.RatingKindInherent, domain.RatingKindResidual, domain.RatingKindTarget}
-
-// band returns the band of the residual rating, else of the inherent one.
-func (r *Risk) band() domain.Band {
-	for _, rating := range []*Rating{r.Residual, r.Inherent} {
-		if rating != nil {
-			return rating.Band()
-		}
-	}
-	return ""
-}
 
 // onHeatMap reports whether the risk counts on the heat maps: every risk
 // that is not CLOSED or WITHDRAWN. (View rm_heat_map says the same in SQL.)
 func (r *Risk) onHeatMap() bool { return !r.Status.Terminal() }
 
-// setStatus changes the status the way domain.Risk does: a risk that stops
-// being TOLERATED loses its toleratedUntil date.
-func (r *Risk) setStatus(s domain.RiskStatus) {
-	r.Status = s
-	if s != domain.RiskStatusTolerated {
-		r.ToleratedUntil = domain.Date{}
-	}
-}
-
 // applyRisk folds one event of a risk stream into r, which is nil before the
-// RiskRegistered event. It follows domain.Risk.Apply.
+// RiskRegistered event, with the domain's own domain.Risk.Apply.
 func applyRisk(r *Risk, e eventstore.RecordedEvent, d domain.Event) (*Risk, error) {
-	if _, first := d.(domain.RiskRegistered); first != (r == nil) {
-		return nil, unexpected(e)
-	}
-	switch d := d.(type) {
-	case domain.RiskRegistered:
-		r = &Risk{
-			ID: e.StreamID, Reference: d.Reference, Title: d.Title, Description: d.Description,
-			Category: d.Category, Source: d.Source, Owner: d.Owner, Status: domain.RiskStatusOpen,
-			CreatedAt: e.RecordedAt,
+	if r == nil {
+		a, err := domain.RiskFromHistory(e.StreamID, []domain.Event{d})
+		if err != nil {
+			return nil, err
 		}
-	case domain.RiskUpdated:
-		set(&r.Title, d.Title)
-		set(&r.Description, d.Description)
-		set(&r.Category, d.Category)
-		set(&r.Source, d.Source)
-		set(&r.Owner, d.Owner)
-	case domain.RiskAssessed:
-		rating := &Rating{Likelihood: d.Likelihood, Impact: d.Impact, Rationale: d.Rationale,
-			AssessedBy: d.AssessedBy, AssessedAt: d.AssessedAt}
-		switch d.Kind {
-		case domain.RatingKindInherent:
-			r.Inherent = rating
-			if r.Status == domain.RiskStatusOpen {
-				r.setStatus(domain.RiskStatusAssessed)
-			}
-		case domain.RatingKindResidual:
-			r.Residual = rating
-		case domain.RatingKindTarget:
-			r.Target = rating
-		default:
-			return nil, fmt.Errorf("%w: %s with rating kind %q", domain.ErrUnexpectedEvent, e.Type, d.Kind)
-		}
-	case domain.RiskFlagged:
-		r.Flagged = true
-	case domain.RiskTolerated:
-		r.setStatus(domain.RiskStatusTolerated)
-		r.ToleratedUntil = d.ToleratedUntil
-	case domain.RiskTreatmentStarted:
-		r.setStatus(domain.RiskStatusTreating)
-	case domain.RiskMonitoringStarted:
-		r.setStatus(domain.RiskStatusMonitoring)
-	case domain.RiskClosed:
-		r.setStatus(domain.RiskStatusClosed)
-	case domain.RiskWithdrawn:
-		r.setStatus(domain.RiskStatusWithdrawn)
-	default:
-		return nil, unexpected(e)
+		next := RiskFromAggregate(a, e.RecordedAt, e.RecordedAt)
+		return &next, nil
 	}
-	r.Band = r.band()
-	r.Version = int(e.Version)
-	r.UpdatedAt = e.RecordedAt
+	a := domain.RiskFromState(r.RiskState)
+	if err := a.Apply(d); err != nil {
+		return nil, err
+	}
+	*r = RiskFromAggregate(a, r.CreatedAt, e.RecordedAt)
 	return r, nil
 }
 
-// set assigns *p to *dst when p is set.
-func set[T any](dst *T, p *T) {
-	if p != nil {
-		*dst = *p
-	}
-}
-
-// riskFromAggregate returns the read model of a risk folded by the domain.
-func riskFromAggregate(a *domain.Risk, created, updated time.Time) Risk {
-	r := Risk{
-		ID: a.ID(), Reference: a.Reference(), Title: a.Title(), Description: a.Description(),
-		Category: a.Category(), Source: a.Source(), Owner: a.Owner(), Status: a.Status(),
-		Flagged: a.Flagged(), Version: a.Version(), CreatedAt: created, UpdatedAt: updated,
-	}
-	for _, kind := range ratingKinds {
-		if rating, ok := a.Rating(kind); ok {
-			rr := &Rating{Likelihood: rating.Likelihood(), Impact: rating.Impact(), Rationale: rating.Rationale(),
-				AssessedBy: rating.AssessedBy(), AssessedAt: rating.AssessedAt()}
-			switch kind {
-			case domain.RatingKindInherent:
-				r.Inherent = rr
-			case domain.RatingKindResidual:
-				r.Residual = rr
-			default:
-				r.Target = rr
-			}
-		}
-	}
-	if band, ok := a.Band(); ok {
-		r.Band = band
-	}
-	r.ToleratedUntil, _ = a.ToleratedUntil()
-	return r
+// RiskFromAggregate returns the read model of a risk folded by the domain,
+// whose stream's first and last events were recorded at created and
+// updated.
+func RiskFromAggregate(a *domain.Risk, created, updated time.Time) Risk {
+	band, _ := a.Band()
+	return Risk{RiskState: a.State(), Band: band, CreatedAt: created, UpdatedAt: updated}
 }
 
 // searchSeparator stands between the fields of a risk's search text; it is
@@ -284,7 +165,7 @@ func riskRow(gen int64, r *Risk) ([]any, error) {
 // Risks returns the projection that keeps the risk register (rm_risks, and
 // the heat maps in view rm_heat_map).
 func Risks() Projection {
-	return &streamProjection[Risk]{
+	p := &streamProjection[Risk]{
 		name: NameRisks,
 		streamModel: streamModel[Risk]{
 			streamType: domain.StreamRisk,
@@ -297,11 +178,43 @@ func Risks() Projection {
 			apply:      applyRisk,
 		},
 		tables: []table{{"rm_risks_gen", riskCopyColumns}},
+		more:   []string{"rm_risk_history_gen", "rm_risk_groups_gen", "rm_risk_counts_gen"},
 		rows: func(gen int64, r *Risk) ([][][]any, error) {
 			row, err := riskRow(gen, r)
 			return [][][]any{{row}}, err
 		},
 	}
+	p.history = &historyModel[Risk]{
+		table: "rm_risk_history_gen", key: "risk_id", columns: slices.Concat(riskCopyColumns, historyColumns),
+		row: riskRow, counters: riskCounters,
+	}
+	return p
+}
+
+// riskCounters returns the counters a risk counts in: its group of the
+// register's filters, and its heat-map cells unless it is CLOSED or
+// WITHDRAWN.
+func riskCounters(r *Risk) []counterKey {
+	g := &riskGroup{band: string(r.Band), status: string(r.Status), flagged: r.Flagged, owner: r.Owner, category: r.Category}
+	keys := []counterKey{{key: g.counter(), group: g}}
+	if r.onHeatMap() {
+		for _, kind := range ratingKinds {
+			if rating := r.Rating(kind); rating != nil {
+				keys = append(keys, counterKey{key: cellCounter(kind, rating.Likelihood, rating.Impact)})
+			}
+		}
+	}
+	return keys
+}
+
+// counter returns the name of the group's counter.
+func (g *riskGroup) counter() string {
+	return "g" + strings.Join([]string{g.band, g.status, strconv.FormatBool(g.flagged), g.owner, g.category}, searchSeparator)
+}
+
+// cellCounter returns the name of the counter of a heat-map cell.
+func cellCounter(kind domain.RatingKind, likelihood, impact int) string {
+	return fmt.Sprintf("c%s:%d:%d", kind, likelihood, impact)
 }
 
 // toPgDate returns d for a date column: nil for the zero Date.

@@ -102,7 +102,7 @@ func (f *folder) apply(e eventstore.RecordedEvent) error {
 		if d, err = decode(e); err == nil {
 			var a *domain.Decision
 			if a, err = domain.DecisionFromHistory(e.StreamID, []domain.Event{d}); err == nil {
-				f.decisions = append(f.decisions, decisionFromAggregate(a, e.Position, e.ID))
+				f.decisions = append(f.decisions, DecisionFromAggregate(a, e.Position, e.ID))
 			}
 		}
 	}
@@ -148,14 +148,14 @@ func (f *folder) snapshot() *Snapshot {
 		effects:            f.effects,
 	}
 	for _, r := range f.risks {
-		s.risks = append(s.risks, riskFromAggregate(r.agg, r.created, r.updated))
+		s.risks = append(s.risks, RiskFromAggregate(r.agg, r.created, r.updated))
 	}
 	slices.SortFunc(s.risks, func(a, b Risk) int { return keyOf(&a).compare(keyOf(&b)) })
 	for i, r := range s.risks {
 		s.riskIndex[r.ID] = i
 	}
 	for _, r := range f.responses {
-		s.responses[r.agg.ID()] = responseFromAggregate(r.agg, r.created, r.updated, r.createdPos)
+		s.responses[r.agg.ID()] = ResponseFromAggregate(r.agg, r.created, r.updated, r.createdPos)
 	}
 	for _, r := range sortedBy(s.responses, func(a, b Response) int { return a.CreatedPosition.Compare(b.CreatedPosition) }) {
 		s.responsesByRisk[r.RiskID] = append(s.responsesByRisk[r.RiskID], r)

@@ -25,6 +25,9 @@ type streamModel[R any] struct {
 	// event) and returns the row: a new one for the first event, r changed
 	// in place for the others.
 	apply func(r *R, e eventstore.RecordedEvent, d domain.Event) (*R, error)
+	// history, when set, keeps every version of every row with its
+	// validity interval in the log (see temporal.go).
+	history *historyModel[R]
 }
 
 // foldState is what a fold has touched: the current rows of the streams,
@@ -33,10 +36,12 @@ type foldState[R any] struct {
 	rows     map[string]*R
 	order    []string
 	existing map[string]bool
+	// the versions folded, for the history (see temporal.go)
+	hist historyState[R]
 }
 
 func newFoldState[R any]() *foldState[R] {
-	return &foldState[R]{rows: make(map[string]*R), existing: make(map[string]bool)}
+	return &foldState[R]{rows: make(map[string]*R), existing: make(map[string]bool), hist: newHistoryState[R]()}
 }
 
 // fold applies events to the rows in st in order. Rows of streams st does
@@ -68,6 +73,10 @@ func (m streamModel[R]) fold(ctx context.Context, q Querier, gen int64, events [
 			return NewEventError(e, fmt.Errorf("%w: version %d follows version %d in the read model",
 				domain.ErrUnexpectedEvent, e.Version, current))
 		}
+		var before []counterKey
+		if m.history != nil && m.history.counters != nil && r != nil {
+			before = m.history.counters(r)
+		}
 		next, err := m.apply(r, e, d)
 		if err != nil {
 			return NewEventError(e, err)
@@ -75,6 +84,9 @@ func (m streamModel[R]) fold(ctx context.Context, q Querier, gen int64, events [
 		if r == nil { // a new stream (apply changes other rows in place)
 			st.rows[e.StreamID] = next
 			st.order = append(st.order, e.StreamID)
+		}
+		if m.history != nil {
+			m.history.record(&st.hist, e, current, before, next)
 		}
 	}
 	return nil
@@ -135,6 +147,8 @@ type streamProjection[R any] struct {
 	streamModel[R]
 	name   string
 	tables []table
+	// more are the other tables the projection writes (its history).
+	more []string
 	// rows returns r's rows in generation gen, one slice per table.
 	rows func(gen int64, r *R) ([][][]any, error)
 }
@@ -146,7 +160,7 @@ func (p *streamProjection[R]) Tables() []string {
 	for i, t := range p.tables {
 		names[i] = t.name
 	}
-	return names
+	return append(names, p.more...)
 }
 
 func (p *streamProjection[R]) Prepare(ctx context.Context, q Querier, gen int64, events []eventstore.RecordedEvent) (Changes, error) {
@@ -154,7 +168,27 @@ func (p *streamProjection[R]) Prepare(ctx context.Context, q Querier, gen int64,
 	if err := p.fold(ctx, q, gen, events, st, true); err != nil {
 		return nil, err
 	}
-	return p.changes(st), nil
+	if p.history == nil {
+		return p.changes(st), nil
+	}
+	if p.history.counters != nil {
+		if err := p.history.loadCounters(ctx, q, gen, &st.hist); err != nil {
+			return nil, err
+		}
+	}
+	return changeList(append([]Changes{p.changes(st)}, p.history.take(&st.hist, len(events)+1)...)), nil
+}
+
+// changeList writes changes one after the other.
+type changeList []Changes
+
+func (l changeList) Write(ctx context.Context, tx pgx.Tx, gen int64) error {
+	for _, c := range l {
+		if err := c.Write(ctx, tx, gen); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // changes returns the writes that replace the rows st touched.
@@ -218,17 +252,26 @@ func (b *streamBuffer[R]) add(ctx context.Context, q Querier, gen int64, events 
 	return b.p.fold(ctx, q, gen, events, b.st, b.written)
 }
 
-func (b *streamBuffer[R]) size() int { return len(b.st.rows) }
+func (b *streamBuffer[R]) size() int {
+	return len(b.st.rows) + len(b.st.hist.versions) + len(b.st.hist.deltas)
+}
 
 func (b *streamBuffer[R]) appendOnly() bool { return false }
 
 func (b *streamBuffer[R]) take(chunk int) []Changes {
 	all := b.p.changes(b.st)
-	b.st, b.written = newFoldState[R](), true
 	var out []Changes
 	for rows := range slices.Chunk(all.rows, chunk) {
 		out = append(out, &streamChanges[R]{p: b.p, rows: rows, existing: all.existing})
 	}
+	next := newFoldState[R]()
+	if b.p.history != nil {
+		// The counters' values stay known: the buffer counted every event
+		// of the generation.
+		out = append(out, b.p.history.take(&b.st.hist, chunk)...)
+		next.hist = b.st.hist
+	}
+	b.st, b.written = next, true
 	return out
 }
 

@@ -5,7 +5,7 @@ import "github.com/riskreg/riskreg/domain"
 // Session is a session of a body as the API shows it.
 type Session struct {
 	ID      string
-	Body    Body
+	Body    domain.Body
 	Date    domain.Date
 	Title   string
 	Version int
@@ -20,7 +20,7 @@ func (s Session) GetID() string { return s.ID }
 // TabledItem is a subject tabled for a session.
 type TabledItem struct {
 	SubjectID          string
-	Kind               SubjectKind
+	Kind               domain.SubjectKind
 	Note               string
 	VersionTabled      int
 	VersionNow         int
@@ -30,7 +30,7 @@ type TabledItem struct {
 // AgendaSuggestion is a subject suggested for a session's agenda.
 type AgendaSuggestion struct {
 	Reason     AgendaReason
-	Kind       SubjectKind
+	Kind       domain.SubjectKind
 	SubjectID  string
 	DecisionID *string
 }

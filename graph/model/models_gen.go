@@ -18,13 +18,13 @@ type Node interface {
 }
 
 type AssessRiskInput struct {
-	ID              string     `json:"id"`
-	ExpectedVersion int        `json:"expectedVersion"`
-	Kind            RatingKind `json:"kind"`
-	Likelihood      int        `json:"likelihood"`
-	Impact          int        `json:"impact"`
-	Rationale       string     `json:"rationale"`
-	IdempotencyKey  *string    `json:"idempotencyKey,omitempty"`
+	ID              string            `json:"id"`
+	ExpectedVersion int               `json:"expectedVersion"`
+	Kind            domain.RatingKind `json:"kind"`
+	Likelihood      int               `json:"likelihood"`
+	Impact          int               `json:"impact"`
+	Rationale       string            `json:"rationale"`
+	IdempotencyKey  *string           `json:"idempotencyKey,omitempty"`
 }
 
 type Checkpoint struct {
@@ -55,9 +55,9 @@ type DecisionEdge struct {
 }
 
 type DecisionSubject struct {
-	ID          string      `json:"id"`
-	Kind        SubjectKind `json:"kind"`
-	VersionSeen int         `json:"versionSeen"`
+	ID          string             `json:"id"`
+	Kind        domain.SubjectKind `json:"kind"`
+	VersionSeen int                `json:"versionSeen"`
 }
 
 type DecisionSubjectInput struct {
@@ -76,17 +76,21 @@ type EventEdge struct {
 }
 
 type HeatMap struct {
-	AsOf       time.Time      `json:"asOf"`
-	RatingKind RatingKind     `json:"ratingKind"`
-	Cells      []*HeatMapCell `json:"cells"`
+	AsOf       time.Time         `json:"asOf"`
+	RatingKind domain.RatingKind `json:"ratingKind"`
+	Cells      []*HeatMapCell    `json:"cells"`
 }
 
-type HeatMapCell struct {
-	Likelihood int     `json:"likelihood"`
-	Impact     int     `json:"impact"`
-	Band       Band    `json:"band"`
-	Count      int     `json:"count"`
-	Risks      []*Risk `json:"risks"`
+type HeatMapMove struct {
+	Risk *Risk         `json:"risk"`
+	From *HeatMapPoint `json:"from,omitempty"`
+	To   *HeatMapPoint `json:"to,omitempty"`
+}
+
+type HeatMapPoint struct {
+	Likelihood int         `json:"likelihood"`
+	Impact     int         `json:"impact"`
+	Band       domain.Band `json:"band"`
 }
 
 type ImportReport struct {
@@ -152,32 +156,32 @@ type Principal struct {
 }
 
 type ProposeResponseInput struct {
-	RiskID         string         `json:"riskId"`
-	Title          string         `json:"title"`
-	Description    string         `json:"description"`
-	Option         ResponseOption `json:"option"`
-	Owner          string         `json:"owner"`
-	DueDate        *domain.Date   `json:"dueDate,omitempty"`
-	IdempotencyKey *string        `json:"idempotencyKey,omitempty"`
+	RiskID         string                `json:"riskId"`
+	Title          string                `json:"title"`
+	Description    string                `json:"description"`
+	Option         domain.ResponseOption `json:"option"`
+	Owner          string                `json:"owner"`
+	DueDate        *domain.Date          `json:"dueDate,omitempty"`
+	IdempotencyKey *string               `json:"idempotencyKey,omitempty"`
 }
 
 type Query struct {
 }
 
 type Rating struct {
-	Likelihood int       `json:"likelihood"`
-	Impact     int       `json:"impact"`
-	Score      int       `json:"score"`
-	Band       Band      `json:"band"`
-	Rationale  string    `json:"rationale"`
-	AssessedBy string    `json:"assessedBy"`
-	AssessedAt time.Time `json:"assessedAt"`
+	Likelihood int         `json:"likelihood"`
+	Impact     int         `json:"impact"`
+	Score      int         `json:"score"`
+	Band       domain.Band `json:"band"`
+	Rationale  string      `json:"rationale"`
+	AssessedBy string      `json:"assessedBy"`
+	AssessedAt time.Time   `json:"assessedAt"`
 }
 
 type RecordDecisionInput struct {
-	Body           Body                    `json:"body"`
+	Body           domain.Body             `json:"body"`
 	Session        string                  `json:"session"`
-	Kind           DecisionKind            `json:"kind"`
+	Kind           domain.DecisionKind     `json:"kind"`
 	Text           string                  `json:"text"`
 	Subjects       []*DecisionSubjectInput `json:"subjects"`
 	EffectiveDate  *domain.Date            `json:"effectiveDate,omitempty"`
@@ -206,11 +210,11 @@ type ResponseEdge struct {
 }
 
 type ResponseFilter struct {
-	Status    *ResponseStatus `json:"status,omitempty"`
-	Owner     *string         `json:"owner,omitempty"`
-	RiskID    *string         `json:"riskId,omitempty"`
-	Overdue   *bool           `json:"overdue,omitempty"`
-	DueBefore *domain.Date    `json:"dueBefore,omitempty"`
+	Status    *domain.ResponseStatus `json:"status,omitempty"`
+	Owner     *string                `json:"owner,omitempty"`
+	RiskID    *string                `json:"riskId,omitempty"`
+	Overdue   *bool                  `json:"overdue,omitempty"`
+	DueBefore *domain.Date           `json:"dueBefore,omitempty"`
 }
 
 type ResponseTransitionInput struct {
@@ -221,14 +225,25 @@ type ResponseTransitionInput struct {
 }
 
 type ReviseResponseInput struct {
-	ID              string          `json:"id"`
-	ExpectedVersion int             `json:"expectedVersion"`
-	Title           *string         `json:"title,omitempty"`
-	Description     *string         `json:"description,omitempty"`
-	Option          *ResponseOption `json:"option,omitempty"`
-	Owner           *string         `json:"owner,omitempty"`
-	DueDate         *domain.Date    `json:"dueDate,omitempty"`
-	IdempotencyKey  *string         `json:"idempotencyKey,omitempty"`
+	ID              string                 `json:"id"`
+	ExpectedVersion int                    `json:"expectedVersion"`
+	Title           *string                `json:"title,omitempty"`
+	Description     *string                `json:"description,omitempty"`
+	Option          *domain.ResponseOption `json:"option,omitempty"`
+	Owner           *string                `json:"owner,omitempty"`
+	DueDate         *domain.Date           `json:"dueDate,omitempty"`
+	IdempotencyKey  *string                `json:"idempotencyKey,omitempty"`
+}
+
+type RiskChangeConnection struct {
+	Edges      []*RiskChangeEdge `json:"edges"`
+	PageInfo   *PageInfo         `json:"pageInfo"`
+	TotalCount int               `json:"totalCount"`
+}
+
+type RiskChangeEdge struct {
+	Cursor string      `json:"cursor"`
+	Node   *RiskChange `json:"node"`
 }
 
 type RiskConnection struct {
@@ -243,14 +258,23 @@ type RiskEdge struct {
 }
 
 type RiskFilter struct {
-	Band             *Band       `json:"band,omitempty"`
-	Status           *RiskStatus `json:"status,omitempty"`
-	Owner            *string     `json:"owner,omitempty"`
-	Category         *string     `json:"category,omitempty"`
-	Flagged          *bool       `json:"flagged,omitempty"`
-	Search           *string     `json:"search,omitempty"`
-	ReviewOverdue    *bool       `json:"reviewOverdue,omitempty"`
-	AcceptanceLapsed *bool       `json:"acceptanceLapsed,omitempty"`
+	Band             *domain.Band       `json:"band,omitempty"`
+	Status           *domain.RiskStatus `json:"status,omitempty"`
+	Owner            *string            `json:"owner,omitempty"`
+	Category         *string            `json:"category,omitempty"`
+	Flagged          *bool              `json:"flagged,omitempty"`
+	Search           *string            `json:"search,omitempty"`
+	ReviewOverdue    *bool              `json:"reviewOverdue,omitempty"`
+	AcceptanceLapsed *bool              `json:"acceptanceLapsed,omitempty"`
+}
+
+type RiskState struct {
+	Status        domain.RiskStatus `json:"status"`
+	Band          *domain.Band      `json:"band,omitempty"`
+	InherentScore *int              `json:"inherentScore,omitempty"`
+	ResidualScore *int              `json:"residualScore,omitempty"`
+	Flagged       bool              `json:"flagged"`
+	Version       int               `json:"version"`
 }
 
 type RiskTransitionInput struct {
@@ -339,380 +363,6 @@ func (e AgendaReason) MarshalJSON() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-type Band string
-
-const (
-	BandGreen Band = "GREEN"
-	BandAmber Band = "AMBER"
-	BandRed   Band = "RED"
-)
-
-var AllBand = []Band{
-	BandGreen,
-	BandAmber,
-	BandRed,
-}
-
-func (e Band) IsValid() bool {
-	switch e {
-	case BandGreen, BandAmber, BandRed:
-		return true
-	}
-	return false
-}
-
-func (e Band) String() string {
-	return string(e)
-}
-
-func (e *Band) UnmarshalGQL(v any) error {
-	str, ok := v.(string)
-	if !ok {
-		return fmt.Errorf("enums must be strings")
-	}
-
-	*e = Band(str)
-	if !e.IsValid() {
-		return fmt.Errorf("%s is not a valid Band", str)
-	}
-	return nil
-}
-
-func (e Band) MarshalGQL(w io.Writer) {
-	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
-}
-
-func (e *Band) UnmarshalJSON(b []byte) error {
-	s, err := strconv.Unquote(string(b))
-	if err != nil {
-		return err
-	}
-	return e.UnmarshalGQL(s)
-}
-
-func (e Band) MarshalJSON() ([]byte, error) {
-	var buf bytes.Buffer
-	e.MarshalGQL(&buf)
-	return buf.Bytes(), nil
-}
-
-type Body string
-
-const (
-	BodyAuditCommittee   Body = "AUDIT_COMMITTEE"
-	BodyPolicyCommission Body = "POLICY_COMMISSION"
-	BodyCouncil          Body = "COUNCIL"
-)
-
-var AllBody = []Body{
-	BodyAuditCommittee,
-	BodyPolicyCommission,
-	BodyCouncil,
-}
-
-func (e Body) IsValid() bool {
-	switch e {
-	case BodyAuditCommittee, BodyPolicyCommission, BodyCouncil:
-		return true
-	}
-	return false
-}
-
-func (e Body) String() string {
-	return string(e)
-}
-
-func (e *Body) UnmarshalGQL(v any) error {
-	str, ok := v.(string)
-	if !ok {
-		return fmt.Errorf("enums must be strings")
-	}
-
-	*e = Body(str)
-	if !e.IsValid() {
-		return fmt.Errorf("%s is not a valid Body", str)
-	}
-	return nil
-}
-
-func (e Body) MarshalGQL(w io.Writer) {
-	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
-}
-
-func (e *Body) UnmarshalJSON(b []byte) error {
-	s, err := strconv.Unquote(string(b))
-	if err != nil {
-		return err
-	}
-	return e.UnmarshalGQL(s)
-}
-
-func (e Body) MarshalJSON() ([]byte, error) {
-	var buf bytes.Buffer
-	e.MarshalGQL(&buf)
-	return buf.Bytes(), nil
-}
-
-type DecisionKind string
-
-const (
-	DecisionKindFlag       DecisionKind = "FLAG"
-	DecisionKindAdvice     DecisionKind = "ADVICE"
-	DecisionKindVerify     DecisionKind = "VERIFY"
-	DecisionKindRecommend  DecisionKind = "RECOMMEND"
-	DecisionKindReturn     DecisionKind = "RETURN"
-	DecisionKindEndorse    DecisionKind = "ENDORSE"
-	DecisionKindReject     DecisionKind = "REJECT"
-	DecisionKindAcceptRisk DecisionKind = "ACCEPT_RISK"
-	DecisionKindCloseRisk  DecisionKind = "CLOSE_RISK"
-	DecisionKindNote       DecisionKind = "NOTE"
-)
-
-var AllDecisionKind = []DecisionKind{
-	DecisionKindFlag,
-	DecisionKindAdvice,
-	DecisionKindVerify,
-	DecisionKindRecommend,
-	DecisionKindReturn,
-	DecisionKindEndorse,
-	DecisionKindReject,
-	DecisionKindAcceptRisk,
-	DecisionKindCloseRisk,
-	DecisionKindNote,
-}
-
-func (e DecisionKind) IsValid() bool {
-	switch e {
-	case DecisionKindFlag, DecisionKindAdvice, DecisionKindVerify, DecisionKindRecommend, DecisionKindReturn, DecisionKindEndorse, DecisionKindReject, DecisionKindAcceptRisk, DecisionKindCloseRisk, DecisionKindNote:
-		return true
-	}
-	return false
-}
-
-func (e DecisionKind) String() string {
-	return string(e)
-}
-
-func (e *DecisionKind) UnmarshalGQL(v any) error {
-	str, ok := v.(string)
-	if !ok {
-		return fmt.Errorf("enums must be strings")
-	}
-
-	*e = DecisionKind(str)
-	if !e.IsValid() {
-		return fmt.Errorf("%s is not a valid DecisionKind", str)
-	}
-	return nil
-}
-
-func (e DecisionKind) MarshalGQL(w io.Writer) {
-	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
-}
-
-func (e *DecisionKind) UnmarshalJSON(b []byte) error {
-	s, err := strconv.Unquote(string(b))
-	if err != nil {
-		return err
-	}
-	return e.UnmarshalGQL(s)
-}
-
-func (e DecisionKind) MarshalJSON() ([]byte, error) {
-	var buf bytes.Buffer
-	e.MarshalGQL(&buf)
-	return buf.Bytes(), nil
-}
-
-type RatingKind string
-
-const (
-	RatingKindInherent RatingKind = "INHERENT"
-	RatingKindResidual RatingKind = "RESIDUAL"
-	RatingKindTarget   RatingKind = "TARGET"
-)
-
-var AllRatingKind = []RatingKind{
-	RatingKindInherent,
-	RatingKindResidual,
-	RatingKindTarget,
-}
-
-func (e RatingKind) IsValid() bool {
-	switch e {
-	case RatingKindInherent, RatingKindResidual, RatingKindTarget:
-		return true
-	}
-	return false
-}
-
-func (e RatingKind) String() string {
-	return string(e)
-}
-
-func (e *RatingKind) UnmarshalGQL(v any) error {
-	str, ok := v.(string)
-	if !ok {
-		return fmt.Errorf("enums must be strings")
-	}
-
-	*e = RatingKind(str)
-	if !e.IsValid() {
-		return fmt.Errorf("%s is not a valid RatingKind", str)
-	}
-	return nil
-}
-
-func (e RatingKind) MarshalGQL(w io.Writer) {
-	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
-}
-
-func (e *RatingKind) UnmarshalJSON(b []byte) error {
-	s, err := strconv.Unquote(string(b))
-	if err != nil {
-		return err
-	}
-	return e.UnmarshalGQL(s)
-}
-
-func (e RatingKind) MarshalJSON() ([]byte, error) {
-	var buf bytes.Buffer
-	e.MarshalGQL(&buf)
-	return buf.Bytes(), nil
-}
-
-type ResponseOption string
-
-const (
-	ResponseOptionAvoid  ResponseOption = "AVOID"
-	ResponseOptionReduce ResponseOption = "REDUCE"
-	ResponseOptionShare  ResponseOption = "SHARE"
-	ResponseOptionAccept ResponseOption = "ACCEPT"
-)
-
-var AllResponseOption = []ResponseOption{
-	ResponseOptionAvoid,
-	ResponseOptionReduce,
-	ResponseOptionShare,
-	ResponseOptionAccept,
-}
-
-func (e ResponseOption) IsValid() bool {
-	switch e {
-	case ResponseOptionAvoid, ResponseOptionReduce, ResponseOptionShare, ResponseOptionAccept:
-		return true
-	}
-	return false
-}
-
-func (e ResponseOption) String() string {
-	return string(e)
-}
-
-func (e *ResponseOption) UnmarshalGQL(v any) error {
-	str, ok := v.(string)
-	if !ok {
-		return fmt.Errorf("enums must be strings")
-	}
-
-	*e = ResponseOption(str)
-	if !e.IsValid() {
-		return fmt.Errorf("%s is not a valid ResponseOption", str)
-	}
-	return nil
-}
-
-func (e ResponseOption) MarshalGQL(w io.Writer) {
-	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
-}
-
-func (e *ResponseOption) UnmarshalJSON(b []byte) error {
-	s, err := strconv.Unquote(string(b))
-	if err != nil {
-		return err
-	}
-	return e.UnmarshalGQL(s)
-}
-
-func (e ResponseOption) MarshalJSON() ([]byte, error) {
-	var buf bytes.Buffer
-	e.MarshalGQL(&buf)
-	return buf.Bytes(), nil
-}
-
-type ResponseStatus string
-
-const (
-	ResponseStatusDraft       ResponseStatus = "DRAFT"
-	ResponseStatusSubmitted   ResponseStatus = "SUBMITTED"
-	ResponseStatusRecommended ResponseStatus = "RECOMMENDED"
-	ResponseStatusReturned    ResponseStatus = "RETURNED"
-	ResponseStatusEndorsed    ResponseStatus = "ENDORSED"
-	ResponseStatusRejected    ResponseStatus = "REJECTED"
-	ResponseStatusInProgress  ResponseStatus = "IN_PROGRESS"
-	ResponseStatusImplemented ResponseStatus = "IMPLEMENTED"
-	ResponseStatusVerified    ResponseStatus = "VERIFIED"
-	ResponseStatusClosed      ResponseStatus = "CLOSED"
-	ResponseStatusWithdrawn   ResponseStatus = "WITHDRAWN"
-)
-
-var AllResponseStatus = []ResponseStatus{
-	ResponseStatusDraft,
-	ResponseStatusSubmitted,
-	ResponseStatusRecommended,
-	ResponseStatusReturned,
-	ResponseStatusEndorsed,
-	ResponseStatusRejected,
-	ResponseStatusInProgress,
-	ResponseStatusImplemented,
-	ResponseStatusVerified,
-	ResponseStatusClosed,
-	ResponseStatusWithdrawn,
-}
-
-func (e ResponseStatus) IsValid() bool {
-	switch e {
-	case ResponseStatusDraft, ResponseStatusSubmitted, ResponseStatusRecommended, ResponseStatusReturned, ResponseStatusEndorsed, ResponseStatusRejected, ResponseStatusInProgress, ResponseStatusImplemented, ResponseStatusVerified, ResponseStatusClosed, ResponseStatusWithdrawn:
-		return true
-	}
-	return false
-}
-
-func (e ResponseStatus) String() string {
-	return string(e)
-}
-
-func (e *ResponseStatus) UnmarshalGQL(v any) error {
-	str, ok := v.(string)
-	if !ok {
-		return fmt.Errorf("enums must be strings")
-	}
-
-	*e = ResponseStatus(str)
-	if !e.IsValid() {
-		return fmt.Errorf("%s is not a valid ResponseStatus", str)
-	}
-	return nil
-}
-
-func (e ResponseStatus) MarshalGQL(w io.Writer) {
-	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
-}
-
-func (e *ResponseStatus) UnmarshalJSON(b []byte) error {
-	s, err := strconv.Unquote(string(b))
-	if err != nil {
-		return err
-	}
-	return e.UnmarshalGQL(s)
-}
-
-func (e ResponseStatus) MarshalJSON() ([]byte, error) {
-	var buf bytes.Buffer
-	e.MarshalGQL(&buf)
-	return buf.Bytes(), nil
-}
-
 type RiskOrder string
 
 const (
@@ -770,71 +420,6 @@ func (e RiskOrder) MarshalJSON() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-type RiskStatus string
-
-const (
-	RiskStatusOpen       RiskStatus = "OPEN"
-	RiskStatusAssessed   RiskStatus = "ASSESSED"
-	RiskStatusTreating   RiskStatus = "TREATING"
-	RiskStatusMonitoring RiskStatus = "MONITORING"
-	RiskStatusTolerated  RiskStatus = "TOLERATED"
-	RiskStatusClosed     RiskStatus = "CLOSED"
-	RiskStatusWithdrawn  RiskStatus = "WITHDRAWN"
-)
-
-var AllRiskStatus = []RiskStatus{
-	RiskStatusOpen,
-	RiskStatusAssessed,
-	RiskStatusTreating,
-	RiskStatusMonitoring,
-	RiskStatusTolerated,
-	RiskStatusClosed,
-	RiskStatusWithdrawn,
-}
-
-func (e RiskStatus) IsValid() bool {
-	switch e {
-	case RiskStatusOpen, RiskStatusAssessed, RiskStatusTreating, RiskStatusMonitoring, RiskStatusTolerated, RiskStatusClosed, RiskStatusWithdrawn:
-		return true
-	}
-	return false
-}
-
-func (e RiskStatus) String() string {
-	return string(e)
-}
-
-func (e *RiskStatus) UnmarshalGQL(v any) error {
-	str, ok := v.(string)
-	if !ok {
-		return fmt.Errorf("enums must be strings")
-	}
-
-	*e = RiskStatus(str)
-	if !e.IsValid() {
-		return fmt.Errorf("%s is not a valid RiskStatus", str)
-	}
-	return nil
-}
-
-func (e RiskStatus) MarshalGQL(w io.Writer) {
-	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
-}
-
-func (e *RiskStatus) UnmarshalJSON(b []byte) error {
-	s, err := strconv.Unquote(string(b))
-	if err != nil {
-		return err
-	}
-	return e.UnmarshalGQL(s)
-}
-
-func (e RiskStatus) MarshalJSON() ([]byte, error) {
-	var buf bytes.Buffer
-	e.MarshalGQL(&buf)
-	return buf.Bytes(), nil
-}
-
 type SubjectChangeKind string
 
 const (
@@ -887,61 +472,6 @@ func (e *SubjectChangeKind) UnmarshalJSON(b []byte) error {
 }
 
 func (e SubjectChangeKind) MarshalJSON() ([]byte, error) {
-	var buf bytes.Buffer
-	e.MarshalGQL(&buf)
-	return buf.Bytes(), nil
-}
-
-type SubjectKind string
-
-const (
-	SubjectKindRisk     SubjectKind = "RISK"
-	SubjectKindResponse SubjectKind = "RESPONSE"
-)
-
-var AllSubjectKind = []SubjectKind{
-	SubjectKindRisk,
-	SubjectKindResponse,
-}
-
-func (e SubjectKind) IsValid() bool {
-	switch e {
-	case SubjectKindRisk, SubjectKindResponse:
-		return true
-	}
-	return false
-}
-
-func (e SubjectKind) String() string {
-	return string(e)
-}
-
-func (e *SubjectKind) UnmarshalGQL(v any) error {
-	str, ok := v.(string)
-	if !ok {
-		return fmt.Errorf("enums must be strings")
-	}
-
-	*e = SubjectKind(str)
-	if !e.IsValid() {
-		return fmt.Errorf("%s is not a valid SubjectKind", str)
-	}
-	return nil
-}
-
-func (e SubjectKind) MarshalGQL(w io.Writer) {
-	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
-}
-
-func (e *SubjectKind) UnmarshalJSON(b []byte) error {
-	s, err := strconv.Unquote(string(b))
-	if err != nil {
-		return err
-	}
-	return e.UnmarshalGQL(s)
-}
-
-func (e SubjectKind) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

@@ -16,11 +16,11 @@ type Risk struct {
 	Category       string
 	Source         string
 	Owner          string
-	Status         RiskStatus
+	Status         domain.RiskStatus
 	Inherent       *Rating
 	Residual       *Rating
 	Target         *Rating
-	Band           *Band
+	Band           *domain.Band
 	Flagged        bool
 	ToleratedUntil *domain.Date
 	Version        int
@@ -43,10 +43,10 @@ type StrategicResponse struct {
 	RiskID      string
 	Title       string
 	Description string
-	Option      ResponseOption
+	Option      domain.ResponseOption
 	Owner       string
 	DueDate     *domain.Date
-	Status      ResponseStatus
+	Status      domain.ResponseStatus
 	Version     int
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
@@ -63,9 +63,9 @@ func (r StrategicResponse) GetID() string { return r.ID }
 // Decision is a recorded governance decision as the API shows it.
 type Decision struct {
 	ID            string
-	Body          Body
+	Body          domain.Body
 	Session       string
-	Kind          DecisionKind
+	Kind          domain.DecisionKind
 	Text          string
 	RecordedBy    string
 	RecordedAt    time.Time
@@ -98,4 +98,25 @@ type Event struct {
 	DecisionID    *string
 	RequestID     *string
 	Hash          string
+}
+
+// HeatMapCell is a cell of a heat map as the API shows it; its risks are
+// read only when asked for.
+type HeatMapCell struct {
+	Likelihood int
+	Impact     int
+	Band       domain.Band
+	Count      int
+	// Kind and AsOf say which heat map the cell is of (AsOf zero: now).
+	Kind domain.RatingKind
+	AsOf time.Time
+}
+
+// RiskChange is a risk that changed between two instants.
+type RiskChange struct {
+	Risk      *Risk
+	Before    *RiskState
+	After     *RiskState
+	Events    []*Event
+	Decisions []*Decision
 }

@@ -1,0 +1,298 @@
+package projection
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/riskreg/riskreg/eventstore"
+)
+
+// The temporal read models (see docs/projections.md, "Time travel"): every
+// version of every row of a stream model, valid in the log from the event
+// that made it to the next event of its stream, and counters of how many
+// rows each group of the filters and each heat-map cell held after every
+// event that changed it.
+
+// historyModel keeps the versions of a streamModel's rows.
+type historyModel[R any] struct {
+	table   string   // e.g. rm_risk_history_gen
+	key     string   // the stream id column, e.g. risk_id
+	columns []string // the row's columns (as the current table's) then historyColumns
+	row     func(gen int64, r *R) ([]any, error)
+	// counters returns the counters a row counts in; nil when the model
+	// keeps none.
+	counters func(r *R) []counterKey
+}
+
+// historyColumns follow a version's row columns in its history table.
+var historyColumns = []string{"event_id", "from_pos", "from_at", "to_pos", "to_at"}
+
+// counterKey names a counter of rm_risk_counts_gen. A group counter also
+// carries the group's columns in rm_risk_groups_gen; a heat-map cell's
+// carries none.
+type counterKey struct {
+	key   string
+	group *riskGroup
+}
+
+// riskGroup is a group of risks that the register's filters tell apart.
+type riskGroup struct {
+	band            string // "" for none
+	status          string
+	flagged         bool
+	owner, category string
+}
+
+// version is one version of a row and its validity interval: from the
+// event that made it until the next event of its stream (open: zero to).
+type version[R any] struct {
+	row     R
+	eventID uuid.UUID
+	from    eventstore.Position
+	fromAt  time.Time
+	to      eventstore.Position
+	toAt    time.Time
+}
+
+// closing ends the open version of a stream that is in the table already.
+type closing struct {
+	id      string
+	version int64
+	to      eventstore.Position
+	toAt    time.Time
+}
+
+// counterDelta is a change of a counter by one event.
+type counterDelta struct {
+	key string
+	at  time.Time
+	pos eventstore.Position
+	d   int64
+}
+
+// historyState is what a fold adds to the history.
+type historyState[R any] struct {
+	versions []version[R]
+	open     map[string]int // stream id -> index of its last version in versions
+	closes   []closing
+	deltas   []counterDelta
+	groups   map[string]*riskGroup // the groups whose counts changed, by counter
+	// cum holds the counters' values before deltas; known says which of
+	// them it holds (the others are read from the table, or zero).
+	cum map[string]int64
+}
+
+func newHistoryState[R any]() historyState[R] {
+	return historyState[R]{open: make(map[string]int), groups: make(map[string]*riskGroup), cum: make(map[string]int64)}
+}
+
+// record adds to st the version of its stream that event e made: next, after
+// the stream's version prev (0 for a new stream), which counted in before.
+func (h *historyModel[R]) record(st *historyState[R], e eventstore.RecordedEvent, prev int, before []counterKey, next *R) {
+	if i, ok := st.open[e.StreamID]; ok {
+		st.versions[i].to, st.versions[i].toAt = e.Position, e.RecordedAt
+	} else if prev > 0 {
+		st.closes = append(st.closes, closing{id: e.StreamID, version: int64(prev), to: e.Position, toAt: e.RecordedAt})
+	}
+	st.versions = append(st.versions, version[R]{row: *next, eventID: e.ID, from: e.Position, fromAt: e.RecordedAt})
+	st.open[e.StreamID] = len(st.versions) - 1
+	if h.counters == nil {
+		return
+	}
+	after := h.counters(next)
+	change := func(from, to []counterKey, d int64) {
+		for _, k := range from {
+			if !slices.ContainsFunc(to, func(o counterKey) bool { return o.key == k.key }) {
+				st.deltas = append(st.deltas, counterDelta{key: k.key, at: e.RecordedAt, pos: e.Position, d: d})
+				if k.group != nil {
+					st.groups[k.key] = k.group
+				}
+			}
+		}
+	}
+	change(before, after, -1)
+	change(after, before, 1)
+}
+
+// loadCounters reads from generation gen the values of the counters that
+// st's deltas change and that st does not know yet.
+func (h *historyModel[R]) loadCounters(ctx context.Context, q Querier, gen int64, st *historyState[R]) error {
+	var missing []string
+	for _, d := range st.deltas {
+		if _, ok := st.cum[d.key]; !ok && !slices.Contains(missing, d.key) {
+			missing = append(missing, d.key)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	for _, k := range missing {
+		st.cum[k] = 0
+	}
+	// One backward probe per counter: the last row of each, not all of them.
+	rows, err := q.Query(ctx, `SELECT k.counter, c.n FROM unnest($3::text[]) AS k(counter)
+		CROSS JOIN LATERAL (SELECT n FROM rm_risk_counts_gen c WHERE c.slot = $1 AND c.generation = $2
+			AND c.counter = k.counter ORDER BY c.at DESC, c.pos DESC LIMIT 1) c`,
+		planned(slotOf(gen), gen, missing)...)
+	if err != nil {
+		return fmt.Errorf("projection: load counters: %w", err)
+	}
+	var key string
+	var n int64
+	_, err = pgx.ForEachRow(rows, []any{&key, &n}, func() error {
+		st.cum[key] = n
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("projection: load counters: %w", err)
+	}
+	return nil
+}
+
+// countRow is a counter's value after one event.
+type countRow struct {
+	key string
+	at  time.Time
+	pos eventstore.Position
+	n   int64
+}
+
+// take returns the writes of what st holds, in pieces of at most chunk rows,
+// and empties it, keeping the counters' values.
+func (h *historyModel[R]) take(st *historyState[R], chunk int) []Changes {
+	counts := make([]countRow, len(st.deltas))
+	for i, d := range st.deltas {
+		st.cum[d.key] += d.d
+		counts[i] = countRow{key: d.key, at: d.at, pos: d.pos, n: st.cum[d.key]}
+	}
+	var groups map[string]groupCount
+	if len(st.groups) > 0 {
+		groups = make(map[string]groupCount, len(st.groups))
+		for k, g := range st.groups {
+			groups[k] = groupCount{riskGroup: g, n: st.cum[k]}
+		}
+	}
+	var out []Changes
+	if len(st.versions) <= chunk && len(st.closes) <= chunk && len(counts) <= chunk {
+		// One piece (a live batch): written in two round trips.
+		out = append(out, &historyChanges[R]{h: h, versions: st.versions, closes: st.closes, counts: counts, groups: groups})
+		st.versions, st.closes, counts, groups = nil, nil, nil, nil
+	}
+	for piece := range slices.Chunk(st.versions, chunk) {
+		out = append(out, &historyChanges[R]{h: h, versions: piece})
+	}
+	for piece := range slices.Chunk(st.closes, chunk) {
+		out = append(out, &historyChanges[R]{h: h, closes: piece})
+	}
+	for piece := range slices.Chunk(counts, chunk) {
+		out = append(out, &historyChanges[R]{h: h, counts: piece})
+	}
+	if groups != nil {
+		out = append(out, &historyChanges[R]{h: h, groups: groups})
+	}
+	cum := st.cum
+	*st = newHistoryState[R]()
+	st.cum = cum
+	return out
+}
+
+// historyChanges writes versions, closes the open versions of streams that
+// changed, and writes counters and new groups.
+type historyChanges[R any] struct {
+	h        *historyModel[R]
+	versions []version[R]
+	closes   []closing
+	counts   []countRow
+	groups   map[string]groupCount
+}
+
+// groupCount is a group and the number of risks it holds.
+type groupCount struct {
+	*riskGroup
+	n int64
+}
+
+// infinity is the to_at of a version that is still current.
+var infinity = pgtype.Timestamptz{InfinityModifier: pgtype.Infinity, Valid: true}
+
+// Write writes the changes to generation gen in tx.
+func (c *historyChanges[R]) Write(ctx context.Context, tx pgx.Tx, gen int64) error {
+	rows := make([][]any, 0, len(c.versions))
+	for i := range c.versions {
+		v := &c.versions[i]
+		row, err := c.h.row(gen, &v.row)
+		if err != nil {
+			return err
+		}
+		var to, toAt any = nil, infinity
+		if !v.to.IsZero() {
+			to, toAt = v.to.String(), v.toAt
+		}
+		rows = append(rows, append(row, pgUUID(v.eventID), v.from.String(), v.fromAt, to, toAt))
+	}
+	if err := copyRows(ctx, tx, c.h.table, c.h.columns, rows); err != nil {
+		return err
+	}
+	// The rest goes in one round trip: a live batch writes a little of each.
+	batch := &pgx.Batch{}
+	if len(c.closes) > 0 {
+		ids, versions, tos, toAts := make([]string, len(c.closes)), make([]int64, len(c.closes)),
+			make([]string, len(c.closes)), make([]time.Time, len(c.closes))
+		for i, cl := range c.closes {
+			ids[i], versions[i], tos[i], toAts[i] = cl.id, cl.version, cl.to.String(), cl.toAt
+		}
+		sql := fmt.Sprintf(`UPDATE %[1]s h SET to_pos = c.to_pos, to_at = c.to_at
+			FROM unnest($3::text[], $4::bigint[], $5::text[], $6::timestamptz[]) AS c(id, version, to_pos, to_at)
+			WHERE h.slot = $1 AND h.generation = $2 AND h.%[2]s = c.id AND h.version = c.version`,
+			pgx.Identifier{c.h.table}.Sanitize(), pgx.Identifier{c.h.key}.Sanitize())
+		batch.Queue(sql, slotOf(gen), gen, ids, versions, tos, toAts).Exec(func(tag pgconn.CommandTag) error {
+			if tag.RowsAffected() != int64(len(c.closes)) {
+				return fmt.Errorf("projection: %s holds %d of the %d versions to close", c.h.table, tag.RowsAffected(), len(c.closes))
+			}
+			return nil
+		})
+	}
+	if len(c.counts) > 0 {
+		keys, ats, poss, ns := make([]string, len(c.counts)), make([]time.Time, len(c.counts)),
+			make([]string, len(c.counts)), make([]int64, len(c.counts))
+		for i, r := range c.counts {
+			keys[i], ats[i], poss[i], ns[i] = r.key, r.at, r.pos.String(), r.n
+		}
+		batch.Queue(`INSERT INTO rm_risk_counts_gen (slot, generation, counter, at, pos, n)
+			SELECT $1, $2, * FROM unnest($3::text[], $4::timestamptz[], $5::text[], $6::bigint[])`,
+			slotOf(gen), gen, keys, ats, poss, ns)
+	}
+	if len(c.groups) > 0 {
+		// In key order, so that concurrent writers never wait for each other
+		// in a circle.
+		var keys, bands, statuses, owners, categories []string
+		var flagged []bool
+		var ns []int64
+		for _, k := range slices.Sorted(maps.Keys(c.groups)) {
+			g := c.groups[k]
+			keys, bands, statuses = append(keys, k), append(bands, g.band), append(statuses, g.status)
+			owners, categories, flagged = append(owners, g.owner), append(categories, g.category), append(flagged, g.flagged)
+			ns = append(ns, g.n)
+		}
+		batch.Queue(`INSERT INTO rm_risk_groups_gen (slot, generation, counter, band, status, flagged, owner, category, n)
+			SELECT $1, $2, k, NULLIF(b, ''), s, f, o, c, n
+			FROM unnest($3::text[], $4::text[], $5::text[], $6::boolean[], $7::text[], $8::text[], $9::bigint[]) AS g(k, b, s, f, o, c, n)
+			ON CONFLICT (generation, counter, slot) DO UPDATE SET n = EXCLUDED.n`,
+			slotOf(gen), gen, keys, bands, statuses, flagged, owners, categories, ns)
+	}
+	if batch.Len() == 0 {
+		return nil
+	}
+	if err := tx.SendBatch(ctx, batch).Close(); err != nil {
+		return fmt.Errorf("projection: write the history of %s: %w", c.h.table, err)
+	}
+	return nil
+}

@@ -24,7 +24,6 @@ import (
 	"net/url"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/riskreg/riskreg/auth"
@@ -75,9 +74,6 @@ type Console struct {
 	mux      *http.ServeMux
 	static   http.Handler
 
-	snapshots snapshotCache
-	settle    atomic.Int64 // settleTime in nanoseconds; tests shorten it
-
 	verifyMu   sync.Mutex // one verification at a time
 	lastMu     sync.Mutex
 	lastVerify *verification
@@ -104,8 +100,6 @@ func New(o Options) *Console {
 		panic(err) // go:embed checked that the directory exists
 	}
 	c.static = http.StripPrefix("/static/", http.FileServerFS(static))
-	c.snapshots.max = snapshotCacheSize
-	c.settle.Store(int64(settleTime))
 
 	m := http.NewServeMux()
 	m.HandleFunc("GET /static/", c.serveStatic)

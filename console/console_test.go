@@ -284,7 +284,7 @@ func TestAsOfShowsTheRegisterAsItStood(t *testing.T) {
 	mustContain(t, body, "Security operations centre", "R-0001")
 	_, body = c.get("/heatmap?kind=INHERENT&from=" + url.QueryEscape(before.Format("2006-01-02T15:04:05")))
 	mustContain(t, body, "1 risk came onto the map")
-	// Between two past times: two snapshots.
+	// Between two past times: the heat maps of both.
 	later := time.Now().UTC().Add(time.Second)
 	_, body = c.get("/heatmap?kind=INHERENT&from=" + url.QueryEscape(before.Format("2006-01-02T15:04:05")) +
 		"&asof=" + url.QueryEscape(later.Format("2006-01-02T15:04:05")))

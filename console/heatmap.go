@@ -122,19 +122,15 @@ func (c *Console) heatMapPage(w http.ResponseWriter, r *http.Request, _ session)
 // compared returns where the risks stood on the heat map of kind at from
 // and where they stand in v. Compared with now, only the risks changed
 // since from are read (the others have not moved); two past times compare
-// two snapshots.
+// the heat maps of both.
 func (c *Console) compared(ctx context.Context, kind domain.RatingKind, from time.Time, v registerView) (before, after map[string]projection.Place, err error) {
-	then, err := c.snapshot(ctx, from)
-	if err != nil {
-		return nil, nil, err
-	}
-	hm, err := then.HeatMap(kind)
+	hm, err := c.opt.Reader.At(from).HeatMap(ctx, kind)
 	if err != nil {
 		return nil, nil, err
 	}
 	before = hm.Places()
-	if v.snap != nil {
-		hm, err := v.snap.HeatMap(kind)
+	if v.past != nil {
+		hm, err := v.past.HeatMap(ctx, kind)
 		return before, hm.Places(), err
 	}
 	changes, err := v.reader.HeatMapChanges(ctx, kind, from)

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
-	"slices"
-	"sync"
 	"time"
 
 	"github.com/riskreg/riskreg/domain"
@@ -16,56 +14,12 @@ import (
 // pageSize is how many rows a list shows at a time.
 const pageSize = 50
 
-// snapshotCacheSize is how many past states of the register the console
-// keeps, so that paging through a register as of a date folds the log once.
-const snapshotCacheSize = 4
-
-// settleTime is how far in the past a time must be for the register as of
-// it to be kept in the snapshot cache.
-const settleTime = time.Minute
-
-// snapshotCache keeps the latest snapshots of the register as of times
-// safely in the past: more than settleTime ago, what the log shows of them
-// no longer changes (an event's recorded_at is taken inside its append's
-// transaction, which commits within moments).
-type snapshotCache struct {
-	mu      sync.Mutex
-	max     int
-	entries []*projection.Snapshot // most recently used last
-}
-
-// snapshot returns the register as of t.
-func (c *Console) snapshot(ctx context.Context, t time.Time) (*projection.Snapshot, error) {
-	cache := &c.snapshots
-	cache.mu.Lock()
-	for i, s := range cache.entries {
-		if s.AsOf.Equal(t) {
-			cache.entries = append(slices.Delete(cache.entries, i, i+1), s)
-			cache.mu.Unlock()
-			return s, nil
-		}
-	}
-	cache.mu.Unlock()
-	s, err := c.opt.Reader.AsOf(ctx, t)
-	if err != nil {
-		return nil, err
-	}
-	if t.Before(c.opt.Now().Add(-time.Duration(c.settle.Load()))) {
-		cache.mu.Lock()
-		cache.entries = append(cache.entries, s)
-		if len(cache.entries) > cache.max {
-			cache.entries = slices.Delete(cache.entries, 0, len(cache.entries)-cache.max)
-		}
-		cache.mu.Unlock()
-	}
-	return s, nil
-}
-
-// registerView is the register as a page reads it: the read models now, or
-// a snapshot as of a past time.
+// registerView is the register as a page reads it: the read models now,
+// or their history as of a past time (index look-ups, whatever the length
+// of the log).
 type registerView struct {
 	reader *projection.Reader
-	snap   *projection.Snapshot
+	past   *projection.Past
 }
 
 // view returns the register now (asOf zero) or as of asOf.
@@ -74,35 +28,28 @@ func (c *Console) view(ctx context.Context, asOf time.Time) (registerView, error
 		c.current(ctx)
 		return registerView{reader: c.opt.Reader}, nil
 	}
-	s, err := c.snapshot(ctx, asOf)
-	return registerView{snap: s}, err
+	return registerView{past: c.opt.Reader.At(asOf)}, nil
 }
 
 func (v registerView) risks(ctx context.Context, f projection.RiskFilter, first int, after string) (projection.Page[projection.Risk], error) {
-	if v.snap != nil {
-		return v.snap.Risks(f, first, after)
+	if v.past != nil {
+		return v.past.Risks(ctx, f, first, after)
 	}
 	return v.reader.Risks(ctx, f, first, after)
 }
 
 func (v registerView) risksByID(ctx context.Context, ids []string) (map[string]projection.Risk, error) {
-	if v.snap == nil {
-		return v.reader.RisksByID(ctx, ids)
+	if v.past != nil {
+		return v.past.RisksByID(ctx, ids)
 	}
-	out := make(map[string]projection.Risk, len(ids))
-	for _, id := range ids {
-		if r, ok := v.snap.Risk(id); ok {
-			out[id] = r
-		}
-	}
-	return out, nil
+	return v.reader.RisksByID(ctx, ids)
 }
 
 // heatMap returns the heat map of kind with the count of each cell (the
-// risk ids of the cells only from a snapshot).
+// risk ids of the cells).
 func (v registerView) heatMap(ctx context.Context, kind domain.RatingKind) (projection.HeatMap, error) {
-	if v.snap != nil {
-		return v.snap.HeatMap(kind)
+	if v.past != nil {
+		return v.past.HeatMapCounts(ctx, kind)
 	}
 	return v.reader.HeatMapCounts(ctx, kind)
 }
@@ -110,10 +57,10 @@ func (v registerView) heatMap(ctx context.Context, kind domain.RatingKind) (proj
 // cellIDs returns the ids of the risks in cell (l, i) of the heat map of
 // kind, in the register's order.
 func (v registerView) cellIDs(ctx context.Context, kind domain.RatingKind, l, i int) ([]string, error) {
-	if v.snap == nil {
+	if v.past == nil {
 		return v.reader.HeatMapCellIDs(ctx, kind, l, i)
 	}
-	hm, err := v.snap.HeatMap(kind)
+	hm, err := v.past.HeatMap(ctx, kind)
 	if err != nil {
 		return nil, err
 	}

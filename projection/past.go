@@ -101,7 +101,8 @@ func risksPageSQL(filter RiskFilter, first int, after string, at, since *time.Ti
 	switch {
 	case !total:
 		count = `SELECT -1::bigint AS n`
-	case filter.Search != "" || since != nil:
+	case filter.Search != "" || !filter.CalendarFilter.IsZero() || since != nil:
+		// No group counts these filters: count the rows.
 		count = `SELECT count(*) AS n FROM ` + from + ` WHERE ` + where
 	default:
 		groups := &sqlwhere.Builder{Args: q.Args}

@@ -94,6 +94,14 @@ func errorPresenter(logger *slog.Logger) graphql.ErrorPresenterFunc {
 			markUnavailable(ctx)
 			return &gqlerror.Error{Message: unavailableMessage, Path: gqlErr.Path,
 				Extensions: map[string]any{"code": CodeUnavailable, "requestId": RequestID(ctx)}}
+		case errors.Is(err, context.Canceled) && ctx.Err() != nil:
+			// The request ended under the operation: its client went away, or
+			// the server is shutting down. Not the server's fault, and nothing
+			// was recorded (an append cut short is OUTCOME_UNKNOWN above).
+			logger.InfoContext(ctx, "request cancelled", "request_id", RequestID(ctx), "path", gqlErr.Path.String())
+			markUnavailable(ctx)
+			return &gqlerror.Error{Message: unavailableMessage, Path: gqlErr.Path,
+				Extensions: map[string]any{"code": CodeUnavailable, "requestId": RequestID(ctx)}}
 		case gqlErr.Err == nil:
 			return gqlErr // gqlgen's own error, or one already presented
 		default:

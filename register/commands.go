@@ -100,7 +100,14 @@ func raced[A any](ctx context.Context, s *Service, req Request, streamType strin
 	if req.IdempotencyKey == "" {
 		return f, false, nil
 	}
-	return repeated(ctx, s, req, streamType, fromHistory)
+	f, found, err = repeated(ctx, s, req, streamType, fromHistory)
+	if err != nil {
+		// The look-up failed too (the database went away under both): the
+		// command's own error, which says whether it may have been
+		// recorded, is the answer.
+		return f, false, nil
+	}
+	return f, found, nil
 }
 
 // appendTo appends events to one stream and returns when the store recorded

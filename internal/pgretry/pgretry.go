@@ -36,7 +36,7 @@ func NotSent(err error) bool {
 // connection to it was lost: NotSent, a connection exception (SQLSTATE
 // class 08), an operator intervention (class 57: the backend was
 // terminated, the server is shutting down or starting; not a cancelled
-// statement), too many
+// statement), a session ended for idling in a transaction, too many
 // connections, or a connection that ended under the query.
 func Unavailable(err error) bool {
 	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
@@ -48,7 +48,10 @@ func Unavailable(err error) bool {
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
 		// 57014 (a statement timeout or a cancel) is the statement's own end.
+		// 25P03: the server ended an idle transaction's session (the
+		// process was stopped), rolling the transaction back.
 		return pgerrcode.IsConnectionException(pgErr.Code) || pgErr.Code == pgerrcode.TooManyConnections ||
+			pgErr.Code == pgerrcode.IdleInTransactionSessionTimeout ||
 			(pgerrcode.IsOperatorIntervention(pgErr.Code) && pgErr.Code != pgerrcode.QueryCanceled)
 	}
 	var netErr net.Error

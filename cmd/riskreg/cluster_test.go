@@ -183,6 +183,15 @@ func startProc(t *testing.T, args ...string) *proc {
 	t.Cleanup(func() {
 		_ = cmd.Process.Signal(syscall.SIGCONT)
 		_ = cmd.Process.Kill()
+		if t.Failed() { // every process's errors, also of those restarted since
+			var errs []string
+			for line := range strings.Lines(p.logs.String()) {
+				if strings.Contains(line, `"level":"ERROR"`) {
+					errs = append(errs, line)
+				}
+			}
+			t.Logf("serve pid %d logged %d errors:\n%s", cmd.Process.Pid, len(errs), tail(strings.Join(errs, ""), 3000))
+		}
 	})
 	listening := make(chan struct{}, 1)
 	go func() {

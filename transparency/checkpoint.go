@@ -186,6 +186,17 @@ func SignLatest(ctx context.Context, pool *pgxpool.Pool, key *SigningKey, dir st
 	if err != nil {
 		return Checkpoint{}, false, err
 	}
+	// The file first: whoever sees the checkpoint in the database (or at
+	// /log/checkpoint) finds its file too. Ed25519 signs deterministically,
+	// so a process that signs the same tree writes the same bytes.
+	if dir != "" {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return Checkpoint{}, false, fmt.Errorf("transparency: checkpoint dir: %w", err)
+		}
+		if err := writeFile(filepath.Join(dir, checkpointFile(cp.Size)), cp.Note, 0o644); err != nil {
+			return Checkpoint{}, false, err
+		}
+	}
 	tag, err := pool.Exec(ctx, `INSERT INTO log_checkpoints (origin, size, root, note, verifier) VALUES ($1, $2, $3, $4, $5)
 		ON CONFLICT (verifier, size) DO NOTHING`, cp.Origin, size, root, string(cp.Note), key.Verifier())
 	if err != nil {
@@ -193,14 +204,6 @@ func SignLatest(ctx context.Context, pool *pgxpool.Pool, key *SigningKey, dir st
 	}
 	if tag.RowsAffected() == 0 {
 		return Checkpoint{}, false, nil // another process signed it meanwhile
-	}
-	if dir != "" {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return cp, true, fmt.Errorf("transparency: checkpoint dir: %w", err)
-		}
-		if err := writeFile(filepath.Join(dir, checkpointFile(cp.Size)), cp.Note, 0o644); err != nil {
-			return cp, true, err
-		}
 	}
 	return cp, true, nil
 }

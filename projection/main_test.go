@@ -16,8 +16,8 @@ import (
 	"github.com/riskreg/riskreg/domain"
 	"github.com/riskreg/riskreg/eventstore"
 	"github.com/riskreg/riskreg/internal/pgtest"
+	"github.com/riskreg/riskreg/internal/regtest"
 	"github.com/riskreg/riskreg/projection"
-	"github.com/riskreg/riskreg/register"
 )
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
@@ -46,25 +46,7 @@ func newEnv(t testing.TB) *env {
 // openStore opens a pool and a store on url, as one process would.
 func openStore(t testing.TB, url string) (*pgxpool.Pool, *eventstore.Store) {
 	t.Helper()
-	cfg, err := pgxpool.ParseConfig(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.MaxConns = 12
-	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := eventstore.New(pool, eventstore.Config{Upcasters: register.Upcasters(), PollInterval: 50 * time.Millisecond,
-		Logger: quietLogger()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		store.Close()
-		pool.Close()
-	})
-	return pool, store
+	return regtest.Open(t, url)
 }
 
 func quietLogger() *slog.Logger {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -198,6 +199,13 @@ func ExportBundle(ctx context.Context, store *eventstore.Store, w io.Writer, opt
 // means the bundle could not be read at all. Event lines are decoded and
 // hashed on every core, and checked against each other in order.
 func VerifyBundle(r io.Reader, v note.Verifier, held *Checkpoint) (BundleSummary, []string, error) {
+	return verifyBundle(r, v, held, false)
+}
+
+// verifyBundle is VerifyBundle; reference decodes every event line with
+// encoding/json (decodeCanonical) instead of parseEventLine first, for the
+// tests that compare the two.
+func verifyBundle(r io.Reader, v note.Verifier, held *Checkpoint, reference bool) (BundleSummary, []string, error) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	var sum BundleSummary
 	var problems []string
@@ -221,7 +229,7 @@ func VerifyBundle(r io.Reader, v note.Verifier, held *Checkpoint) (BundleSummary
 		return sum, nil, fmt.Errorf("transparency: bundle header: %w", errors.Join(err, errIf(!ok && err == nil, "empty bundle")))
 	}
 	if hdr.Format != BundleFormat {
-		return sum, nil, fmt.Errorf("transparency: not a %s bundle", BundleFormat)
+		return sum, nil, fmt.Errorf("transparency: line 1: not a %s bundle", BundleFormat)
 	}
 	sum.Origin, sum.TreeSize = hdr.Origin, hdr.TreeSize
 	var bc bundleCheckpoint
@@ -248,7 +256,7 @@ func VerifyBundle(r io.Reader, v note.Verifier, held *Checkpoint) (BundleSummary
 		consistency = &p
 	}
 
-	c := &bundleChecker{cp: cp, partial: hdr.Streams != nil, streams: make(map[string]bool),
+	c := &bundleChecker{cp: cp, partial: hdr.Streams != nil, streams: make(map[string]bool), reference: reference,
 		heads: make(map[string]streamHead), rng: rangeFactory.NewEmptyRange(0), last: -1}
 	for _, s := range hdr.Streams {
 		c.streams[s] = true
@@ -333,16 +341,17 @@ func decodeCanonical(line []byte, dst any) error {
 // streamHead is the last event of a stream a bundle check has seen.
 type streamHead struct {
 	version int64
-	hash    []byte
+	hash    [sha256.Size]byte // zero before the first: the genesis hash
 }
 
 // bundleChecker checks a bundle's event lines: each on its own on every
 // core (decoding, canonical form, chain hash, leaf hash, inclusion proof),
 // then against each other in order (leaf order, stream chains, the root).
 type bundleChecker struct {
-	cp      Checkpoint
-	partial bool
-	streams map[string]bool
+	cp        Checkpoint
+	partial   bool
+	streams   map[string]bool
+	reference bool // decode lines with encoding/json only
 
 	heads    map[string]streamHead
 	rng      *compact.Range
@@ -356,19 +365,28 @@ type bundleChecker struct {
 type checkedLine struct {
 	lineNo int
 	be     bundleEvent
-	e      eventstore.RecordedEvent
-	leaf   []byte
+	leaf   [sha256.Size]byte
 	err    error    // the line could not be read: fatal
 	issues []string // problems of the line on its own
 }
 
-// bundleChunk is the most lines a worker checks at once.
-const bundleChunk = 256
+// where names the line's event in a problem.
+func (r *checkedLine) where() string {
+	return fmt.Sprintf("leaf %d (stream %s version %d)", r.be.LeafIndex, r.be.Event.StreamID, r.be.Event.Version)
+}
 
+// bundleBlock is how many bytes of event lines the reader hands a worker at
+// once (more when a line is longer).
+const bundleBlock = 256 << 10
+
+// run checks the event lines that follow line lineNo in br. A reader cuts
+// the input into blocks of whole lines; a worker per core checks each
+// block's lines on their own; then they are checked in order here. At most
+// 2 blocks per worker are in flight.
 func (c *bundleChecker) run(br *bufio.Reader, lineNo int) error {
 	type job struct {
-		lines [][]byte
-		first int
+		block []byte
+		first int // the line number of its first line
 		out   chan []checkedLine
 	}
 	workers := max(runtime.GOMAXPROCS(0), 1)
@@ -377,11 +395,13 @@ func (c *bundleChecker) run(br *bufio.Reader, lineNo int) error {
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Go(func() {
+			var h lineHasher
 			for j := range jobs {
-				out := make([]checkedLine, len(j.lines))
-				var buf []byte
-				for i, line := range j.lines {
-					out[i], buf = c.checkLine(line, j.first+i, buf)
+				out := make([]checkedLine, 0, bytes.Count(j.block, []byte{'\n'}))
+				for rest, n := j.block, j.first; len(rest) > 0; n++ {
+					i := bytes.IndexByte(rest, '\n')
+					out = append(out, c.checkLine(rest[:i+1], n, &h))
+					rest = rest[i+1:]
 				}
 				j.out <- out
 			}
@@ -392,31 +412,37 @@ func (c *bundleChecker) run(br *bufio.Reader, lineNo int) error {
 	go func() {
 		defer close(pending)
 		defer close(jobs)
+		var carry []byte
+		size := 16 << 10 // grows to bundleBlock: a small bundle needs no large block
 		for {
-			var lines [][]byte
-			first := lineNo + 1
-			for len(lines) < bundleChunk {
-				line, err := readBundleLine(br)
-				if line == nil && err == nil {
-					break
-				}
-				lineNo++
-				if err != nil {
-					readErr = fmt.Errorf("line %d: %w", lineNo, err)
-					break
-				}
-				lines = append(lines, append([]byte(nil), line...))
+			size = min(2*size, bundleBlock)
+			if len(carry) >= size/2 {
+				size = min(2*len(carry), maxBundleLine+1)
 			}
-			if len(lines) > 0 {
+			block := make([]byte, size)
+			n := copy(block, carry)
+			m, err := io.ReadFull(br, block[n:])
+			block = block[:n+m]
+			end := bytes.LastIndexByte(block, '\n') + 1
+			carry = block[end:]
+			if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+				readErr = fmt.Errorf("line %d: %w", lineNo+1, err)
+			} else if err != nil && len(carry) > 0 {
+				readErr = fmt.Errorf("line %d: a bundle line must end with a newline", lineNo+bytes.Count(block[:end], []byte{'\n'})+1)
+			} else if len(carry) > maxBundleLine {
+				readErr = fmt.Errorf("line %d: longer than %d bytes", lineNo+bytes.Count(block[:end], []byte{'\n'})+1, maxBundleLine)
+			}
+			if end > 0 {
 				out := make(chan []checkedLine, 1)
 				select {
 				case pending <- out:
 				case <-stop:
 					return
 				}
-				jobs <- job{lines: lines, first: first, out: out}
+				jobs <- job{block: block[:end], first: lineNo + 1, out: out}
+				lineNo += bytes.Count(block[:end], []byte{'\n'})
 			}
-			if len(lines) < bundleChunk {
+			if err != nil || readErr != nil {
 				return
 			}
 		}
@@ -438,36 +464,49 @@ func (c *bundleChecker) run(br *bufio.Reader, lineNo int) error {
 	return errors.Join(fatal, readErr)
 }
 
-// checkLine checks one event line on its own.
-func (c *bundleChecker) checkLine(line []byte, lineNo int, buf []byte) (checkedLine, []byte) {
+// checkLine checks one event line on its own, with h the worker's buffers.
+func (c *bundleChecker) checkLine(line []byte, lineNo int, h *lineHasher) checkedLine {
 	r := checkedLine{lineNo: lineNo}
-	if err := decodeCanonical(line, &r.be); err != nil {
-		r.err = fmt.Errorf("line %d: %w", lineNo, err)
-		return r, buf
+	if c.reference || !parseEventLine(line, &r.be, &h.scratch) {
+		err := decodeCanonical(line, &r.be)
+		if err == nil && (!canonicalRaw(r.be.Event.Data) || !canonicalRaw(r.be.Event.Extra)) {
+			err = errors.New("the event's data or extra metadata is not in its canonical form: the bundle was changed")
+		}
+		if err != nil {
+			r.err = fmt.Errorf("line %d: %w", lineNo, err)
+			return r
+		}
 	}
-	r.e = r.be.Event.recorded()
-	where := fmt.Sprintf("leaf %d (stream %s version %d)", r.be.LeafIndex, r.e.StreamID, r.e.Version)
-	if h, err := eventstore.ChainHash(r.e); err != nil || !bytes.Equal(h, r.e.Hash) {
-		r.issues = append(r.issues, where+": the content does not match the event's hash")
+	e := r.be.Event.recorded()
+	var match bool
+	if sum, ok := h.chainHash(&r.be.Event); ok && !c.reference {
+		match = bytes.Equal(sum[:], e.Hash)
+	} else {
+		sum, err := eventstore.ChainHash(e)
+		match = err == nil && bytes.Equal(sum, e.Hash)
 	}
-	r.leaf, buf = leafHashOf(buf, r.be.LeafIndex, &r.e)
-	r.leaf = slices.Clone(r.leaf)
+	if !match {
+		r.issues = append(r.issues, r.where()+": the content does not match the event's hash")
+	}
+	var leaf []byte
+	leaf, h.leaf = leafHashOf(h.leaf, r.be.LeafIndex, &e)
+	copy(r.leaf[:], leaf)
 	if c.partial {
-		if !c.streams[r.e.StreamID] {
-			r.issues = append(r.issues, where+": a stream the header does not list")
+		if !c.streams[e.StreamID] {
+			r.issues = append(r.issues, r.where()+": a stream the header does not list")
 		}
 		hashes, err := unb64s(r.be.Proof)
 		if err != nil {
 			r.err = fmt.Errorf("line %d: %w", lineNo, err)
-			return r, buf
+			return r
 		}
-		if err := proof.VerifyInclusion(hasher, r.be.LeafIndex, c.cp.Size, r.leaf, hashes, c.cp.Root); err != nil {
-			r.issues = append(r.issues, where+": not in the checkpoint's tree: "+err.Error())
+		if err := proof.VerifyInclusion(hasher, r.be.LeafIndex, c.cp.Size, r.leaf[:], hashes, c.cp.Root); err != nil {
+			r.issues = append(r.issues, r.where()+": not in the checkpoint's tree: "+err.Error())
 		}
 	} else if r.be.Proof != nil {
-		r.issues = append(r.issues, where+": a proof in a bundle of every event")
+		r.issues = append(r.issues, r.where()+": a proof in a bundle of every event")
 	}
-	return r, buf
+	return r
 }
 
 // inOrder checks a line against the lines before it.
@@ -476,31 +515,25 @@ func (c *bundleChecker) inOrder(r *checkedLine) error {
 		return r.err
 	}
 	c.events++
-	e := &r.e
-	where := fmt.Sprintf("leaf %d (stream %s version %d)", r.be.LeafIndex, e.StreamID, e.Version)
+	e := &r.be.Event
 	if int64(r.be.LeafIndex) <= c.last || r.be.LeafIndex >= c.cp.Size || (!c.partial && r.be.LeafIndex != c.rng.End()) {
-		c.problems = append(c.problems, where+": out of order or beyond the checkpoint")
+		c.problems = append(c.problems, r.where()+": out of order or beyond the checkpoint")
 		c.stopped = true
 		return nil
 	}
 	c.last = int64(r.be.LeafIndex)
 	c.problems = append(c.problems, r.issues...)
 	hd := c.heads[e.StreamID]
-	if e.Version != hd.version+1 || !bytes.Equal(e.PrevHash, orGenesis(hd.hash)) {
-		c.problems = append(c.problems, where+": the stream's chain is broken here (a version is missing or out of order)")
+	if e.Version != hd.version+1 || !bytes.Equal(e.PrevHash, hd.hash[:]) {
+		c.problems = append(c.problems, r.where()+": the stream's chain is broken here (a version is missing or out of order)")
 	}
-	c.heads[e.StreamID] = streamHead{e.Version, e.Hash}
+	hd.version, hd.hash = e.Version, [sha256.Size]byte{}
+	copy(hd.hash[:], e.Hash) // a hash of another length fails its own check
+	c.heads[e.StreamID] = hd
 	if !c.partial {
-		_ = c.rng.Append(r.leaf, nil)
+		_ = c.rng.Append(r.leaf[:], nil)
 	}
 	return nil
-}
-
-func orGenesis(h []byte) []byte {
-	if h == nil {
-		return make([]byte, 32)
-	}
-	return h
 }
 
 func errIf(cond bool, msg string) error {

@@ -12,7 +12,7 @@ import (
 
 	"github.com/riskreg/riskreg/eventstore"
 	"github.com/riskreg/riskreg/relay"
-	"github.com/riskreg/riskreg/relay/eventschema"
+	"github.com/riskreg/riskreg/internal/eventschema"
 )
 
 // goChannelPair returns a relay publisher and a subscription on a fresh

@@ -22,7 +22,7 @@ import (
 	"github.com/riskreg/riskreg/domain"
 	"github.com/riskreg/riskreg/eventstore"
 	"github.com/riskreg/riskreg/relay"
-	"github.com/riskreg/riskreg/relay/eventschema"
+	"github.com/riskreg/riskreg/internal/eventschema"
 )
 
 var update = flag.Bool("update", false, "write docs/events/ from the domain's event structs")
@@ -116,12 +116,12 @@ func TestSchemaFiles(t *testing.T) {
 	for name, want := range files {
 		got, err := os.ReadFile(filepath.Join(schemaDir, name))
 		if err != nil {
-			t.Errorf("%v: run go test ./relay/eventschema -run TestSchemaFiles -update", err)
+			t.Errorf("%v: run go test ./internal/eventschema -run TestSchemaFiles -update", err)
 			continue
 		}
 		if !bytes.Equal(got, want) {
 			t.Errorf("docs/events/%s differs from the domain's structs: a changed event needs the rules of docs/events.md "+
-				"(a new schema version for a breaking change); then run go test ./relay/eventschema -run TestSchemaFiles -update", name)
+				"(a new schema version for a breaking change); then run go test ./internal/eventschema -run TestSchemaFiles -update", name)
 		}
 	}
 	// Older versions: frozen files, one per version below the current one.

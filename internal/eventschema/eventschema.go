@@ -4,7 +4,7 @@
 // under docs/events/ are its output; a test fails when they and the domain
 // drift apart. Run
 //
-//	go test ./relay/eventschema -run TestSchemaFiles -update
+//	go test ./internal/eventschema -run TestSchemaFiles -update
 //
 // to write them again after a compatible change (see docs/events.md).
 package eventschema

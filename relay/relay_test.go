@@ -10,9 +10,10 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/riskreg/riskreg/auth"
 	"github.com/riskreg/riskreg/eventstore"
-	"github.com/riskreg/riskreg/relay"
 	"github.com/riskreg/riskreg/internal/eventschema"
+	"github.com/riskreg/riskreg/relay"
 )
 
 // goChannelPair returns a relay publisher and a subscription on a fresh
@@ -59,7 +60,21 @@ func TestRelayPublishesEveryEvent(t *testing.T) {
 	store := newStore(t)
 	c := newCollector()
 	pub := goChannelPair(t, c)
-	events := workload(t, store, 12)
+	workload(t, store, 12)
+	// The access stream's events are published too, and have schemas.
+	expires := time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, d := range []interface{ EventType() string }{
+		auth.TokenIssued{TokenID: "0123456789abcdef", Subject: "clerk", Roles: []string{"staff"}, ExpiresAt: &expires, IssuedBy: "cli:op@host"},
+		auth.TokenIssued{TokenID: "1123456789abcdef", Subject: "auditor", Roles: []string{"auditor"}, IssuedBy: "cli:op@host"},
+		auth.TokenRevoked{TokenID: "0123456789abcdef", Subject: "clerk", RevokedBy: "cli:op@host"},
+	} {
+		data, _ := json.Marshal(d)
+		if _, err := store.Append(context.Background(), eventstore.StreamAppend{StreamID: auth.AccessStream, StreamType: auth.AccessStreamType,
+			Expected: eventstore.Any, Events: []eventstore.Event{{Type: d.EventType(), Data: data, Metadata: eventstore.Metadata{Actor: "cli:op@host"}}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	events := readLog(t, store)
 
 	r, err := relay.New(store, pub, fastConfig(t, pub.Name(), pub))
 	if err != nil {

@@ -7,37 +7,12 @@ import (
 	"fmt"
 	"os"
 	"os/user"
-	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/riskreg/riskreg/auth"
 	"github.com/riskreg/riskreg/eventstore"
 )
-
-// The access stream: every token issued or revoked is an event of the log,
-// so that the audit trail shows who could do what, and when. It never holds
-// a token's secret or its hash.
-const (
-	accessStream     = "access"
-	accessStreamType = "access"
-)
-
-// tokenIssued is the data of a TokenIssued event.
-type tokenIssued struct {
-	TokenID   string     `json:"tokenId"`
-	Subject   string     `json:"subject"`
-	Roles     []string   `json:"roles"`
-	ExpiresAt *time.Time `json:"expiresAt"` // null: until revoked
-	IssuedBy  string     `json:"issuedBy"`
-}
-
-// tokenRevoked is the data of a TokenRevoked event.
-type tokenRevoked struct {
-	TokenID   string `json:"tokenId"`
-	Subject   string `json:"subject,omitempty"`
-	RevokedBy string `json:"revokedBy"`
-}
 
 // operator names who runs this command: the operating system account and
 // host, as "riskreg token" is run by an operator on a machine.
@@ -54,7 +29,7 @@ func operator() string {
 // cannot, it revokes the token again: a token nobody can see in the log must
 // not work.
 func recordTokenIssued(ctx context.Context, pool *pgxpool.Pool, tokens *auth.Store, t auth.Token) error {
-	d := tokenIssued{TokenID: t.ID, Subject: t.Subject, IssuedBy: operator()}
+	d := auth.TokenIssued{TokenID: t.ID, Subject: t.Subject, IssuedBy: operator()}
 	for _, r := range t.Roles {
 		d.Roles = append(d.Roles, string(r))
 	}
@@ -62,7 +37,7 @@ func recordTokenIssued(ctx context.Context, pool *pgxpool.Pool, tokens *auth.Sto
 		at := t.ExpiresAt.UTC()
 		d.ExpiresAt = &at
 	}
-	err := appendAccess(ctx, pool, "TokenIssued", d, d.IssuedBy)
+	err := appendAccess(ctx, pool, d, d.IssuedBy)
 	if err != nil {
 		if rerr := tokens.Revoke(context.WithoutCancel(ctx), t.ID); rerr != nil {
 			return errors.Join(err, fmt.Errorf("and the token could not be revoked again: %w", rerr))
@@ -74,7 +49,7 @@ func recordTokenIssued(ctx context.Context, pool *pgxpool.Pool, tokens *auth.Sto
 
 // recordTokenRevoked appends TokenRevoked for token id to the access stream.
 func recordTokenRevoked(ctx context.Context, pool *pgxpool.Pool, tokens *auth.Store, id string) error {
-	d := tokenRevoked{TokenID: id, RevokedBy: operator()}
+	d := auth.TokenRevoked{TokenID: id, RevokedBy: operator()}
 	if list, err := tokens.List(ctx); err == nil {
 		for _, t := range list {
 			if t.ID == id {
@@ -82,10 +57,12 @@ func recordTokenRevoked(ctx context.Context, pool *pgxpool.Pool, tokens *auth.St
 			}
 		}
 	}
-	return appendAccess(ctx, pool, "TokenRevoked", d, d.RevokedBy)
+	return appendAccess(ctx, pool, d, d.RevokedBy)
 }
 
-func appendAccess(ctx context.Context, pool *pgxpool.Pool, eventType string, data any, actor string) error {
+// appendAccess appends an event of the access stream (auth.AccessStream).
+func appendAccess(ctx context.Context, pool *pgxpool.Pool, data interface{ EventType() string }, actor string) error {
+	eventType := data.EventType()
 	b, err := json.Marshal(data)
 	if err != nil {
 		return fmt.Errorf("access stream: %w", err)
@@ -95,7 +72,7 @@ func appendAccess(ctx context.Context, pool *pgxpool.Pool, eventType string, dat
 		return err
 	}
 	defer store.Close()
-	_, err = store.Append(ctx, eventstore.StreamAppend{StreamID: accessStream, StreamType: accessStreamType, Expected: eventstore.Any,
+	_, err = store.Append(ctx, eventstore.StreamAppend{StreamID: auth.AccessStream, StreamType: auth.AccessStreamType, Expected: eventstore.Any,
 		Events: []eventstore.Event{{Type: eventType, Data: b, Metadata: eventstore.Metadata{Actor: actor}}}})
 	if err != nil {
 		return fmt.Errorf("access stream: record %s: %w", eventType, err)

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/riskreg/riskreg/auth"
 	"github.com/riskreg/riskreg/eventstore"
 	"github.com/riskreg/riskreg/internal/pgtest"
 )
@@ -19,7 +20,7 @@ func TestTokenAccessStream(t *testing.T) {
 	mustRiskreg(t, "token", "revoke", id, "--database-url", url)
 
 	pool, store := openStore(t, url)
-	events, err := store.ReadStream(t.Context(), accessStream, eventstore.ReadStreamOptions{})
+	events, err := store.ReadStream(t.Context(), auth.AccessStream, eventstore.ReadStreamOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

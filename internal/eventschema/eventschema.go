@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/riskreg/riskreg/auth"
 	"github.com/riskreg/riskreg/domain"
 )
 
@@ -38,6 +39,10 @@ var events = []domain.Event{
 	domain.SessionScheduled{}, domain.ItemTabled{},
 }
 
+// accessEvents lists the events of the access stream (package auth), which
+// are not the domain's but are published like them.
+var accessEvents = []domain.Event{auth.TokenIssued{}, auth.TokenRevoked{}}
+
 // Enums gives the values of the domain's string enums, as their JSON
 // Schema "enum". A test checks it against the constants in package domain.
 var Enums = map[reflect.Type][]string{
@@ -57,14 +62,17 @@ type Event struct {
 	ID            string // the schema's $id
 }
 
-// Events returns every event type with its current schema version, in the
-// order of domain.EventTypes().
+// Events returns every event type with its current schema version: the
+// domain's in the order of domain.EventTypes(), then the access stream's.
 func Events() ([]Event, error) {
-	out := make([]Event, 0, len(events))
-	for _, e := range events {
-		stream, err := domain.EventStreamType(e.EventType())
-		if err != nil {
-			return nil, err
+	out := make([]Event, 0, len(events)+len(accessEvents))
+	for i, e := range EventValues() {
+		stream := auth.AccessStreamType
+		if i < len(events) {
+			var err error
+			if stream, err = domain.EventStreamType(e.EventType()); err != nil {
+				return nil, err
+			}
 		}
 		out = append(out, Event{
 			Type: e.EventType(), StreamType: stream, SchemaVersion: e.SchemaVersion(),
@@ -74,8 +82,9 @@ func Events() ([]Event, error) {
 	return out, nil
 }
 
-// EventValues returns a zero value of every event struct, for tests.
-func EventValues() []domain.Event { return slices.Clone(events) }
+// EventValues returns a zero value of every event struct, in the order of
+// Events.
+func EventValues() []domain.Event { return slices.Concat(events, accessEvents) }
 
 func fileName(eventType string, version int) string {
 	return fmt.Sprintf("%s.v%d.json", eventType, version)
@@ -99,7 +108,7 @@ func Generate() (map[string][]byte, error) {
 		return nil, err
 	}
 	files := make(map[string][]byte, len(infos)+1)
-	for i, e := range events {
+	for i, e := range EventValues() {
 		info := infos[i]
 		s, err := schemaOf(reflect.TypeOf(e))
 		if err != nil {
@@ -209,8 +218,11 @@ func addFields(t reflect.Type, props map[string]any, required *[]string) error {
 		if err != nil {
 			return fmt.Errorf("field %s: %w", f.Name, err)
 		}
-		props[name] = s
 		optional := strings.Contains(","+opts+",", ",omitempty,") || strings.Contains(","+opts+",", ",omitzero,")
+		if typ, ok := s["type"].(string); ok && f.Type.Kind() == reflect.Pointer && !optional {
+			s["type"] = []string{typ, "null"} // a nil pointer encodes as null
+		}
+		props[name] = s
 		if !optional {
 			*required = append(*required, name)
 		}
@@ -249,7 +261,7 @@ func envelopeSchema(infos []Event) schema {
 			"id":            id,
 			"position":      schema{"type": "string", "pattern": "^[0-9a-f]{32}$", "description": "opaque cursor into the global log; string order is log order"},
 			"streamId":      schema{"type": "string", "minLength": 1},
-			"streamType":    schema{"enum": []string{domain.StreamRisk, domain.StreamResponse, domain.StreamDecision, domain.StreamCalendar, domain.StreamSession}},
+			"streamType":    schema{"enum": []string{domain.StreamRisk, domain.StreamResponse, domain.StreamDecision, domain.StreamCalendar, domain.StreamSession, auth.AccessStreamType}},
 			"version":       schema{"type": "integer", "minimum": 1},
 			"type":          schema{"enum": types},
 			"schemaVersion": schema{"type": "integer", "minimum": 1},

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -32,6 +33,7 @@ import (
 var (
 	benchEvents = flag.Int("bench-log-events", 1_000_000, "events in the log of BenchmarkLog")
 	benchRounds = flag.Int("bench-rounds", 6, "alternating rounds of BenchmarkAppendSingleIntegrated")
+	benchParts  = flag.String("bench-log-parts", "integrate,proofs,verify", "the parts of BenchmarkLog to measure (the log is integrated once, unmeasured, when integrate is left out)")
 )
 
 var benchData = json.RawMessage(`{"title": "Supply chain disruption", "description": "Loss of a key supplier delays customs systems", "category": "Operational", "source": "Audit Plan 2021", "owner": "Director of Finance"}`)
@@ -156,10 +158,15 @@ func BenchmarkLog(b *testing.B) {
 		b.Fatal(err)
 	}
 	key, v := testKey(b)
+	parts := strings.Split(*benchParts, ",")
 	for b.Loop() {
 		// Integration against ReadAll, alternating, three rounds each.
 		var integ, read []float64
-		for r := range 3 {
+		rounds := 3
+		if !slices.Contains(parts, "integrate") {
+			rounds = 1
+		}
+		for r := range rounds {
 			measureRead := func() {
 				t0 := time.Now()
 				var pos eventstore.Position
@@ -205,51 +212,72 @@ func BenchmarkLog(b *testing.B) {
 				measureIntegrate()
 			}
 		}
-		b.ReportMetric(benchstat.Mean(integ), "integrated-events/s")
-		b.ReportMetric(benchstat.Mean(read), "readall-events/s")
-		b.ReportMetric(benchstat.MedianRatio(integ, read), "integrate/readall")
+		if rounds > 1 {
+			b.ReportMetric(benchstat.Mean(integ), "integrated-events/s")
+			b.ReportMetric(benchstat.Mean(read), "readall-events/s")
+			b.ReportMetric(benchstat.MedianRatio(integ, read), "integrate/readall")
+		}
 
 		// Proofs over the whole log, as the API asks for them.
 		if _, _, err := SignLatest(ctx, pool, key, ""); err != nil {
 			b.Fatal(err)
 		}
-		l := NewLog(store)
-		var ids []uuid.UUID
-		if err := pool.QueryRow(ctx, `SELECT array_agg(event_id) FROM (SELECT event_id FROM events TABLESAMPLE SYSTEM (1) LIMIT 1000) s`).Scan(&ids); err != nil {
-			b.Fatal(err)
+		if slices.Contains(parts, "proofs") {
+			measureProofs(b, store, n)
 		}
-		var incl, cons []time.Duration
-		for _, id := range ids {
-			t0 := time.Now()
-			if _, _, err := l.EventInclusion(ctx, id, 0); err != nil {
-				b.Fatal(err)
-			}
-			incl = append(incl, time.Since(t0))
-			t0 = time.Now()
-			if _, err := l.Consistency(ctx, uint64(rand.IntN(n)+1), 0); err != nil {
-				b.Fatal(err)
-			}
-			cons = append(cons, time.Since(t0))
+		if slices.Contains(parts, "verify") {
+			measureBundleVerify(b, store, v)
 		}
-		b.ReportMetric(pct(incl, 50), "inclusion-p50-ms")
-		b.ReportMetric(pct(incl, 99), "inclusion-p99-ms")
-		b.ReportMetric(pct(cons, 50), "consistency-p50-ms")
-		b.ReportMetric(pct(cons, 99), "consistency-p99-ms")
-
-		// audit verify of a bundle of the whole log against sha256sum.
-		path := filepath.Join(b.TempDir(), "bundle.jsonl")
-		f, err := os.Create(path)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if _, err := ExportBundle(ctx, store, f, ExportOptions{}); err != nil {
-			b.Fatal(err)
-		}
-		if err := f.Close(); err != nil {
-			b.Fatal(err)
-		}
-		verifyAgainstSHA256Sum(b, path, v)
 	}
+}
+
+// measureProofs measures EventInclusion and Consistency latencies over
+// the log of n events of store.
+func measureProofs(b *testing.B, store *eventstore.Store, n int) {
+	b.Helper()
+	ctx := context.Background()
+	pool := store.Pool()
+	l := NewLog(store)
+	var ids []uuid.UUID
+	if err := pool.QueryRow(ctx, `SELECT array_agg(event_id) FROM (SELECT event_id FROM events TABLESAMPLE SYSTEM (1) LIMIT 1000) s`).Scan(&ids); err != nil {
+		b.Fatal(err)
+	}
+	var incl, cons []time.Duration
+	for _, id := range ids {
+		t0 := time.Now()
+		if _, _, err := l.EventInclusion(ctx, id, 0); err != nil {
+			b.Fatal(err)
+		}
+		incl = append(incl, time.Since(t0))
+		t0 = time.Now()
+		if _, err := l.Consistency(ctx, uint64(rand.IntN(n)+1), 0); err != nil {
+			b.Fatal(err)
+		}
+		cons = append(cons, time.Since(t0))
+	}
+	b.ReportMetric(pct(incl, 50), "inclusion-p50-ms")
+	b.ReportMetric(pct(incl, 99), "inclusion-p99-ms")
+	b.ReportMetric(pct(cons, 50), "consistency-p50-ms")
+	b.ReportMetric(pct(cons, 99), "consistency-p99-ms")
+}
+
+// measureBundleVerify measures audit verify of a bundle of the whole log
+// against sha256sum.
+func measureBundleVerify(b *testing.B, store *eventstore.Store, v note.Verifier) {
+	b.Helper()
+	ctx := context.Background()
+	path := filepath.Join(b.TempDir(), "bundle.jsonl")
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := ExportBundle(ctx, store, f, ExportOptions{}); err != nil {
+		b.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		b.Fatal(err)
+	}
+	verifyAgainstSHA256Sum(b, path, v)
 }
 
 // verifyAgainstSHA256Sum measures VerifyBundle of the bundle at path

@@ -55,6 +55,8 @@ func amqpTarget(t testing.TB) (exchange string, deliveries <-chan amqp091.Delive
 		if ch, err := conn.Channel(); err == nil {
 			_ = ch.ExchangeDelete(exchange, false, false)
 			_ = ch.ExchangeDelete(exchange+".poison", false, false)
+			_ = ch.ExchangeDelete(exchange+".log", false, false)
+			_, _ = ch.QueueDelete(exchange+".log."+checkpointGroup, false, false, false)
 		}
 	})
 	return exchange, deliveries

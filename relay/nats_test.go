@@ -67,6 +67,7 @@ func natsTarget(t testing.TB) (addr, stream, prefix string) {
 		defer cancel()
 		_ = js.DeleteStream(ctx, stream)
 		_ = js.DeleteStream(ctx, stream+"_POISON")
+		_ = js.DeleteStream(ctx, stream+"_LOG")
 	})
 	return addr, stream, prefix
 }

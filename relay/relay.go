@@ -60,6 +60,14 @@ type Config struct {
 	// Source names this riskreg instance in every envelope it publishes
 	// (Envelope.Source). Empty: none.
 	Source string
+	// Checkpoints, when set, is where the relay also publishes the signed
+	// checkpoints of the Merkle log (table log_checkpoints), each once, in
+	// order, following them with a cursor of its own
+	// (Publisher.CheckpointPublisher gives one). Nil: it does not.
+	Checkpoints *CheckpointTarget
+	// CheckpointInterval is how often the relay looks for new checkpoints.
+	// Default 2s.
+	CheckpointInterval time.Duration
 }
 
 // Validate reports settings that cannot work.
@@ -67,10 +75,12 @@ func (c Config) Validate() error {
 	switch {
 	case c.Name == "":
 		return errors.New("relay: Config.Name is required")
-	case c.PublishTimeout < 0, c.MinBackoff < 0, c.MaxBackoff < 0, c.LockInterval < 0, c.LagInterval < 0:
+	case c.PublishTimeout < 0, c.MinBackoff < 0, c.MaxBackoff < 0, c.LockInterval < 0, c.LagInterval < 0, c.CheckpointInterval < 0:
 		return errors.New("relay: durations in Config must not be negative")
 	case c.MaxBackoff > 0 && c.MinBackoff > c.MaxBackoff:
 		return errors.New("relay: Config.MinBackoff must not exceed MaxBackoff")
+	case c.Checkpoints != nil && (c.Checkpoints.Publisher == nil || c.Checkpoints.Topic == ""):
+		return errors.New("relay: Config.Checkpoints needs a publisher and a topic")
 	case c.LockInterval >= pglock.IdleTimeout:
 		return fmt.Errorf("relay: Config.LockInterval must be below the lock sessions' idle timeout %s", pglock.IdleTimeout)
 	}
@@ -98,6 +108,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.LagInterval == 0 {
 		c.LagInterval = 5 * time.Second
+	}
+	if c.CheckpointInterval == 0 {
+		c.CheckpointInterval = 2 * time.Second
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -299,6 +312,13 @@ func (r *Relay) session(ctx context.Context) (progressed bool, err error) {
 			cancel(err)
 		}
 	})
+	if r.cfg.Checkpoints != nil {
+		wg.Go(func() {
+			if err := r.followCheckpoints(activeCtx, lc); err != nil && activeCtx.Err() == nil {
+				cancel(err)
+			}
+		})
+	}
 
 	pos, err := eventstore.LoadCheckpoint(activeCtx, lc, r.cfg.Name)
 	if err != nil {
@@ -364,9 +384,10 @@ func (r *Relay) handle(ctx context.Context, lc *pglock.Session, events []eventst
 		if err != nil {
 			return err
 		}
-		if err := r.publish(ctx, r.cfg.Topic(e.StreamType, e.Type), msg); err != nil {
+		if err := r.publishTo(ctx, r.pub, r.cfg.Topic(e.StreamType, e.Type), msg, false); err != nil {
 			return err
 		}
+		r.published.Add(1)
 	}
 	last := events[len(events)-1].Position
 	r.update(func(s *Status) {
@@ -376,20 +397,26 @@ func (r *Relay) handle(ctx context.Context, lc *pglock.Session, events []eventst
 	return eventstore.SaveCheckpoint(ctx, lc, r.cfg.Name, last)
 }
 
-// publish publishes msg until the broker acknowledges it or ctx ends,
-// waiting with capped exponential backoff between attempts.
-func (r *Relay) publish(ctx context.Context, topic string, msg *message.Message) error {
+// publishTo publishes msg with pub until the broker acknowledges it or ctx
+// ends, waiting with capped exponential backoff between attempts. With
+// finish, an attempt under way when ctx ends is not aborted but runs to its
+// end (PublishTimeout at most), so that a relay being stopped knows whether
+// the broker has the message.
+func (r *Relay) publishTo(ctx context.Context, pub message.Publisher, topic string, msg *message.Message, finish bool) error {
+	base := ctx
+	if finish {
+		base = context.WithoutCancel(ctx)
+	}
 	for attempt := 1; ; attempt++ {
 		m := msg
 		if attempt > 1 {
 			m = msg.Copy()
 		}
-		pctx, cancel := context.WithTimeout(ctx, r.cfg.PublishTimeout)
+		pctx, cancel := context.WithTimeout(base, r.cfg.PublishTimeout)
 		m.SetContext(pctx)
-		err := r.pub.Publish(topic, m)
+		err := pub.Publish(topic, m)
 		cancel()
 		if err == nil {
-			r.published.Add(1)
 			if attempt > 1 {
 				r.logger.Info("relay: publishing again after failures", "attempts", attempt)
 				r.update(func(s *Status) { s.State, s.LastError = StateActive, "" })
@@ -401,7 +428,7 @@ func (r *Relay) publish(ctx context.Context, topic string, msg *message.Message)
 		}
 		r.failures.Add(1)
 		if attempt == 1 || attempt%10 == 0 {
-			r.logger.Warn("relay: publish failed; retrying", "event_id", msg.UUID, "topic", topic, "attempt", attempt, "err", err)
+			r.logger.Warn("relay: publish failed; retrying", "message_id", msg.UUID, "topic", topic, "attempt", attempt, "err", err)
 		}
 		r.update(func(s *Status) { s.State, s.LastError = StateRetrying, err.Error() })
 		if !sleep(ctx, r.backoff(attempt)) {

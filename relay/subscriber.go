@@ -33,6 +33,25 @@ func NewSubscriber(ctx context.Context, rawURL, group string, logger *slog.Logge
 	if err != nil {
 		return nil, err
 	}
+	return newSubscriber(ctx, t, group, logger)
+}
+
+// NewCheckpointSubscriber connects, as consumer group group, to the signed
+// checkpoints of the log that relays publish to the broker rawURL names
+// (Config.Checkpoints, Publisher.CheckpointPublisher); subscribe to the
+// topic it returns.
+func NewCheckpointSubscriber(ctx context.Context, rawURL, group string, logger *slog.Logger) (*Subscriber, string, error) {
+	t, err := parseTarget(rawURL)
+	if err != nil {
+		return nil, "", err
+	}
+	ct, topic := t.checkpointsTarget()
+	s, err := newSubscriber(ctx, ct, group, logger)
+	return s, topic, err
+}
+
+func newSubscriber(ctx context.Context, t *target, group string, logger *slog.Logger) (*Subscriber, error) {
+	var err error
 	if group == "" {
 		return nil, errors.New("relay: a subscriber needs a consumer group")
 	}

@@ -98,7 +98,12 @@ func startRelays(ctx context.Context, store *eventstore.Store, urls []string, so
 			return nil, fmt.Errorf("two --publish URLs name the same target %s", pub)
 		}
 		names[pub.Name()] = true
-		r, err := relay.New(store, pub, relay.Config{Name: pub.Name(), Target: pub.String(), Topic: pub.Topic, Logger: logger, Source: source})
+		// The log's signed checkpoints go to the same broker, apart from
+		// the events (docs/events.md).
+		cpub, topic := pub.CheckpointPublisher(ctx)
+		rs.pubs = append(rs.pubs, cpub)
+		r, err := relay.New(store, pub, relay.Config{Name: pub.Name(), Target: pub.String(), Topic: pub.Topic, Logger: logger, Source: source,
+			Checkpoints: &relay.CheckpointTarget{Publisher: cpub, Topic: topic}})
 		if err != nil {
 			rs.close()
 			return nil, err

@@ -19,6 +19,7 @@ import (
 
 	"github.com/riskreg/riskreg/auth"
 	"github.com/riskreg/riskreg/domain"
+	"github.com/riskreg/riskreg/relay"
 )
 
 // Draft is the JSON Schema dialect of every schema.
@@ -100,8 +101,16 @@ const (
 	EnvelopeID   = "urn:riskreg:envelope:v1"
 )
 
+// CheckpointFile and CheckpointID name the schema of the log checkpoint
+// messages (relay.CheckpointMessage).
+const (
+	CheckpointFile = "log-checkpoint.v1.json"
+	CheckpointID   = "urn:riskreg:log-checkpoint:v1"
+)
+
 // Generate returns the current schema files by name: the data schema of
-// every event type at its current version, and the envelope's.
+// every event type at its current version, the envelope's, and the log
+// checkpoint message's.
 func Generate() (map[string][]byte, error) {
 	infos, err := Events()
 	if err != nil {
@@ -132,6 +141,16 @@ func Generate() (map[string][]byte, error) {
 		return nil, err
 	}
 	files[EnvelopeFile] = env
+	cp, err := schemaOf(reflect.TypeFor[relay.CheckpointMessage]())
+	if err != nil {
+		return nil, fmt.Errorf("eventschema: checkpoint message: %w", err)
+	}
+	cp["$schema"], cp["$id"] = Draft, CheckpointID
+	cp["title"] = "riskreg log checkpoint message, version 1"
+	cp["description"] = "The payload of every message a relay publishes on riskreg.log.checkpoint: a signed checkpoint of the Merkle log. See docs/events.md."
+	if files[CheckpointFile], err = encode(cp); err != nil {
+		return nil, err
+	}
 	return files, nil
 }
 
@@ -168,6 +187,8 @@ func schemaOf(t reflect.Type) (schema, error) {
 		return schema{"type": "string"}, nil
 	case reflect.Int, reflect.Int32, reflect.Int64:
 		return schema{"type": "integer"}, nil
+	case reflect.Uint64:
+		return schema{"type": "integer", "minimum": 0}, nil
 	case reflect.Bool:
 		return schema{"type": "boolean"}, nil
 	case reflect.Pointer:

@@ -50,6 +50,15 @@ func (v *Validator) Envelope(payload []byte) error {
 	return validate(v.envelope, payload)
 }
 
+// Checkpoint validates the payload of a log checkpoint message.
+func (v *Validator) Checkpoint(payload []byte) error {
+	sch, err := v.c.Compile(CheckpointID)
+	if err != nil {
+		return fmt.Errorf("eventschema: %w", err)
+	}
+	return validate(sch, payload)
+}
+
 // Data validates the data of an event of the given type and schema version.
 func (v *Validator) Data(eventType string, schemaVersion int, data []byte) error {
 	sch, err := v.c.Compile(schemaID(eventType, schemaVersion))

@@ -291,20 +291,14 @@ func (b *Builder) movement(ctx context.Context, risks []projection.Risk, prev pr
 		}
 		return sec, nil
 	}
-	after := ""
-	for {
-		page, err := b.Reader.Changes(ctx, prev.CutOff(), now.Time(), projection.RiskFilter{}, projection.MaxPageSize, after)
-		if err != nil {
-			return Section{}, err
-		}
-		for _, c := range page.Items {
-			row(c.After, c.Before)
-		}
-		if !page.HasNextPage {
-			return sec, nil
-		}
-		after = page.Items[len(page.Items)-1].Cursor()
+	changes, err := b.Reader.ChangedRisks(ctx, prev.CutOff(), now.Time())
+	if err != nil {
+		return Section{}, err
 	}
+	for _, c := range changes {
+		row(c.After, c.Before)
+	}
+	return sec, nil
 }
 
 // ratingText renders a rating as "4 x 5 = 20 RED".

@@ -150,7 +150,7 @@ func (b *Builder) Build(ctx context.Context, id string) (*Paper, error) {
 		}
 		p.Sections = append(p.Sections, heatMapSection(hm))
 	}
-	mv, err := b.movement(ctx, risks, prev, hasPrev, now)
+	mv, err := b.movement(ctx, risks, prev, hasPrev)
 	if err != nil {
 		return nil, err
 	}
@@ -257,19 +257,30 @@ func score(r projection.Risk) (int, domain.Band) {
 
 // movement returns the risks whose score or status moved between the
 // previous session's cut-off and this one's (every risk is NEW when there
-// was no previous session): the changes between the two instants, read
-// from the temporal read models.
-func (b *Builder) movement(ctx context.Context, risks []projection.Risk, prev projection.Session, hasPrev bool, now *projection.Past) (Section, error) {
+// was no previous session): the register at both instants, read from the
+// temporal read models.
+func (b *Builder) movement(ctx context.Context, risks []projection.Risk, prev projection.Session, hasPrev bool) (Section, error) {
 	sec := Section{Name: "Movement", Title: "Movement of risks since the previous session",
 		Header: []string{"Reference", "Title", "Change", "Score before", "Band before", "Score now", "Band now", "Status before", "Status now"}}
-	row := func(r projection.Risk, was *projection.Risk) {
+	before := map[string]projection.Risk{}
+	if hasPrev {
+		then, err := b.Reader.At(prev.CutOff()).AllRisks(ctx)
+		if err != nil {
+			return Section{}, err
+		}
+		for _, r := range then {
+			before[r.ID] = r
+		}
+	}
+	for _, r := range risks {
+		was, existed := before[r.ID]
 		scoreNow, bandNow := score(r)
 		var change string
 		var scoreBefore, bandBefore, statusBefore string
-		if was == nil {
+		if !existed {
 			change = "NEW"
 		} else {
-			s, b := score(*was)
+			s, b := score(was)
 			scoreBefore, bandBefore, statusBefore = strconv.Itoa(s), string(b), string(was.Status)
 			switch {
 			case scoreNow > s:
@@ -279,24 +290,11 @@ func (b *Builder) movement(ctx context.Context, risks []projection.Risk, prev pr
 			case was.Status != r.Status:
 				change = "STATUS"
 			default:
-				return
+				continue
 			}
 		}
 		sec.Rows = append(sec.Rows, []string{r.Reference, r.Title, change, scoreBefore, bandBefore,
 			strconv.Itoa(scoreNow), string(bandNow), statusBefore, string(r.Status)})
-	}
-	if !hasPrev {
-		for _, r := range risks {
-			row(r, nil)
-		}
-		return sec, nil
-	}
-	changes, err := b.Reader.ChangedRisks(ctx, prev.CutOff(), now.Time())
-	if err != nil {
-		return Section{}, err
-	}
-	for _, c := range changes {
-		row(c.After, c.Before)
 	}
 	return sec, nil
 }

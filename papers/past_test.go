@@ -2,8 +2,10 @@ package papers_test
 
 import (
 	"context"
+	"reflect"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/riskreg/riskreg/domain"
 	"github.com/riskreg/riskreg/eventstore"
@@ -16,7 +18,7 @@ import (
 // of the log (Reader.AsOf) at both cut-offs: the log position, the heat
 // maps, and every risk that moved with its state before and now.
 func TestPaperEqualsFoldOfTheLog(t *testing.T) {
-	s := seed(t, 100, 3_000)
+	s := seed(t, 100, 3_000, false)
 	e, ctx := s.env, context.Background()
 	var asked eventstore.Position
 	b := builder(e)
@@ -39,6 +41,25 @@ func TestPaperEqualsFoldOfTheLog(t *testing.T) {
 	before, err := e.Reader.AsOf(ctx, sessions[s.prev].CutOff())
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The whole register at both cut-offs, and in the middle of the
+	// previous session's day (versions made later that day left out).
+	for _, at := range []time.Time{sessions[s.session].CutOff(), sessions[s.prev].CutOff(), sessions[s.prev].CutOff().Add(-12 * time.Hour)} {
+		fold, err := e.Reader.AsOf(ctx, at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := fold.Risks(projection.RiskFilter{}, projection.MaxPageSize, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := e.Reader.At(at).AllRisks(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, want.Items) {
+			t.Errorf("the register at %s: %d risks, the fold %d (or they differ)", at, len(got), len(want.Items))
+		}
 	}
 	if p.Position != now.Position.String() || asked != now.Position {
 		t.Errorf("log position %s, checkpoint asked for %s; the fold ends at %s", p.Position, asked, now.Position)

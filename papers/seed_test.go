@@ -17,6 +17,7 @@ import (
 	"github.com/riskreg/riskreg/internal/regtest"
 	"github.com/riskreg/riskreg/projection"
 	"github.com/riskreg/riskreg/register"
+	"github.com/riskreg/riskreg/transparency"
 )
 
 // seeded is a register whose log was written in bulk: risks registered and
@@ -47,9 +48,11 @@ var seedColumns = []string{"event_id", "stream_id", "stream_type", "version", "t
 
 // seed writes a log of events events over risks risks straight into the
 // events table with COPY, builds the read models with projection.Rebuild,
-// starts the projections and schedules the sessions. It is deterministic
-// but for the ids of the sessions' events.
-func seed(tb testing.TB, risks, events int) seeded {
+// starts the projections and schedules the sessions. When signed, it then
+// grows the Merkle tree over the whole log and signs a checkpoint of it, as
+// serve's integrator does. It is deterministic but for the ids of the
+// sessions' events.
+func seed(tb testing.TB, risks, events int, signed bool) seeded {
 	tb.Helper()
 	if events < 2*risks {
 		tb.Fatalf("a log of %d events cannot hold %d registered and assessed risks", events, risks)
@@ -149,5 +152,45 @@ func seed(tb testing.TB, risks, events int) seeded {
 		tb.Fatal(err)
 	}
 	e.CaughtUp()
+	if signed {
+		sign(tb, e)
+	}
 	return s
+}
+
+// sign integrates the whole log into the Merkle tree and signs a
+// checkpoint of it.
+func sign(tb testing.TB, e *regtest.Env) {
+	tb.Helper()
+	ctx := context.Background()
+	skey, _, err := transparency.GenerateKey("riskreg.test/log")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	key, err := transparency.ParseSigningKey(skey)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	in, err := transparency.NewIntegrator(transparency.IntegratorConfig{Store: e.Store, Logger: regtest.Logger(),
+		LockRetryInterval: 20 * time.Millisecond})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- in.Run(runCtx) }()
+	var n int64
+	if err := e.Pool.QueryRow(ctx, "SELECT count(*) FROM events").Scan(&n); err != nil {
+		tb.Fatal(err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+	defer cancel()
+	err = transparency.WaitSize(wctx, e.Pool, uint64(n), 50*time.Millisecond)
+	stop()
+	if rerr := <-done; err != nil || rerr != nil {
+		tb.Fatalf("integrate: %v, %v", err, rerr)
+	}
+	if _, ok, err := transparency.SignLatest(ctx, e.Pool, key, ""); err != nil || !ok {
+		tb.Fatalf("sign a checkpoint: %v (signed: %v)", err, ok)
+	}
 }

@@ -2,16 +2,16 @@ package projection
 
 import (
 	"context"
-	"time"
 )
 
 // AllRisks returns every risk of the register as it stood then, in the
-// register's order, in one statement: a range of the index of the versions
-// valid then, as long as the register, however long the log. It is meant
-// for papers and exports, which show the whole register.
+// register's order. It is meant for papers and exports, which show the
+// whole register: for each risk of the register now, the last of its
+// versions made by then, found by one descent of the history's order index
+// (risk, from_at), so that it costs what the register costs, however many
+// versions the log made.
 func (p *Past) AllRisks(ctx context.Context) ([]Risk, error) {
-	risks, err := queryAll(ctx, p.pool, "all risks", scanRisk, "SELECT "+riskColumns+" FROM rm_risk_history r WHERE "+
-		valid("r", "$1")+" ORDER BY length(r.reference), r.reference, r.risk_id", planned(p.at)...)
+	risks, err := queryAll(ctx, p.pool, "all risks", scanRisk, allRisksSQL, planned(p.at)...)
 	if err != nil {
 		return nil, err
 	}
@@ -22,38 +22,21 @@ func (p *Past) AllRisks(ctx context.Context) ([]Risk, error) {
 	return out, nil
 }
 
+// allRisksSQL selects the versions valid at $1 of every risk, in the
+// register's order. A risk's references never change, so its current row
+// leads to its versions in the order index; of two versions made at the same
+// instant the later one (the larger to_at) is the one valid then.
+var allRisksSQL = `SELECT ` + prefixed("h", riskColumns) + ` FROM rm_risks c
+	CROSS JOIN LATERAL (SELECT * FROM rm_risk_history h
+		WHERE length(h.reference) = length(c.reference) AND h.reference = c.reference AND h.risk_id = c.risk_id
+			AND h.from_at <= $1
+		ORDER BY h.from_at DESC, h.to_at DESC LIMIT 1) h
+	WHERE h.to_at > $1
+	ORDER BY length(c.reference), c.reference, c.risk_id`
+
 // DecisionsOfSession returns the decisions recorded by then whose session
 // is sessionID, in log order.
 func (p *Past) DecisionsOfSession(ctx context.Context, sessionID string) ([]Decision, error) {
 	return queryAll(ctx, p.pool, "decisions of a session", scanDecision, "SELECT "+decisionColumns+
 		" FROM rm_decisions WHERE data->>'session' = $1 AND recorded_at <= $2 ORDER BY position", planned(sessionID, p.at)...)
-}
-
-// ChangedRisks returns every risk that changed after from and up to to, in
-// the register's order, as Changes does but all at once and without the
-// events in between: two statements, whose cost follows the changes.
-func (r *Reader) ChangedRisks(ctx context.Context, from, to time.Time) ([]Change, error) {
-	from, to = from.UTC().Truncate(time.Microsecond), to.UTC().Truncate(time.Microsecond)
-	after, err := queryAll(ctx, r.pool, "changed risks", scanRisk, `WITH changed AS MATERIALIZED (`+changedSQL+`)
-		SELECT `+prefixed("r", riskColumns)+` FROM changed r ORDER BY length(r.reference), r.reference, r.risk_id`,
-		planned(from, to)...)
-	if err != nil {
-		return nil, err
-	}
-	ids := make([]string, len(after))
-	for i, risk := range after {
-		ids[i] = risk.ID
-	}
-	before, err := r.At(from).RisksByID(ctx, ids)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]Change, len(after))
-	for i, risk := range after {
-		out[i] = Change{After: *risk}
-		if b, ok := before[risk.ID]; ok {
-			out[i].Before = &b
-		}
-	}
-	return out, nil
 }

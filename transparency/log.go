@@ -59,6 +59,13 @@ func (l *Log) LatestCheckpoint(ctx context.Context) (*StoredCheckpoint, error) {
 // document made from the log as of pos names it, so that an auditor can tie
 // the document to the history; once one exists the answer never changes.
 func (l *Log) CheckpointCovering(ctx context.Context, pos eventstore.Position) (*StoredCheckpoint, error) {
+	var signed bool
+	if err := l.pool.QueryRow(ctx, `SELECT EXISTS (SELECT FROM log_checkpoints)`).Scan(&signed); err != nil {
+		return nil, fmt.Errorf("transparency: read checkpoint: %w", err)
+	}
+	if !signed {
+		return nil, nil
+	}
 	// The events up to pos: 256 per tile before the last tile that starts
 	// at or before pos, plus those counted from that tile's start, so that
 	// the count costs a tile, not the log.

@@ -99,7 +99,13 @@ type Builder struct {
 	// Checkpoint, when not nil, names the signed checkpoint the paper was
 	// made from.
 	Checkpoint CheckpointFunc
+	// Wait bounds how long Build waits for the read models to reach the
+	// paper's log position. Default DefaultWait.
+	Wait time.Duration
 }
+
+// DefaultWait is how long Build waits for the read models by default.
+const DefaultWait = 30 * time.Second
 
 // Build builds the paper of session id.
 func (b *Builder) Build(ctx context.Context, id string) (*Paper, error) {
@@ -122,8 +128,18 @@ func (b *Builder) Build(ctx context.Context, id string) (*Paper, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := b.Reader.WaitFor(ctx, pos); err != nil {
-		return nil, err
+	wait := b.Wait
+	if wait <= 0 {
+		wait = DefaultWait
+	}
+	wctx, cancel := context.WithTimeout(ctx, wait)
+	err = b.Reader.WaitFor(wctx, pos)
+	cancel()
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, fmt.Errorf("papers: the read models did not reach the log position %s within %s (are the projections running?): %w", pos, wait, err)
 	}
 	now := b.Reader.At(s.CutOff())
 	p := &Paper{SessionID: s.ID, Title: s.Title, Body: s.Body, Date: s.Date, CutOff: s.CutOff(), Position: pos.String()}

@@ -41,3 +41,18 @@ func BenchmarkRenderXLSX(b *testing.B) {
 		}
 	}
 }
+
+// Text beyond ASCII (accents, dashes, quotes, as in the signed note of a
+// checkpoint and in the titles of an international organisation) renders
+// in every format.
+func TestRenderBeyondASCII(t *testing.T) {
+	p := syntheticPaper(3)
+	p.Checkpoint = "riskreg.example/log\n42\nroot\n\n— riskreg.example/log abc=\n"
+	p.Sections[0].Rows = append(p.Sections[0].Rows, []string{"Signed checkpoint", p.Checkpoint})
+	p.Sections[2].Rows[0][1] = "Risque de réputation « Œuvre » — “quoted” ‘x’ … €5 ünïcødé 日本"
+	for _, f := range []papers.Format{papers.FormatXLSX, papers.FormatPDF, papers.FormatCSV} {
+		if err := papers.Render(io.Discard, p, f); err != nil {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+}

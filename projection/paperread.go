@@ -2,6 +2,9 @@ package projection
 
 import (
 	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // AllRisks returns every risk of the register as it stood then, in the
@@ -11,7 +14,17 @@ import (
 // (risk, from_at), so that it costs what the register costs, however many
 // versions the log made.
 func (p *Past) AllRisks(ctx context.Context) ([]Risk, error) {
-	risks, err := queryAll(ctx, p.pool, "all risks", scanRisk, allRisksSQL, planned(p.at)...)
+	// Without JIT: the planner prices ten thousand descents high enough to
+	// compile the statement, which costs more than it saves.
+	tx, err := p.pool.BeginTx(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return nil, fmt.Errorf("projection: all risks: %w", err)
+	}
+	defer func() { _ = tx.Rollback(ctx) }()
+	if _, err := tx.Exec(ctx, "SET LOCAL jit = off"); err != nil {
+		return nil, fmt.Errorf("projection: all risks: %w", err)
+	}
+	risks, err := queryAll(ctx, tx, "all risks", scanRisk, allRisksSQL, planned(p.at)...)
 	if err != nil {
 		return nil, err
 	}

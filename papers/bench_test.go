@@ -2,58 +2,49 @@ package papers_test
 
 import (
 	"context"
-	"fmt"
+	"flag"
 	"io"
-	"strings"
 	"testing"
 
-	"github.com/riskreg/riskreg/domain"
-	"github.com/riskreg/riskreg/importer"
-	"github.com/riskreg/riskreg/internal/regtest"
+	"github.com/riskreg/riskreg/eventstore"
 	"github.com/riskreg/riskreg/papers"
+	"github.com/riskreg/riskreg/transparency"
+)
+
+var (
+	benchEvents = flag.Int("paper-events", 1_000_000, "events in the log for BenchmarkPaper")
+	benchRisks  = flag.Int("paper-risks", 10_000, "risks on the register for BenchmarkPaper")
 )
 
 // BenchmarkPaper builds and renders the paper of a session over a register
-// of 10,000 risks (imported, so 20,000 events), with a previous session and
-// 20 tabled items. Run with
+// of 10,000 risks and a log of 1,000,000 events (written with COPY, read
+// models built by a rebuild; see seed), with a previous session on the
+// log's middle day and 20 tabled items; the Merkle tree covers the whole
+// log and a checkpoint of it is signed, and the builder names it in the
+// paper, as serve's does. Run with
 //
-//	go test ./papers -run '^$' -bench Paper -benchtime 5x
+//	go test ./papers -run '^$' -bench Paper -benchtime 5x [-args -paper-events N -paper-risks N]
 func BenchmarkPaper(b *testing.B) {
-	const n = 10_000
-	e := regtest.New(b)
+	s := seed(b, *benchRisks, *benchEvents, true)
 	ctx := context.Background()
-	var csv strings.Builder
-	csv.WriteString("title,description,category,owner,likelihood,impact\n")
-	for i := range n {
-		fmt.Fprintf(&csv, "Risk %d,cause -> event -> consequence,Operational,Owner %d,%d,%d\n", i, i%17, 1+i%5, 1+(i/5)%5)
-	}
-	rows, err := importer.ReadCSV(strings.NewReader(csv.String()))
-	if err != nil {
-		b.Fatal(err)
-	}
-	rep, err := importer.Import(ctx, e.Register, regtest.Staff(""), rows, importer.Options{Source: "bench.csv"})
-	if err != nil {
-		b.Fatal(err)
-	}
-	if _, err := e.Register.ScheduleSession(ctx, regtest.Staff("prev"), domain.BodyCouncil, date("2026-01-01"), "Council 1"); err != nil {
-		b.Fatal(err)
-	}
-	s, err := e.Register.ScheduleSession(ctx, regtest.Staff("now"), domain.BodyCouncil, date("2030-01-01"), "Council 2")
-	if err != nil {
-		b.Fatal(err)
-	}
-	for i := range 20 {
-		if _, err := e.Register.TableItem(ctx, regtest.Staff(fmt.Sprint("t", i)), s.ID(), rep.Risks[i*37].ID, "item"); err != nil {
-			b.Fatal(err)
+	tlog := transparency.NewLog(s.env.Store)
+	builder := builder(s.env)
+	builder.Checkpoint = func(ctx context.Context, pos eventstore.Position) (string, error) {
+		c, err := tlog.CheckpointCovering(ctx, pos)
+		if err != nil || c == nil {
+			return "", err
 		}
+		return string(c.Note), nil
 	}
-	e.CaughtUp()
 	for _, f := range []papers.Format{papers.FormatXLSX, papers.FormatPDF, papers.FormatCSV} {
 		b.Run(string(f), func(b *testing.B) {
 			for b.Loop() {
-				p, err := builder(e).Build(ctx, s.ID())
+				p, err := builder.Build(ctx, s.session)
 				if err != nil {
 					b.Fatal(err)
+				}
+				if p.Checkpoint == "" {
+					b.Fatal("the paper names no signed checkpoint")
 				}
 				if err := papers.Render(io.Discard, p, f); err != nil {
 					b.Fatal(err)

@@ -33,6 +33,18 @@ func Bearer(tokens interface {
 	}
 }
 
+// Either authenticates a request with a bearer token by bearer when it
+// sends an Authorization header, else by session (the console's cookie
+// session): a client that sends a token is held to it.
+func Either(bearer, session Authenticate) Authenticate {
+	return func(r *http.Request) (domain.Principal, error) {
+		if r.Header.Get("Authorization") != "" {
+			return bearer(r)
+		}
+		return session(r)
+	}
+}
+
 // MaxBuilding is how many papers a handler builds at once; further requests
 // wait for a turn (or until they are cancelled).
 const MaxBuilding = 2
@@ -47,7 +59,7 @@ func NewHandler(b *Builder, authenticate Authenticate, logger *slog.Logger) http
 		switch {
 		case errors.Is(err, auth.ErrUnauthenticated):
 			w.Header().Set("WWW-Authenticate", `Bearer realm="riskreg"`)
-			http.Error(w, "unauthenticated: send a bearer token", http.StatusUnauthorized)
+			http.Error(w, "unauthenticated: send a bearer token or sign in to the console", http.StatusUnauthorized)
 			return
 		case err != nil:
 			logger.Error("papers: authenticate", "err", err)

@@ -99,7 +99,13 @@ type Builder struct {
 	// Checkpoint, when not nil, names the signed checkpoint the paper was
 	// made from.
 	Checkpoint CheckpointFunc
+	// Wait bounds how long Build waits for the read models to reach the
+	// paper's log position. Default DefaultWait.
+	Wait time.Duration
 }
+
+// DefaultWait is how long Build waits for the read models by default.
+const DefaultWait = 30 * time.Second
 
 // Build builds the paper of session id.
 func (b *Builder) Build(ctx context.Context, id string) (*Paper, error) {
@@ -115,87 +121,67 @@ func (b *Builder) Build(ctx context.Context, id string) (*Paper, error) {
 	if err != nil {
 		return nil, err
 	}
-	now, err := b.Reader.AsOf(ctx, s.CutOff())
+	// The paper shows the log up to the cut-off: the position of its last
+	// event, read from the temporal read models once the projections have
+	// passed it, so that a paper costs what the register costs, not the log.
+	pos, err := b.Store.PositionAt(ctx, s.CutOff())
 	if err != nil {
 		return nil, err
 	}
-	before := &projection.Snapshot{}
-	if hasPrev {
-		if before, err = b.Reader.AsOf(ctx, prev.CutOff()); err != nil {
-			return nil, err
-		}
+	wait := b.Wait
+	if wait <= 0 {
+		wait = DefaultWait
 	}
-	p := &Paper{SessionID: s.ID, Title: s.Title, Body: s.Body, Date: s.Date, CutOff: s.CutOff(), Position: now.Position.String()}
+	wctx, cancel := context.WithTimeout(ctx, wait)
+	err = b.Reader.WaitFor(wctx, pos)
+	cancel()
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, fmt.Errorf("papers: the read models did not reach the log position %s within %s (are the projections running?): %w", pos, wait, err)
+	}
+	now := b.Reader.At(s.CutOff())
+	p := &Paper{SessionID: s.ID, Title: s.Title, Body: s.Body, Date: s.Date, CutOff: s.CutOff(), Position: pos.String()}
 	if b.Checkpoint != nil {
-		if p.Checkpoint, err = b.Checkpoint(ctx, now.Position); err != nil {
+		if p.Checkpoint, err = b.Checkpoint(ctx, pos); err != nil {
 			return nil, err
 		}
 	}
-	risks, err := allRisks(now)
+	risks, err := now.AllRisks(ctx)
 	if err != nil {
 		return nil, err
 	}
 	var prevDecisions []projection.Decision
 	if hasPrev {
-		if prevDecisions, err = sessionDecisions(now, prev.ID); err != nil {
+		if prevDecisions, err = now.DecisionsOfSession(ctx, prev.ID); err != nil {
 			return nil, err
 		}
 	}
 	p.Sections = append(p.Sections, summary(p, s, prev, hasPrev, risks, len(prevDecisions)))
 	for _, kind := range []domain.RatingKind{domain.RatingKindInherent, domain.RatingKindResidual} {
-		hm, err := now.HeatMap(kind)
+		hm, err := now.HeatMapCounts(ctx, kind)
 		if err != nil {
 			return nil, err
 		}
 		p.Sections = append(p.Sections, heatMapSection(hm))
 	}
-	p.Sections = append(p.Sections, movement(risks, before))
+	mv, err := b.movement(ctx, risks, prev, hasPrev)
+	if err != nil {
+		return nil, err
+	}
+	p.Sections = append(p.Sections, mv)
 	items, err := b.items(ctx, s, now)
 	if err != nil {
 		return nil, err
 	}
 	p.Sections = append(p.Sections, items...)
-	p.Sections = append(p.Sections, decisionsSection(prevDecisions, now, risks))
+	dec, err := b.decisionsSection(ctx, prevDecisions, now, pos, risks)
+	if err != nil {
+		return nil, err
+	}
+	p.Sections = append(p.Sections, dec)
 	return p, nil
-}
-
-// allRisks returns every risk of a snapshot in the register's order.
-func allRisks(s *projection.Snapshot) ([]projection.Risk, error) {
-	var out []projection.Risk
-	after := ""
-	for {
-		page, err := s.Risks(projection.RiskFilter{}, projection.MaxPageSize, after)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, page.Items...)
-		if !page.HasNextPage {
-			return out, nil
-		}
-		after = page.Items[len(page.Items)-1].Cursor()
-	}
-}
-
-// sessionDecisions returns the decisions of a snapshot that name session
-// id, in log order.
-func sessionDecisions(s *projection.Snapshot, id string) ([]projection.Decision, error) {
-	var out []projection.Decision
-	after := ""
-	for {
-		page, err := s.Decisions("", projection.MaxPageSize, after)
-		if err != nil {
-			return nil, err
-		}
-		for _, d := range page.Items {
-			if d.Session == id {
-				out = append(out, d)
-			}
-		}
-		if !page.HasNextPage {
-			return out, nil
-		}
-		after = page.Items[len(page.Items)-1].Cursor()
-	}
 }
 
 func summary(p *Paper, s, prev projection.Session, hasPrev bool, risks []projection.Risk, decisions int) Section {
@@ -285,11 +271,25 @@ func score(r projection.Risk) (int, domain.Band) {
 	return 0, ""
 }
 
-func movement(risks []projection.Risk, before *projection.Snapshot) Section {
+// movement returns the risks whose score or status moved between the
+// previous session's cut-off and this one's (every risk is NEW when there
+// was no previous session): the register at both instants, read from the
+// temporal read models.
+func (b *Builder) movement(ctx context.Context, risks []projection.Risk, prev projection.Session, hasPrev bool) (Section, error) {
 	sec := Section{Name: "Movement", Title: "Movement of risks since the previous session",
 		Header: []string{"Reference", "Title", "Change", "Score before", "Band before", "Score now", "Band now", "Status before", "Status now"}}
+	before := map[string]projection.Risk{}
+	if hasPrev {
+		then, err := b.Reader.At(prev.CutOff()).AllRisks(ctx)
+		if err != nil {
+			return Section{}, err
+		}
+		for _, r := range then {
+			before[r.ID] = r
+		}
+	}
 	for _, r := range risks {
-		was, existed := before.Risk(r.ID)
+		was, existed := before[r.ID]
 		scoreNow, bandNow := score(r)
 		var change string
 		var scoreBefore, bandBefore, statusBefore string
@@ -312,7 +312,7 @@ func movement(risks []projection.Risk, before *projection.Snapshot) Section {
 		sec.Rows = append(sec.Rows, []string{r.Reference, r.Title, change, scoreBefore, bandBefore,
 			strconv.Itoa(scoreNow), string(bandNow), statusBefore, string(r.Status)})
 	}
-	return sec
+	return sec, nil
 }
 
 // ratingText renders a rating as "4 x 5 = 20 RED".
@@ -324,7 +324,7 @@ func ratingText(r *projection.Rating) string {
 }
 
 // items returns the tabled items' section and the history of each.
-func (b *Builder) items(ctx context.Context, s projection.Session, now *projection.Snapshot) ([]Section, error) {
+func (b *Builder) items(ctx context.Context, s projection.Session, now *projection.Past) ([]Section, error) {
 	sec := Section{Name: "Tabled items", Title: "Items tabled for the session",
 		Header: []string{"Reference", "Kind", "Title", "Version tabled", "Version at cut-off", "Note", "Status", "Inherent", "Residual", "Target", "Responses"}}
 	hist := Section{Name: "History", Title: "History of the tabled items up to the cut-off",
@@ -339,7 +339,11 @@ func (b *Builder) items(ctx context.Context, s projection.Session, now *projecti
 			}
 			riskID, title, status = resp.RiskID(), resp.Title(), string(resp.Status())
 		}
-		risk, ok := now.Risk(riskID)
+		found, err := now.RisksByID(ctx, []string{riskID})
+		if err != nil {
+			return nil, err
+		}
+		risk, ok := found[riskID]
 		if !ok {
 			continue // registered after the cut-off
 		}
@@ -350,15 +354,19 @@ func (b *Builder) items(ctx context.Context, s projection.Session, now *projecti
 			}
 			title, status = tabled.Title(), string(tabled.Status())
 		}
+		responsesNow, err := now.ResponsesByRisk(ctx, []string{riskID})
+		if err != nil {
+			return nil, err
+		}
 		var responses []string
-		for _, resp := range now.ResponsesByRisk([]string{riskID})[riskID] {
+		for _, resp := range responsesNow[riskID] {
 			line := fmt.Sprintf("%s (%s, %s", resp.Title, resp.Option, resp.Status)
 			if !resp.DueDate.IsZero() {
 				line += ", due " + resp.DueDate.String()
 			}
 			responses = append(responses, line+")")
 		}
-		events, err := b.Store.ReadStream(ctx, it.SubjectID, eventstore.ReadStreamOptions{RecordedUntil: now.AsOf})
+		events, err := b.Store.ReadStream(ctx, it.SubjectID, eventstore.ReadStreamOptions{RecordedUntil: now.Time()})
 		if err != nil {
 			return nil, err
 		}
@@ -366,7 +374,7 @@ func (b *Builder) items(ctx context.Context, s projection.Session, now *projecti
 		if len(events) > 0 {
 			versionNow = int(events[len(events)-1].Version)
 		}
-		acts, err := b.Store.ReadStream(ctx, domain.CalendarStreamID(it.SubjectID), eventstore.ReadStreamOptions{RecordedUntil: now.AsOf})
+		acts, err := b.Store.ReadStream(ctx, domain.CalendarStreamID(it.SubjectID), eventstore.ReadStreamOptions{RecordedUntil: now.Time()})
 		if err != nil {
 			return nil, err
 		}
@@ -386,7 +394,32 @@ func (b *Builder) items(ctx context.Context, s projection.Session, now *projecti
 	return []Section{sec, hist}, nil
 }
 
-func decisionsSection(decisions []projection.Decision, now *projection.Snapshot, risks []projection.Risk) Section {
+// decisionsSection returns the decisions of the previous session and their
+// effects up to the log position the paper shows.
+func (b *Builder) decisionsSection(ctx context.Context, decisions []projection.Decision, now *projection.Past, pos eventstore.Position, risks []projection.Risk) (Section, error) {
+	sec := Section{Name: "Previous decisions", Title: "Decisions of the previous session and their effects",
+		Header: []string{"Kind", "Text", "Subjects", "Effective", "Expires", "Effects"}}
+	ids := make([]string, len(decisions))
+	var named []string
+	for i, d := range decisions {
+		ids[i] = d.ID
+		for _, s := range d.Subjects {
+			named = append(named, s.ID)
+		}
+	}
+	effects, err := b.Reader.Effects(ctx, ids)
+	if err != nil {
+		return Section{}, err
+	}
+	for _, fx := range effects {
+		for _, e := range fx {
+			named = append(named, e.StreamID)
+		}
+	}
+	responses, err := now.ResponsesByID(ctx, named)
+	if err != nil {
+		return Section{}, err
+	}
 	refs := make(map[string]string, len(risks))
 	for _, r := range risks {
 		refs[r.ID] = r.Reference
@@ -395,30 +428,26 @@ func decisionsSection(decisions []projection.Decision, now *projection.Snapshot,
 		if ref, ok := refs[id]; ok {
 			return ref
 		}
-		if resp, ok := now.ResponsesByID([]string{id})[id]; ok {
+		if resp, ok := responses[id]; ok {
 			return fmt.Sprintf("%s (response to %s)", resp.Title, refs[resp.RiskID])
 		}
 		return id
 	}
-	sec := Section{Name: "Previous decisions", Title: "Decisions of the previous session and their effects",
-		Header: []string{"Kind", "Text", "Subjects", "Effective", "Expires", "Effects"}}
-	ids := make([]string, len(decisions))
-	for i, d := range decisions {
-		ids[i] = d.ID
-	}
-	effects := now.Effects(ids)
 	for _, d := range decisions {
 		var subjects, fx []string
 		for _, s := range d.Subjects {
 			subjects = append(subjects, fmt.Sprintf("%s at version %d", name(s.ID), s.VersionSeen))
 		}
 		for _, e := range effects[d.ID] {
+			if e.Position.Compare(pos) > 0 {
+				break // after the cut-off
+			}
 			fx = append(fx, fmt.Sprintf("%s on %s", e.Type, name(e.StreamID)))
 		}
 		sec.Rows = append(sec.Rows, []string{string(d.Kind), d.Text, joinLines(subjects), d.EffectiveDate.String(),
 			d.ExpiresOn.String(), joinLines(fx)})
 	}
-	return sec
+	return sec, nil
 }
 
 // joinLines joins lines with line breaks.

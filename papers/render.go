@@ -221,6 +221,17 @@ func heatColour(l, i int) (r, g, b int) {
 	}
 }
 
+// byteRunes returns s, text in the core fonts' single-byte encoding (what
+// the translator gives), with one rune per byte: SplitText measures runes
+// against the font's 256 widths, and a byte above 127 is not UTF-8.
+func byteRunes(s string) string {
+	r := make([]rune, len(s))
+	for i := range len(s) {
+		r[i] = rune(s[i])
+	}
+	return string(r)
+}
+
 // pdfRows is the most rows a PDF table shows: the PDF is for reading at
 // the meeting; the XLSX and CSV papers have every row.
 const pdfRows = 200
@@ -258,7 +269,7 @@ func pdfTable(pdf *fpdf.Fpdf, tr func(string) string, s Section) {
 		}
 		lines := 1
 		for _, v := range row {
-			lines = max(lines, len(pdf.SplitText(tr(v), width-2)))
+			lines = max(lines, len(pdf.SplitText(byteRunes(tr(v)), width-2)))
 		}
 		height := float64(lines) * 4.5
 		_, pageH := pdf.GetPageSize()

@@ -62,16 +62,6 @@ func (r *calRisk) band() domain.Band {
 	return ""
 }
 
-// setStatus changes the status; leaving TOLERATED ends the acceptance and
-// its lapse (the Council decided on the risk again).
-func (r *calRisk) setStatus(s domain.RiskStatus) {
-	r.Status = s
-	r.Lapsed = domain.Date{}
-	if s != domain.RiskStatusTolerated {
-		r.ToleratedUntil = domain.Date{}
-	}
-}
-
 // calResponse is the calendar's row of a response.
 type calResponse struct {
 	ID, RiskID, Title, Owner string
@@ -218,14 +208,13 @@ func (st *calState) change(gen int64, subject string, e eventstore.RecordedEvent
 func (st *calState) apply(gen int64, e eventstore.RecordedEvent, d domain.Event) error {
 	switch d := d.(type) {
 	case domain.RiskRegistered:
-		st.risks[e.StreamID] = &calRisk{ID: e.StreamID, Reference: d.Reference, Title: d.Title, Owner: d.Owner,
-			Status: domain.RiskStatusOpen, Version: e.Version, UpdatedAt: e.RecordedAt}
-		return nil
+		r := &calRisk{ID: e.StreamID}
+		st.risks[e.StreamID] = r
+		return st.applyRisk(gen, r, e, d)
 	case domain.ResponseProposed:
-		st.responses[e.StreamID] = &calResponse{ID: e.StreamID, RiskID: d.RiskID, Title: d.Title, Owner: d.Owner,
-			Status: domain.ResponseStatusDraft, DueDate: d.DueDate, StatusSince: e.RecordedAt, Version: e.Version,
-			CreatedPosition: e.Position.String()}
-		return nil
+		s := &calResponse{ID: e.StreamID}
+		st.responses[e.StreamID] = s
+		return s.apply(e, d)
 	case domain.SessionScheduled:
 		st.sessions[e.StreamID] = &calSession{ID: e.StreamID, Body: d.Body, Date: d.Date, Title: d.Title,
 			Version: e.Version, Position: e.Position.String()}
@@ -248,67 +237,69 @@ func (st *calState) apply(gen int64, e eventstore.RecordedEvent, d domain.Event)
 		if r == nil {
 			return unexpected(e)
 		}
-		st.applyRisk(gen, r, e, d)
+		return st.applyRisk(gen, r, e, d)
 	case domain.StreamResponse:
 		s := st.responses[e.StreamID]
 		if s == nil {
 			return unexpected(e)
 		}
 		st.change(gen, s.ID, e, d, domain.Scores{})
-		switch d := d.(type) {
-		case domain.ResponseRevised:
-			set(&s.Title, d.Title)
-			set(&s.Owner, d.Owner)
-			if d.DueDate != nil && *d.DueDate != s.DueDate {
-				s.DueDate, s.Overdue = *d.DueDate, domain.Date{}
-			}
-			s.Status, s.StatusSince = domain.ResponseStatusDraft, e.RecordedAt
-		default:
-			status, ok := responseStatusAfter[e.Type]
-			if !ok {
-				return unexpected(e)
-			}
-			s.Status, s.StatusSince = status, e.RecordedAt
+		if err := s.apply(e, d); err != nil {
+			return err
 		}
-		s.Version = e.Version
 	}
 	return nil
 }
 
-// applyRisk folds one event of a risk stream into r.
-func (st *calState) applyRisk(gen int64, r *calRisk, e eventstore.RecordedEvent, d domain.Event) {
+// apply folds one event of a response stream into s with the domain's own
+// Apply, and keeps the calendar's dates: when the status last changed, and
+// the overdue due date while it stands.
+func (s *calResponse) apply(e eventstore.RecordedEvent, d domain.Event) error {
+	agg := domain.ResponseFromState(domain.ResponseState{ID: s.ID, RiskID: s.RiskID, Title: s.Title, Owner: s.Owner,
+		DueDate: s.DueDate, Status: s.Status, Version: int(s.Version)})
+	if err := agg.Apply(d); err != nil {
+		return fmt.Errorf("projection: calendar: %w", err)
+	}
+	next := agg.State()
+	if next.DueDate != s.DueDate {
+		s.Overdue = domain.Date{}
+	}
+	s.RiskID, s.Title, s.Owner, s.DueDate, s.Status = next.RiskID, next.Title, next.Owner, next.DueDate, next.Status
+	s.StatusSince, s.Version = e.RecordedAt, e.Version
+	if s.CreatedPosition == "" {
+		s.CreatedPosition = e.Position.String()
+	}
+	return nil
+}
+
+// applyRisk folds one event of a risk stream into r with the domain's own
+// Apply, and keeps the calendar's dates: when the risk was last assessed and
+// flagged, since when it is RED, and the lapse of its acceptance until the
+// Council decides on it again.
+func (st *calState) applyRisk(gen int64, r *calRisk, e eventstore.RecordedEvent, d domain.Event) error {
 	wasRed := r.band() == domain.BandRed
 	st.change(gen, r.ID, e, d, domain.Scores{Inherent: r.Inherent, Residual: r.Residual})
+	agg := domain.RiskFromState(domain.RiskState{ID: r.ID, Reference: r.Reference, Title: r.Title, Owner: r.Owner,
+		Status: r.Status, Inherent: scoreRating(r.Inherent), Residual: scoreRating(r.Residual), Flagged: r.Flagged,
+		ToleratedUntil: r.ToleratedUntil, Version: int(r.Version)})
+	if err := agg.Apply(d); err != nil {
+		return fmt.Errorf("projection: calendar: %w", err)
+	}
+	next := agg.State()
+	if _, accepted := d.(domain.RiskTolerated); accepted || next.Status != r.Status {
+		r.Lapsed = domain.Date{} // the Council decided on the risk again
+	}
+	r.Reference, r.Title, r.Owner, r.Status = next.Reference, next.Title, next.Owner, next.Status
+	r.Inherent, r.Residual = ratingScore(next.Inherent), ratingScore(next.Residual)
+	r.ToleratedUntil = next.ToleratedUntil
 	switch d := d.(type) {
-	case domain.RiskUpdated:
-		set(&r.Title, d.Title)
-		set(&r.Owner, d.Owner)
 	case domain.RiskAssessed:
-		switch d.Kind {
-		case domain.RatingKindInherent:
-			r.Inherent = d.Likelihood * d.Impact
-			if r.Status == domain.RiskStatusOpen {
-				r.Status = domain.RiskStatusAssessed
-			}
-		case domain.RatingKindResidual:
-			r.Residual = d.Likelihood * d.Impact
-		}
 		r.AssessedOn = domain.DateOf(d.AssessedAt.UTC())
 		r.ReviewOverdue = domain.Date{}
 	case domain.RiskFlagged:
-		r.Flagged, r.FlaggedAt = true, e.RecordedAt
-	case domain.RiskTolerated:
-		r.setStatus(domain.RiskStatusTolerated)
-		r.ToleratedUntil = d.ToleratedUntil
-	case domain.RiskTreatmentStarted:
-		r.setStatus(domain.RiskStatusTreating)
-	case domain.RiskMonitoringStarted:
-		r.setStatus(domain.RiskStatusMonitoring)
-	case domain.RiskClosed:
-		r.setStatus(domain.RiskStatusClosed)
-	case domain.RiskWithdrawn:
-		r.setStatus(domain.RiskStatusWithdrawn)
+		r.FlaggedAt = e.RecordedAt
 	}
+	r.Flagged = next.Flagged
 	switch isRed := r.band() == domain.BandRed; {
 	case isRed && !wasRed:
 		r.RedSince = e.RecordedAt
@@ -316,6 +307,24 @@ func (st *calState) applyRisk(gen int64, r *calRisk, e eventstore.RecordedEvent,
 		r.RedSince = time.Time{}
 	}
 	r.Version, r.UpdatedAt = e.Version, e.RecordedAt
+	return nil
+}
+
+// scoreRating stands for a rating of which the calendar keeps only the score
+// (0 when not rated): score x 1 folds and scores as the rating did.
+func scoreRating(score int) *domain.RatingState {
+	if score == 0 {
+		return nil
+	}
+	return &domain.RatingState{Likelihood: score, Impact: 1}
+}
+
+// ratingScore is the score of a rating, 0 when not rated.
+func ratingScore(r *domain.RatingState) int {
+	if r == nil {
+		return 0
+	}
+	return r.Score()
 }
 
 // applyTimeAct folds an act of time into its subject's row.
@@ -500,27 +509,4 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	slices.Sort(keys)
 	return keys
-}
-
-// set sets *dst to *p when p is not nil (an optional field of an event).
-func set[T any](dst *T, p *T) {
-	if p != nil {
-		*dst = *p
-	}
-}
-
-// responseStatusAfter is the status a response moves to with each
-// transition event: the calendar keeps only the fields its dates need, not
-// the domain's aggregate.
-var responseStatusAfter = map[string]domain.ResponseStatus{
-	domain.EventResponseSubmitted:   domain.ResponseStatusSubmitted,
-	domain.EventResponseRecommended: domain.ResponseStatusRecommended,
-	domain.EventResponseReturned:    domain.ResponseStatusReturned,
-	domain.EventResponseEndorsed:    domain.ResponseStatusEndorsed,
-	domain.EventResponseRejected:    domain.ResponseStatusRejected,
-	domain.EventResponseStarted:     domain.ResponseStatusInProgress,
-	domain.EventResponseImplemented: domain.ResponseStatusImplemented,
-	domain.EventResponseVerified:    domain.ResponseStatusVerified,
-	domain.EventResponseClosed:      domain.ResponseStatusClosed,
-	domain.EventResponseWithdrawn:   domain.ResponseStatusWithdrawn,
 }

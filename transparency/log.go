@@ -64,11 +64,36 @@ func (l *Log) LatestCheckpoint(ctx context.Context) (*StoredCheckpoint, error) {
 // document made from the log as of pos names it, so that an auditor can tie
 // the document to the history; once one exists the answer never changes.
 func (l *Log) CheckpointCovering(ctx context.Context, pos eventstore.Position) (*StoredCheckpoint, error) {
-	n, err := l.store.CountBetween(ctx, eventstore.Position{}, pos)
+	var signed bool
+	if err := l.pool.QueryRow(ctx, `SELECT EXISTS (SELECT FROM log_checkpoints)`).Scan(&signed); err != nil {
+		return nil, fmt.Errorf("transparency: read checkpoint: %w", err)
+	}
+	if !signed {
+		return nil, nil
+	}
+	// The events up to pos: 256 per tile before the last tile that starts
+	// at or before pos, plus those counted from that tile's start, so that
+	// the count costs a tile, not the log.
+	var tiles int64
+	var after string
+	err := l.pool.QueryRow(ctx, `SELECT n, after_pos FROM log_tiles WHERE level = 0 AND after_pos < $1
+		ORDER BY after_pos DESC LIMIT 1`, pos.String()).Scan(&tiles, &after)
+	if errors.Is(err, pgx.ErrNoRows) {
+		tiles, after = 0, ""
+	} else if err != nil {
+		return nil, fmt.Errorf("transparency: find leaf: %w", err)
+	}
+	start := eventstore.Position{}
+	if after != "" {
+		if start, err = eventstore.ParsePosition(after); err != nil {
+			return nil, err
+		}
+	}
+	k, err := l.store.CountBetween(ctx, start, pos)
 	if err != nil {
 		return nil, err
 	}
-	return l.checkpoint(ctx, `WHERE size >= $1 ORDER BY size, id LIMIT 1`, n)
+	return l.checkpoint(ctx, `WHERE size >= $1 ORDER BY size, id LIMIT 1`, tiles*tileWidth+k)
 }
 
 // checkpoint returns the stored checkpoint that the SQL clause rest picks,

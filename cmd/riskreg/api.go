@@ -75,11 +75,12 @@ func newAPIHandler(ctx context.Context, store *eventstore.Store, f apiFlags, bas
 	mux.Handle("/readyz", base)
 	mux.Handle("/graphql", api)
 	mux.Handle("/graphql/", api) // the explorer's files
-	mux.Handle("/", console.New(console.Options{Register: commands, Store: store, Reader: reader, Tokens: tokens, Logger: logger,
-		LatestCheckpoint: latestCheckpoint(tlog)}))
+	cons := console.New(console.Options{Register: commands, Store: store, Reader: reader, Tokens: tokens, Logger: logger,
+		LatestCheckpoint: latestCheckpoint(tlog)})
+	mux.Handle("/", cons)
 	mux.Handle("GET /papers/{file}", papers.NewHandler(&papers.Builder{Store: store, Reader: reader, Register: commands,
 		Checkpoint: paperCheckpoint(tlog)},
-		papers.Bearer(tokens), logger))
+		papers.Either(papers.Bearer(tokens), cons.Principal), logger))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	return mux
 }

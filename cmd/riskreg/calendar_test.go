@@ -1,12 +1,19 @@
 package main
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/riskreg/riskreg/domain"
+	"github.com/riskreg/riskreg/eventstore"
 	"github.com/riskreg/riskreg/internal/pgtest"
+	"github.com/riskreg/riskreg/register"
 )
 
 // TestImportAndPaper imports the example Audit Plan (dry run, for real,
@@ -39,6 +46,29 @@ func TestImportAndPaper(t *testing.T) {
 	stdout, _, code := riskreg(t, "import", "--file", bad, "--database-url", url)
 	if code != 1 || !strings.Contains(stdout, `row 2, column "likelihood": must be between 1 and 5`) || !strings.Contains(stdout, "nothing written") {
 		t.Errorf("bad file: exit %d:\n%s", code, stdout)
+	}
+
+	// A paper of a scheduled session, with no serve process running: the
+	// command runs the projections itself until they reach the log's end.
+	pool, err := pgxpool.New(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	store, err := eventstore.New(pool, eventstore.Config{Upcasters: register.Upcasters()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	when, _ := domain.ParseDate("2030-06-20")
+	sess, err := register.New(store, time.Now).ScheduleSession(context.Background(), register.Request{
+		Principal: domain.Principal{Subject: "sam", Roles: []domain.Role{domain.RoleStaff}}}, domain.BodyCouncil, when, "Council, 141st Session")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out = mustRiskreg(t, "paper", "--session", sess.ID(), "--format", "csv", "--out", "-", "--database-url", url)
+	if !strings.Contains(out, "Summary,Session,\"Council, 141st Session\"") || !strings.Contains(out, "Summary,Risks on the register,12") {
+		t.Errorf("paper printed:\n%s", out)
 	}
 
 	_, stderr, code := riskreg(t, "paper", "--session", "nope", "--format", "pdf", "--out", filepath.Join(t.TempDir(), "p.pdf"), "--database-url", url)

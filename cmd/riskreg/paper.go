@@ -40,7 +40,27 @@ func runPaper(ctx context.Context, args []string, getenv func(string) string, st
 		return usageErrorf(fs, "%v", ferr)
 	}
 	return withStore(ctx, db, logger, func(store *eventstore.Store) error {
-		b := &papers.Builder{Store: store, Reader: projection.NewReader(store), Register: register.New(store, time.Now),
+		// The paper reads the read models up to its log position: run the
+		// projections here too, so that they catch up when no serve process
+		// keeps them (one runner per projection at a time: with serve up,
+		// serve's keep them).
+		runners, err := startProjections(ctx, store, logger)
+		if err != nil {
+			return err
+		}
+		defer runners.stop()
+		reader := projection.NewReader(store)
+		head, err := store.PositionAt(ctx, time.Now())
+		if err != nil {
+			return err
+		}
+		wctx, cancel := context.WithTimeout(ctx, papers.DefaultWait)
+		err = reader.WaitFor(wctx, head)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("the read models did not catch up with the log within %s: %w", papers.DefaultWait, err)
+		}
+		b := &papers.Builder{Store: store, Reader: reader, Register: register.New(store, time.Now),
 			Checkpoint: paperCheckpoint(transparency.NewLog(store))}
 		p, err := b.Build(ctx, *session)
 		if err != nil {

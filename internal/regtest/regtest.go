@@ -63,7 +63,14 @@ var Start = time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC)
 // skipped (see pgtest).
 func New(t testing.TB) *Env {
 	t.Helper()
-	url := pgtest.NewDatabase(t)
+	return OnDatabase(t, pgtest.NewDatabase(t))
+}
+
+// OnDatabase returns an Env on the migrated database at url, which may hold
+// a log already (a benchmark's, written in bulk), with the built-in
+// projections running from their checkpoints until the test ends.
+func OnDatabase(t testing.TB, url string) *Env {
+	t.Helper()
 	e := &Env{T: t, URL: url, Clock: NewClock(Start)}
 	e.Pool, e.Store = Open(t, url)
 	e.Reader = projection.NewReader(e.Store)

@@ -100,18 +100,7 @@ func (a *applier) commit(ctx context.Context, changes []Changes, last eventstore
 		changes = []Changes{noChanges{}}
 	}
 	head, tail := changes[:len(changes)-1], changes[len(changes)-1]
-	errs := make([]error, len(head))
-	sem := make(chan struct{}, max(a.parallel, 1))
-	var wg sync.WaitGroup
-	for i, c := range head {
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			errs[i] = a.write(ctx, c, nil)
-		})
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	if err := a.writeAll(ctx, head); err != nil {
 		return err
 	}
 	if err := a.write(ctx, tail, &last); err != nil {
@@ -119,6 +108,23 @@ func (a *applier) commit(ctx context.Context, changes []Changes, last eventstore
 	}
 	a.pos = last
 	return nil
+}
+
+// writeAll writes changes, each in a transaction of its own, up to
+// a.parallel at once, and leaves the checkpoint where it is.
+func (a *applier) writeAll(ctx context.Context, changes []Changes) error {
+	errs := make([]error, len(changes))
+	sem := make(chan struct{}, max(a.parallel, 1))
+	var wg sync.WaitGroup
+	for i, c := range changes {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			errs[i] = a.write(ctx, c, nil)
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // write writes c in a transaction that checks the fence and that the

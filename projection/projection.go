@@ -74,6 +74,19 @@ type projectionBuffer interface {
 	take(chunk int) []Changes
 }
 
+// drainingBuffer is a projectionBuffer that holds rows no later event
+// changes (a history's closed versions, say): a rebuild writes those as it
+// goes, without the checkpoint, instead of keeping them until the buffer is
+// full.
+type drainingBuffer interface {
+	projectionBuffer
+	// drainable returns the number of such rows the buffer holds.
+	drainable() int
+	// drain returns their writes, in pieces of at most chunk rows, and
+	// removes them from the buffer.
+	drain(chunk int) []Changes
+}
+
 // Querier runs queries: a pool, a connection or a transaction.
 type Querier interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)

@@ -247,6 +247,9 @@ type target struct {
 	limit int                 // the rows buf may hold
 	last  eventstore.Position // of the last event added to buf
 	done  atomic.Int64        // events added
+	// draining, when not nil, reports the end of the writes of the rows
+	// drained last (see drainingBuffer), which run while the fold goes on.
+	draining chan error
 }
 
 func newTarget(s *shadow) *target {
@@ -278,11 +281,32 @@ func (t *target) add(ctx context.Context, events []eventstore.RecordedEvent) err
 	if t.buf.size() >= t.limit {
 		return t.flush(ctx)
 	}
+	if d, ok := t.buf.(drainingBuffer); ok && d.drainable() >= rebuildWriteRows*rebuildWriters {
+		if err := t.drained(); err != nil {
+			return err
+		}
+		changes, done := d.drain(rebuildWriteRows), make(chan error, 1)
+		t.draining = done
+		go func() { done <- t.writeAll(ctx, changes) }()
+	}
 	return nil
+}
+
+// drained waits for the writes of the rows drained last.
+func (t *target) drained() error {
+	if t.draining == nil {
+		return nil
+	}
+	err := <-t.draining
+	t.draining = nil
+	return err
 }
 
 // flush writes what the buffer holds, with the checkpoint.
 func (t *target) flush(ctx context.Context) error {
+	if err := t.drained(); err != nil {
+		return err
+	}
 	if t.buf == nil || t.last == t.pos {
 		return nil
 	}
@@ -322,6 +346,12 @@ func fill(ctx context.Context, cfg RebuildConfig, shadows []*shadow, total int64
 	var wg sync.WaitGroup
 	for i, t := range targets {
 		wg.Go(func() {
+			defer func() {
+				// A drain still writing ends before fill returns.
+				if err := t.drained(); err != nil && errs[i+1] == nil && ctx.Err() == nil {
+					errs[i+1] = err
+				}
+			}()
 			for events := range pages[i] {
 				if err := t.add(ctx, events); err != nil {
 					errs[i+1] = err

@@ -252,8 +252,24 @@ func (b *streamBuffer[R]) add(ctx context.Context, q Querier, gen int64, events 
 	return b.p.fold(ctx, q, gen, events, b.st, b.written)
 }
 
+// size counts the rows and the open versions: the rest of the history is
+// drained as the rebuild goes (see drain).
 func (b *streamBuffer[R]) size() int {
-	return len(b.st.rows) + len(b.st.hist.versions) + len(b.st.hist.deltas)
+	return len(b.st.rows) + len(b.st.hist.open)
+}
+
+func (b *streamBuffer[R]) drainable() int {
+	if b.p.history == nil {
+		return 0
+	}
+	return b.st.hist.final()
+}
+
+func (b *streamBuffer[R]) drain(chunk int) []Changes {
+	if b.p.history == nil {
+		return nil
+	}
+	return b.p.history.drain(&b.st.hist, chunk)
 }
 
 func (b *streamBuffer[R]) appendOnly() bool { return false }

@@ -165,14 +165,62 @@ type countRow struct {
 	n   int64
 }
 
-// take returns the writes of what st holds, in pieces of at most chunk rows,
-// and empties it, keeping the counters' values.
-func (h *historyModel[R]) take(st *historyState[R], chunk int) []Changes {
+// countRows returns the counter rows of st's deltas, which it removes, and
+// moves st's counter values on by them.
+func (st *historyState[R]) countRows() []countRow {
 	counts := make([]countRow, len(st.deltas))
 	for i, d := range st.deltas {
 		st.cum[d.key] += d.d
 		counts[i] = countRow{key: d.key, at: d.at, pos: d.pos, n: st.cum[d.key]}
 	}
+	st.deltas = nil
+	return counts
+}
+
+// final returns the number of rows of st that no later event changes: the
+// versions already closed, the closes and the counter rows.
+func (st *historyState[R]) final() int {
+	return len(st.versions) - len(st.open) + len(st.closes) + len(st.deltas)
+}
+
+// drain returns the writes of the rows of st that no later event changes
+// (see final), in pieces of at most chunk rows, and removes them from st;
+// the open versions and the groups stay. A rebuild drains its buffer as it
+// folds: every version is then written once, closed, and never updated.
+func (h *historyModel[R]) drain(st *historyState[R], chunk int) []Changes {
+	openAt := make(map[int]string, len(st.open))
+	for id, i := range st.open {
+		openAt[i] = id
+	}
+	var closed []version[R]
+	open := make([]version[R], 0, len(st.open))
+	for i := range st.versions {
+		if id, ok := openAt[i]; ok {
+			st.open[id] = len(open)
+			open = append(open, st.versions[i])
+		} else {
+			closed = append(closed, st.versions[i])
+		}
+	}
+	st.versions = open
+	var out []Changes
+	for piece := range slices.Chunk(closed, chunk) {
+		out = append(out, &historyChanges[R]{h: h, versions: piece})
+	}
+	for piece := range slices.Chunk(st.closes, chunk) {
+		out = append(out, &historyChanges[R]{h: h, closes: piece})
+	}
+	st.closes = nil
+	for piece := range slices.Chunk(st.countRows(), chunk) {
+		out = append(out, &historyChanges[R]{h: h, counts: piece})
+	}
+	return out
+}
+
+// take returns the writes of what st holds, in pieces of at most chunk rows,
+// and empties it, keeping the counters' values.
+func (h *historyModel[R]) take(st *historyState[R], chunk int) []Changes {
+	counts := st.countRows()
 	var groups map[string]groupCount
 	if len(st.groups) > 0 {
 		groups = make(map[string]groupCount, len(st.groups))
@@ -220,6 +268,13 @@ type groupCount struct {
 	n int64
 }
 
+// historyChanges writes more than copyCounts counter rows with COPY, fewer
+// in the round trip of the other writes.
+const copyCounts = 100
+
+// countColumns are the columns of rm_risk_counts_gen.
+var countColumns = []string{"slot", "generation", "counter", "at", "pos", "n"}
+
 // infinity is the to_at of a version that is still current.
 var infinity = pgtype.Timestamptz{InfinityModifier: pgtype.Infinity, Valid: true}
 
@@ -260,7 +315,15 @@ func (c *historyChanges[R]) Write(ctx context.Context, tx pgx.Tx, gen int64) err
 			return nil
 		})
 	}
-	if len(c.counts) > 0 {
+	if len(c.counts) > copyCounts {
+		rows := make([][]any, len(c.counts))
+		for i, r := range c.counts {
+			rows[i] = []any{slotOf(gen), gen, r.key, r.at, r.pos.String(), r.n}
+		}
+		if err := copyRows(ctx, tx, "rm_risk_counts_gen", countColumns, rows); err != nil {
+			return err
+		}
+	} else if len(c.counts) > 0 {
 		keys, ats, poss, ns := make([]string, len(c.counts)), make([]time.Time, len(c.counts)),
 			make([]string, len(c.counts)), make([]int64, len(c.counts))
 		for i, r := range c.counts {

@@ -214,20 +214,43 @@ type streamChanges[R any] struct {
 	existing map[string]bool // ids whose rows are in the tables already
 }
 
-func (c *streamChanges[R]) Write(ctx context.Context, tx pgx.Tx, gen int64) error {
-	byTable := make([][][]any, len(c.p.tables))
-	var replace []string
+// byTable returns the rows of generation gen to write, one slice per table,
+// and the ids of the streams whose rows they replace.
+func (c *streamChanges[R]) byTable(gen int64) (byTable [][][]any, replace []string, err error) {
+	byTable = make([][][]any, len(c.p.tables))
 	for _, r := range c.rows {
 		if id := c.p.id(r); c.existing[id] {
 			replace = append(replace, id)
 		}
 		rows, err := c.p.rows(gen, r)
 		if err != nil {
-			return err
+			return nil, nil, err
 		}
 		for i := range byTable {
 			byTable[i] = append(byTable[i], rows[i]...)
 		}
+	}
+	return byTable, replace, nil
+}
+
+func (c *streamChanges[R]) queueable() bool { return len(c.rows) <= queueRows }
+
+func (c *streamChanges[R]) queue(b *pgx.Batch, gen int64) error {
+	byTable, replace, err := c.byTable(gen)
+	if err != nil {
+		return err
+	}
+	for i, t := range c.p.tables {
+		queueDeleteKeys(b, t.name, c.p.key, gen, replace)
+		queueInsert(b, t.name, t.columns, byTable[i])
+	}
+	return nil
+}
+
+func (c *streamChanges[R]) Write(ctx context.Context, tx pgx.Tx, gen int64) error {
+	byTable, replace, err := c.byTable(gen)
+	if err != nil {
+		return err
 	}
 	for i, t := range c.p.tables {
 		if err := deleteKeys(ctx, tx, t.name, c.p.key, gen, replace); err != nil {

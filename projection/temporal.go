@@ -278,14 +278,14 @@ var countColumns = []string{"slot", "generation", "counter", "at", "pos", "n"}
 // infinity is the to_at of a version that is still current.
 var infinity = pgtype.Timestamptz{InfinityModifier: pgtype.Infinity, Valid: true}
 
-// Write writes the changes to generation gen in tx.
-func (c *historyChanges[R]) Write(ctx context.Context, tx pgx.Tx, gen int64) error {
+// versionRows returns the rows of c's versions in generation gen.
+func (c *historyChanges[R]) versionRows(gen int64) ([][]any, error) {
 	rows := make([][]any, 0, len(c.versions))
 	for i := range c.versions {
 		v := &c.versions[i]
 		row, err := c.h.row(gen, &v.row)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		var to, toAt any = nil, infinity
 		if !v.to.IsZero() {
@@ -293,11 +293,55 @@ func (c *historyChanges[R]) Write(ctx context.Context, tx pgx.Tx, gen int64) err
 		}
 		rows = append(rows, append(row, pgUUID(v.eventID), v.from.String(), v.fromAt, to, toAt))
 	}
+	return rows, nil
+}
+
+func (c *historyChanges[R]) queueable() bool { return len(c.versions) <= queueRows }
+
+func (c *historyChanges[R]) queue(b *pgx.Batch, gen int64) error {
+	rows, err := c.versionRows(gen)
+	if err != nil {
+		return err
+	}
+	queueInsert(b, c.h.table, c.h.columns, rows)
+	c.queueRest(b, gen, true)
+	return nil
+}
+
+// Write writes the changes to generation gen in tx.
+func (c *historyChanges[R]) Write(ctx context.Context, tx pgx.Tx, gen int64) error {
+	rows, err := c.versionRows(gen)
+	if err != nil {
+		return err
+	}
 	if err := copyRows(ctx, tx, c.h.table, c.h.columns, rows); err != nil {
 		return err
 	}
+	copied := len(c.counts) > copyCounts
+	if copied {
+		rows := make([][]any, len(c.counts))
+		for i, r := range c.counts {
+			rows[i] = []any{slotOf(gen), gen, r.key, r.at, r.pos.String(), r.n}
+		}
+		if err := copyRows(ctx, tx, "rm_risk_counts_gen", countColumns, rows); err != nil {
+			return err
+		}
+	}
 	// The rest goes in one round trip: a live batch writes a little of each.
 	batch := &pgx.Batch{}
+	c.queueRest(batch, gen, !copied)
+	if batch.Len() == 0 {
+		return nil
+	}
+	if err := tx.SendBatch(ctx, batch).Close(); err != nil {
+		return fmt.Errorf("projection: write the history of %s: %w", c.h.table, err)
+	}
+	return nil
+}
+
+// queueRest queues on batch the closes, the groups and, when counts is
+// true, the counter rows.
+func (c *historyChanges[R]) queueRest(batch *pgx.Batch, gen int64, counts bool) {
 	if len(c.closes) > 0 {
 		ids, versions, tos, toAts := make([]string, len(c.closes)), make([]int64, len(c.closes)),
 			make([]string, len(c.closes)), make([]time.Time, len(c.closes))
@@ -315,15 +359,7 @@ func (c *historyChanges[R]) Write(ctx context.Context, tx pgx.Tx, gen int64) err
 			return nil
 		})
 	}
-	if len(c.counts) > copyCounts {
-		rows := make([][]any, len(c.counts))
-		for i, r := range c.counts {
-			rows[i] = []any{slotOf(gen), gen, r.key, r.at, r.pos.String(), r.n}
-		}
-		if err := copyRows(ctx, tx, "rm_risk_counts_gen", countColumns, rows); err != nil {
-			return err
-		}
-	} else if len(c.counts) > 0 {
+	if counts && len(c.counts) > 0 {
 		keys, ats, poss, ns := make([]string, len(c.counts)), make([]time.Time, len(c.counts)),
 			make([]string, len(c.counts)), make([]int64, len(c.counts))
 		for i, r := range c.counts {
@@ -351,11 +387,4 @@ func (c *historyChanges[R]) Write(ctx context.Context, tx pgx.Tx, gen int64) err
 			ON CONFLICT (generation, counter, slot) DO UPDATE SET n = EXCLUDED.n`,
 			slotOf(gen), gen, keys, bands, statuses, flagged, owners, categories, ns)
 	}
-	if batch.Len() == 0 {
-		return nil
-	}
-	if err := tx.SendBatch(ctx, batch).Close(); err != nil {
-		return fmt.Errorf("projection: write the history of %s: %w", c.h.table, err)
-	}
-	return nil
 }

@@ -3,6 +3,7 @@ package projection
 import (
 	"context"
 	"fmt"
+	"math"
 	"slices"
 
 	"github.com/jackc/pgx/v5"
@@ -171,12 +172,10 @@ func (p *streamProjection[R]) Prepare(ctx context.Context, q Querier, gen int64,
 	if p.history == nil {
 		return p.changes(st), nil
 	}
-	if p.history.counters != nil {
-		if err := p.history.loadCounters(ctx, q, gen, &st.hist); err != nil {
-			return nil, err
-		}
-	}
-	return changeList(append([]Changes{p.changes(st)}, p.history.take(&st.hist, len(events)+1)...)), nil
+	// The counters' values are written relative to those in the table, in
+	// one statement: in one piece.
+	st.hist.relative = true
+	return changeList(append([]Changes{p.changes(st)}, p.history.take(&st.hist, math.MaxInt)...)), nil
 }
 
 // changeList writes changes one after the other.

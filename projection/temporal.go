@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -85,9 +86,11 @@ type historyState[R any] struct {
 	closes   []closing
 	deltas   []counterDelta
 	groups   map[string]*riskGroup // the groups whose counts changed, by counter
-	// cum holds the counters' values before deltas; known says which of
-	// them it holds (the others are read from the table, or zero).
-	cum map[string]int64
+	// cum holds the counters' values before deltas: absolute in a
+	// rebuild's buffer, which counted every event of the generation;
+	// relative to the values in the table when relative is true.
+	cum      map[string]int64
+	relative bool
 }
 
 func newHistoryState[R any]() historyState[R] {
@@ -120,41 +123,6 @@ func (h *historyModel[R]) record(st *historyState[R], e eventstore.RecordedEvent
 	}
 	change(before, after, -1)
 	change(after, before, 1)
-}
-
-// loadCounters reads from generation gen the values of the counters that
-// st's deltas change and that st does not know yet.
-func (h *historyModel[R]) loadCounters(ctx context.Context, q Querier, gen int64, st *historyState[R]) error {
-	var missing []string
-	for _, d := range st.deltas {
-		if _, ok := st.cum[d.key]; !ok && !slices.Contains(missing, d.key) {
-			missing = append(missing, d.key)
-		}
-	}
-	if len(missing) == 0 {
-		return nil
-	}
-	for _, k := range missing {
-		st.cum[k] = 0
-	}
-	// One backward probe per counter: the last row of each, not all of them.
-	rows, err := q.Query(ctx, `SELECT k.counter, c.n FROM unnest($3::text[]) AS k(counter)
-		CROSS JOIN LATERAL (SELECT n FROM rm_risk_counts_gen c WHERE c.slot = $1 AND c.generation = $2
-			AND c.counter = k.counter ORDER BY c.at DESC, c.pos DESC LIMIT 1) c`,
-		planned(slotOf(gen), gen, missing)...)
-	if err != nil {
-		return fmt.Errorf("projection: load counters: %w", err)
-	}
-	var key string
-	var n int64
-	_, err = pgx.ForEachRow(rows, []any{&key, &n}, func() error {
-		st.cum[key] = n
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("projection: load counters: %w", err)
-	}
-	return nil
 }
 
 // countRow is a counter's value after one event.
@@ -205,14 +173,14 @@ func (h *historyModel[R]) drain(st *historyState[R], chunk int) []Changes {
 	st.versions = open
 	var out []Changes
 	for piece := range slices.Chunk(closed, chunk) {
-		out = append(out, &historyChanges[R]{h: h, versions: piece})
+		out = append(out, &historyChanges[R]{h: h, relative: st.relative, versions: piece})
 	}
 	for piece := range slices.Chunk(st.closes, chunk) {
-		out = append(out, &historyChanges[R]{h: h, closes: piece})
+		out = append(out, &historyChanges[R]{h: h, relative: st.relative, closes: piece})
 	}
 	st.closes = nil
 	for piece := range slices.Chunk(st.countRows(), chunk) {
-		out = append(out, &historyChanges[R]{h: h, counts: piece})
+		out = append(out, &historyChanges[R]{h: h, relative: st.relative, counts: piece})
 	}
 	return out
 }
@@ -231,20 +199,20 @@ func (h *historyModel[R]) take(st *historyState[R], chunk int) []Changes {
 	var out []Changes
 	if len(st.versions) <= chunk && len(st.closes) <= chunk && len(counts) <= chunk {
 		// One piece (a live batch): written in two round trips.
-		out = append(out, &historyChanges[R]{h: h, versions: st.versions, closes: st.closes, counts: counts, groups: groups})
+		out = append(out, &historyChanges[R]{h: h, relative: st.relative, versions: st.versions, closes: st.closes, counts: counts, groups: groups})
 		st.versions, st.closes, counts, groups = nil, nil, nil, nil
 	}
 	for piece := range slices.Chunk(st.versions, chunk) {
-		out = append(out, &historyChanges[R]{h: h, versions: piece})
+		out = append(out, &historyChanges[R]{h: h, relative: st.relative, versions: piece})
 	}
 	for piece := range slices.Chunk(st.closes, chunk) {
-		out = append(out, &historyChanges[R]{h: h, closes: piece})
+		out = append(out, &historyChanges[R]{h: h, relative: st.relative, closes: piece})
 	}
 	for piece := range slices.Chunk(counts, chunk) {
-		out = append(out, &historyChanges[R]{h: h, counts: piece})
+		out = append(out, &historyChanges[R]{h: h, relative: st.relative, counts: piece})
 	}
 	if groups != nil {
-		out = append(out, &historyChanges[R]{h: h, groups: groups})
+		out = append(out, &historyChanges[R]{h: h, relative: st.relative, groups: groups})
 	}
 	cum := st.cum
 	*st = newHistoryState[R]()
@@ -255,7 +223,11 @@ func (h *historyModel[R]) take(st *historyState[R], chunk int) []Changes {
 // historyChanges writes versions, closes the open versions of streams that
 // changed, and writes counters and new groups.
 type historyChanges[R any] struct {
-	h        *historyModel[R]
+	h *historyModel[R]
+	// relative: the values of counts and groups are relative to the
+	// values in the table, which the writes add (a live batch need not
+	// read them first).
+	relative bool
 	versions []version[R]
 	closes   []closing
 	counts   []countRow
@@ -317,7 +289,7 @@ func (c *historyChanges[R]) Write(ctx context.Context, tx pgx.Tx, gen int64) err
 	if err := copyRows(ctx, tx, c.h.table, c.h.columns, rows); err != nil {
 		return err
 	}
-	copied := len(c.counts) > copyCounts
+	copied := !c.relative && len(c.counts) > copyCounts
 	if copied {
 		rows := make([][]any, len(c.counts))
 		for i, r := range c.counts {
@@ -365,9 +337,18 @@ func (c *historyChanges[R]) queueRest(batch *pgx.Batch, gen int64, counts bool) 
 		for i, r := range c.counts {
 			keys[i], ats[i], poss[i], ns[i] = r.key, r.at, r.pos.String(), r.n
 		}
-		batch.Queue(`INSERT INTO rm_risk_counts_gen (slot, generation, counter, at, pos, n)
-			SELECT $1, $2, * FROM unnest($3::text[], $4::timestamptz[], $5::text[], $6::bigint[])`,
-			slotOf(gen), gen, keys, ats, poss, ns)
+		sql := `INSERT INTO rm_risk_counts_gen (slot, generation, counter, at, pos, n)
+			SELECT $1, $2, * FROM unnest($3::text[], $4::timestamptz[], $5::text[], $6::bigint[])`
+		if c.relative {
+			// Each counter's last row as the statement starts (one backward
+			// probe per row), plus the value relative to it.
+			sql = `INSERT INTO rm_risk_counts_gen (slot, generation, counter, at, pos, n)
+				SELECT $1, $2, d.counter, d.at, d.pos, COALESCE(b.n, 0) + d.n
+				FROM unnest($3::text[], $4::timestamptz[], $5::text[], $6::bigint[]) AS d(counter, at, pos, n)
+				LEFT JOIN LATERAL (SELECT n FROM rm_risk_counts_gen c WHERE c.slot = $1 AND c.generation = $2
+					AND c.counter = d.counter ORDER BY c.at DESC, c.pos DESC LIMIT 1) b ON true`
+		}
+		batch.Queue(sql, slotOf(gen), gen, keys, ats, poss, ns)
 	}
 	if len(c.groups) > 0 {
 		// In key order, so that concurrent writers never wait for each other
@@ -381,10 +362,13 @@ func (c *historyChanges[R]) queueRest(batch *pgx.Batch, gen int64, counts bool) 
 			owners, categories, flagged = append(owners, g.owner), append(categories, g.category), append(flagged, g.flagged)
 			ns = append(ns, g.n)
 		}
-		batch.Queue(`INSERT INTO rm_risk_groups_gen (slot, generation, counter, band, status, flagged, owner, category, n)
+		sql := `INSERT INTO rm_risk_groups_gen (slot, generation, counter, band, status, flagged, owner, category, n)
 			SELECT $1, $2, k, NULLIF(b, ''), s, f, o, c, n
 			FROM unnest($3::text[], $4::text[], $5::text[], $6::boolean[], $7::text[], $8::text[], $9::bigint[]) AS g(k, b, s, f, o, c, n)
-			ON CONFLICT (generation, counter, slot) DO UPDATE SET n = EXCLUDED.n`,
-			slotOf(gen), gen, keys, bands, statuses, flagged, owners, categories, ns)
+			ON CONFLICT (generation, counter, slot) DO UPDATE SET n = EXCLUDED.n`
+		if c.relative {
+			sql = strings.TrimSuffix(sql, "EXCLUDED.n") + "rm_risk_groups_gen.n + EXCLUDED.n"
+		}
+		batch.Queue(sql, slotOf(gen), gen, keys, bands, statuses, flagged, owners, categories, ns)
 	}
 }

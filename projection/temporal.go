@@ -81,11 +81,11 @@ type counterDelta struct {
 
 // historyState is what a fold adds to the history.
 type historyState[R any] struct {
-	versions []version[R]
-	open     map[string]int // stream id -> index of its last version in versions
-	closes   []closing
-	deltas   []counterDelta
-	groups   map[string]*riskGroup // the groups whose counts changed, by counter
+	closed []version[R]           // versions whose end is known
+	open   map[string]*version[R] // the last version of each stream, still open
+	closes []closing
+	deltas []counterDelta
+	groups map[string]*riskGroup // the groups whose counts changed, by counter
 	// cum holds the counters' values before deltas: absolute in a
 	// rebuild's buffer, which counted every event of the generation;
 	// relative to the values in the table when relative is true.
@@ -94,19 +94,19 @@ type historyState[R any] struct {
 }
 
 func newHistoryState[R any]() historyState[R] {
-	return historyState[R]{open: make(map[string]int), groups: make(map[string]*riskGroup), cum: make(map[string]int64)}
+	return historyState[R]{open: make(map[string]*version[R]), groups: make(map[string]*riskGroup), cum: make(map[string]int64)}
 }
 
 // record adds to st the version of its stream that event e made: next, after
 // the stream's version prev (0 for a new stream), which counted in before.
 func (h *historyModel[R]) record(st *historyState[R], e eventstore.RecordedEvent, prev int, before []counterKey, next *R) {
-	if i, ok := st.open[e.StreamID]; ok {
-		st.versions[i].to, st.versions[i].toAt = e.Position, e.RecordedAt
+	if v, ok := st.open[e.StreamID]; ok {
+		v.to, v.toAt = e.Position, e.RecordedAt
+		st.closed = append(st.closed, *v)
 	} else if prev > 0 {
 		st.closes = append(st.closes, closing{id: e.StreamID, version: int64(prev), to: e.Position, toAt: e.RecordedAt})
 	}
-	st.versions = append(st.versions, version[R]{row: *next, eventID: e.ID, from: e.Position, fromAt: e.RecordedAt})
-	st.open[e.StreamID] = len(st.versions) - 1
+	st.open[e.StreamID] = &version[R]{row: *next, eventID: e.ID, from: e.Position, fromAt: e.RecordedAt}
 	if h.counters == nil {
 		return
 	}
@@ -148,7 +148,7 @@ func (st *historyState[R]) countRows() []countRow {
 // final returns the number of rows of st that no later event changes: the
 // versions already closed, the closes and the counter rows.
 func (st *historyState[R]) final() int {
-	return len(st.versions) - len(st.open) + len(st.closes) + len(st.deltas)
+	return len(st.closed) + len(st.closes) + len(st.deltas)
 }
 
 // drain returns the writes of the rows of st that no later event changes
@@ -156,25 +156,11 @@ func (st *historyState[R]) final() int {
 // the open versions and the groups stay. A rebuild drains its buffer as it
 // folds: every version is then written once, closed, and never updated.
 func (h *historyModel[R]) drain(st *historyState[R], chunk int) []Changes {
-	openAt := make(map[int]string, len(st.open))
-	for id, i := range st.open {
-		openAt[i] = id
-	}
-	var closed []version[R]
-	open := make([]version[R], 0, len(st.open))
-	for i := range st.versions {
-		if id, ok := openAt[i]; ok {
-			st.open[id] = len(open)
-			open = append(open, st.versions[i])
-		} else {
-			closed = append(closed, st.versions[i])
-		}
-	}
-	st.versions = open
 	var out []Changes
-	for piece := range slices.Chunk(closed, chunk) {
+	for piece := range slices.Chunk(st.closed, chunk) {
 		out = append(out, &historyChanges[R]{h: h, relative: st.relative, versions: piece})
 	}
+	st.closed = nil
 	for piece := range slices.Chunk(st.closes, chunk) {
 		out = append(out, &historyChanges[R]{h: h, relative: st.relative, closes: piece})
 	}
@@ -197,12 +183,16 @@ func (h *historyModel[R]) take(st *historyState[R], chunk int) []Changes {
 		}
 	}
 	var out []Changes
-	if len(st.versions) <= chunk && len(st.closes) <= chunk && len(counts) <= chunk {
-		// One piece (a live batch): written in two round trips.
-		out = append(out, &historyChanges[R]{h: h, relative: st.relative, versions: st.versions, closes: st.closes, counts: counts, groups: groups})
-		st.versions, st.closes, counts, groups = nil, nil, nil, nil
+	versions := st.closed
+	for _, v := range st.open {
+		versions = append(versions, *v)
 	}
-	for piece := range slices.Chunk(st.versions, chunk) {
+	if len(versions) <= chunk && len(st.closes) <= chunk && len(counts) <= chunk {
+		// One piece (a live batch): written in one round trip.
+		out = append(out, &historyChanges[R]{h: h, relative: st.relative, versions: versions, closes: st.closes, counts: counts, groups: groups})
+		versions, st.closes, counts, groups = nil, nil, nil, nil
+	}
+	for piece := range slices.Chunk(versions, chunk) {
 		out = append(out, &historyChanges[R]{h: h, relative: st.relative, versions: piece})
 	}
 	for piece := range slices.Chunk(st.closes, chunk) {

@@ -179,11 +179,16 @@ func rebuild(ctx context.Context, cfg RebuildConfig, pool *pgxpool.Pool, shadows
 	}
 	// The partitions still hold the statistics of the generation before
 	// last (see analyzeFirst): plan the swapped-in generation's reads on its
-	// own.
-	for _, s := range shadows {
-		if err := maintain(ctx, pool, s.p, s.gen, cmdAnalyze); err != nil {
-			return RebuildResult{}, err
-		}
+	// own. One connection per projection: ANALYZE waits on reading pages as
+	// much as it computes.
+	errs := make([]error, len(shadows))
+	var wg sync.WaitGroup
+	for i, s := range shadows {
+		wg.Go(func() { errs[i] = maintain(ctx, pool, s.p, s.gen, cmdAnalyze) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return RebuildResult{}, err
 	}
 	pos, caughtUp, err := swap(ctx, cfg, pool, shadows, builder)
 	if err != nil {

@@ -140,6 +140,10 @@ func (a *applier) write(ctx context.Context, c Changes, last *eventstore.Positio
 		// crash that loses the last commits loses both, and they are applied
 		// again. So the batch need not wait for the WAL flush.
 		b.Queue("SET LOCAL synchronous_commit = off")
+		// The writes are prepared statements; plan each for its values, as
+		// the reads do (see planned): a generic plan cannot prune the
+		// partitions when it is made.
+		b.Queue("SET LOCAL plan_cache_mode = force_custom_plan")
 		a.fence(b)
 		eventstore.QueueLoadCheckpoint(b, a.checkpoint, func(stored eventstore.Position) error {
 			if stored != a.pos {

@@ -45,3 +45,28 @@ func SaveCheckpoint(ctx context.Context, db DB, name string, pos Position) error
 	}
 	return nil
 }
+
+// QueueLoadCheckpoint queues on b the read of a named consumer's position
+// (the start of the log when it saved none) and hands it to check, whose
+// error fails the batch, so that a consumer can read and check it in the
+// round trip of its other statements.
+func QueueLoadCheckpoint(b *pgx.Batch, name string, check func(Position) error) {
+	b.Queue("SELECT tx_id, seq FROM checkpoints WHERE name = $1", name).QueryRow(func(row pgx.Row) error {
+		var p Position
+		err := row.Scan(&p.tx, &p.seq)
+		if errors.Is(err, pgx.ErrNoRows) {
+			p, err = Position{}, nil
+		}
+		if err != nil {
+			return fmt.Errorf("eventstore: load checkpoint %q: %w", name, err)
+		}
+		return check(p)
+	})
+}
+
+// QueueSaveCheckpoint queues on b the write of SaveCheckpoint.
+func QueueSaveCheckpoint(b *pgx.Batch, name string, pos Position) {
+	b.Queue(`INSERT INTO checkpoints (name, tx_id, seq) VALUES ($1, $2, $3)
+		ON CONFLICT (name) DO UPDATE SET tx_id = EXCLUDED.tx_id, seq = EXCLUDED.seq, updated_at = clock_timestamp()`,
+		name, pos.tx, pos.seq)
+}

@@ -33,9 +33,8 @@ type applier struct {
 	// last saw it.
 	pos eventstore.Position
 	// fence checks, in the batch's transaction, that this applier still
-	// owns the generation, and locks it against a swap. It returns errFenced
-	// when it does not.
-	fence func(ctx context.Context, tx pgx.Tx) error
+	// owns the generation, and locks it against a swap.
+	fence fence
 	// parallel is how many transactions commit may run at once.
 	parallel int
 }
@@ -100,18 +99,7 @@ func (a *applier) commit(ctx context.Context, changes []Changes, last eventstore
 		changes = []Changes{noChanges{}}
 	}
 	head, tail := changes[:len(changes)-1], changes[len(changes)-1]
-	errs := make([]error, len(head))
-	sem := make(chan struct{}, max(a.parallel, 1))
-	var wg sync.WaitGroup
-	for i, c := range head {
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			errs[i] = a.write(ctx, c, nil)
-		})
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	if err := a.writeAll(ctx, head); err != nil {
 		return err
 	}
 	if err := a.write(ctx, tail, &last); err != nil {
@@ -121,26 +109,62 @@ func (a *applier) commit(ctx context.Context, changes []Changes, last eventstore
 	return nil
 }
 
+// writeAll writes changes, each in a transaction of its own, up to
+// a.parallel at once, and leaves the checkpoint where it is.
+func (a *applier) writeAll(ctx context.Context, changes []Changes) error {
+	errs := make([]error, len(changes))
+	sem := make(chan struct{}, max(a.parallel, 1))
+	var wg sync.WaitGroup
+	for i, c := range changes {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			errs[i] = a.write(ctx, c, nil)
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
 // write writes c in a transaction that checks the fence and that the
 // checkpoint is still a.pos, and moves the checkpoint to *last unless last is
 // nil.
 func (a *applier) write(ctx context.Context, c Changes, last *eventstore.Position) error {
 	return inTx(ctx, a.pool, func(tx pgx.Tx) error {
+		// One round trip checks the fence and the checkpoint, and carries
+		// the writes of a live batch of a few events with the checkpoint;
+		// the batch's statements run in order, so a fenced batch fails at
+		// the fence and its writes roll back with the transaction.
+		b := &pgx.Batch{}
 		// Read models are derived and the checkpoint commits with them: a
 		// crash that loses the last commits loses both, and they are applied
 		// again. So the batch need not wait for the WAL flush.
-		if _, err := tx.Exec(ctx, "SET LOCAL synchronous_commit = off"); err != nil {
-			return fmt.Errorf("projection: %w", err)
+		b.Queue("SET LOCAL synchronous_commit = off")
+		// The writes are prepared statements; plan each for its values, as
+		// the reads do (see planned): a generic plan cannot prune the
+		// partitions when it is made.
+		b.Queue("SET LOCAL plan_cache_mode = force_custom_plan")
+		a.fence(b)
+		eventstore.QueueLoadCheckpoint(b, a.checkpoint, func(stored eventstore.Position) error {
+			if stored != a.pos {
+				return fmt.Errorf("%w: checkpoint %s is at %q, the batch follows %q", errFenced, a.checkpoint, stored, a.pos)
+			}
+			return nil
+		})
+		q, queued := c.(queuedChanges)
+		if queued = queued && q.queueable(); queued {
+			if err := q.queue(b, a.gen); err != nil {
+				return err
+			}
+			if last != nil {
+				eventstore.QueueSaveCheckpoint(b, a.checkpoint, *last)
+			}
 		}
-		if err := a.fence(ctx, tx); err != nil {
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
 			return err
 		}
-		stored, err := eventstore.LoadCheckpoint(ctx, tx, a.checkpoint)
-		if err != nil {
-			return err
-		}
-		if stored != a.pos {
-			return fmt.Errorf("%w: checkpoint %s is at %q, the batch follows %q", errFenced, a.checkpoint, stored, a.pos)
+		if queued {
+			return nil
 		}
 		if err := c.Write(ctx, tx, a.gen); err != nil {
 			return err
@@ -196,6 +220,12 @@ func indexOf(events []eventstore.RecordedEvent, pos eventstore.Position) int {
 	return -1
 }
 
+// fence queues on a batch the statements that check, in the batch's
+// transaction, that an applier still owns its generation, and lock the
+// projection's row against a swap; their results fail the batch with
+// errFenced (or pglock.ErrLost) when it does not.
+type fence func(b *pgx.Batch)
+
 // liveFence is the fence of a runner applying to the active generation gen
 // while its lock session holds lock: it locks the projection's row (a swap
 // locks it too, so a batch and a swap never interleave, and so does every
@@ -203,33 +233,29 @@ func indexOf(events []eventstore.RecordedEvent, pos eventstore.Position) int {
 // projection's lock (a runner that was stopped past pglock.IdleTimeout lost
 // it, and its batch must not commit over its successor's) and that gen is
 // still active.
-func liveFence(name string, gen int64, lock pglock.Fence) func(context.Context, pgx.Tx) error {
-	return func(ctx context.Context, tx pgx.Tx) error {
-		// One round trip: the fence's query runs once the row is locked.
-		b := &pgx.Batch{}
-		b.Queue(`SELECT active_generation FROM rm_projections WHERE name = $1 FOR NO KEY UPDATE`, name)
+func liveFence(name string, gen int64, lock pglock.Fence) fence {
+	return func(b *pgx.Batch) {
+		b.Queue(`SELECT active_generation FROM rm_projections WHERE name = $1 FOR NO KEY UPDATE`, name).QueryRow(func(row pgx.Row) error {
+			var active int64
+			if err := row.Scan(&active); err != nil {
+				return fmt.Errorf("projection %s: lock status row: %w", name, err)
+			}
+			if active != gen {
+				return fmt.Errorf("%w: generation %d of %s is active, not %d", errFenced, active, name, gen)
+			}
+			return nil
+		})
 		fenceSQL, fenceArgs := lock.Query()
-		b.Queue(fenceSQL, fenceArgs...)
-		br := tx.SendBatch(ctx, b)
-		var active int64
-		var held bool
-		err := br.QueryRow().Scan(&active)
-		if err == nil {
-			err = br.QueryRow().Scan(&held)
-		}
-		if cerr := br.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return fmt.Errorf("projection %s: lock status row: %w", name, err)
-		}
-		if err := lock.Verdict(held); err != nil {
-			return fmt.Errorf("projection %s: %w", name, err)
-		}
-		if active != gen {
-			return fmt.Errorf("%w: generation %d of %s is active, not %d", errFenced, active, name, gen)
-		}
-		return nil
+		b.Queue(fenceSQL, fenceArgs...).QueryRow(func(row pgx.Row) error {
+			var held bool
+			if err := row.Scan(&held); err != nil {
+				return fmt.Errorf("projection %s: check the run lock: %w", name, err)
+			}
+			if err := lock.Verdict(held); err != nil {
+				return fmt.Errorf("projection %s: %w", name, err)
+			}
+			return nil
+		})
 	}
 }
 
@@ -237,17 +263,18 @@ func liveFence(name string, gen int64, lock pglock.Fence) func(context.Context, 
 // generation gen: it checks that the rebuild still owns that generation.
 // FOR KEY SHARE does not wait for a runner's batch (FOR NO KEY UPDATE), only
 // for a swap or another rebuild taking over (FOR UPDATE).
-func rebuildFence(name string, gen int64, builder string) func(context.Context, pgx.Tx) error {
-	return func(ctx context.Context, tx pgx.Tx) error {
-		var owned bool
-		err := tx.QueryRow(ctx, `SELECT building_generation IS NOT DISTINCT FROM $2 AND builder IS NOT DISTINCT FROM $3
-			FROM rm_projections WHERE name = $1 FOR KEY SHARE`, name, gen, builder).Scan(&owned)
-		if err != nil {
-			return fmt.Errorf("projection %s: lock status row: %w", name, err)
-		}
-		if !owned {
-			return fmt.Errorf("%w: another rebuild of %s took over generation %d", errFenced, name, gen)
-		}
-		return nil
+func rebuildFence(name string, gen int64, builder string) fence {
+	return func(b *pgx.Batch) {
+		b.Queue(`SELECT building_generation IS NOT DISTINCT FROM $2 AND builder IS NOT DISTINCT FROM $3
+			FROM rm_projections WHERE name = $1 FOR KEY SHARE`, name, gen, builder).QueryRow(func(row pgx.Row) error {
+			var owned bool
+			if err := row.Scan(&owned); err != nil {
+				return fmt.Errorf("projection %s: lock status row: %w", name, err)
+			}
+			if !owned {
+				return fmt.Errorf("%w: another rebuild of %s took over generation %d", errFenced, name, gen)
+			}
+			return nil
+		})
 	}
 }

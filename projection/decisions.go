@@ -188,6 +188,17 @@ func (c *decisionChanges) add(gen int64, events []eventstore.RecordedEvent) erro
 	return nil
 }
 
+func (c *decisionChanges) queueable() bool {
+	return len(c.decisions)+len(c.subjects)+len(c.effects) <= queueRows
+}
+
+func (c *decisionChanges) queue(b *pgx.Batch, _ int64) error {
+	queueInsert(b, "rm_decisions_gen", decisionCopyColumns, c.decisions)
+	queueInsert(b, "rm_decision_subjects_gen", subjectCopyColumns, c.subjects)
+	queueInsert(b, "rm_decision_effects_gen", effectCopyColumns, c.effects)
+	return nil
+}
+
 func (c *decisionChanges) Write(ctx context.Context, tx pgx.Tx, _ int64) error {
 	if err := copyRows(ctx, tx, "rm_decisions_gen", decisionCopyColumns, c.decisions); err != nil {
 		return err

@@ -61,7 +61,7 @@ func TestFencedBatchWritesNothing(t *testing.T) {
 
 	old := holder()
 	stale := applierOf(old)
-	if _, err := pool.Exec(ctx, "SELECT pg_terminate_backend($1)", int64(old.PID())); err != nil {
+	if _, err := pool.Exec(ctx, "SELECT pg_terminate_backend($1, 10000)", int64(old.PID())); err != nil {
 		t.Fatal(err)
 	}
 	if err := stale.apply(ctx, events); !errors.Is(err, pglock.ErrLost) {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -72,6 +74,19 @@ type projectionBuffer interface {
 	// take returns the writes of everything the buffer holds, in pieces of
 	// at most chunk rows, and empties the buffer.
 	take(chunk int) []Changes
+}
+
+// drainingBuffer is a projectionBuffer that holds rows no later event
+// changes (a history's closed versions, say): a rebuild writes those as it
+// goes, without the checkpoint, instead of keeping them until the buffer is
+// full.
+type drainingBuffer interface {
+	projectionBuffer
+	// drainable returns the number of such rows the buffer holds.
+	drainable() int
+	// drain returns their writes, in pieces of at most chunk rows, and
+	// removes them from the buffer.
+	drain(chunk int) []Changes
 }
 
 // Querier runs queries: a pool, a connection or a transaction.
@@ -157,6 +172,70 @@ func copyRows(ctx context.Context, tx pgx.Tx, table string, columns []string, ro
 		return fmt.Errorf("projection: copy into %s: %w", table, err)
 	}
 	return nil
+}
+
+// queuedChanges are Changes that can also be queued on a batch: a live
+// batch of a few events then writes in the round trip of its fence and
+// checkpoint (see applier.write).
+type queuedChanges interface {
+	Changes
+	// queueable reports whether the changes are few enough to queue.
+	queueable() bool
+	// queue queues the writes to generation gen on b.
+	queue(b *pgx.Batch, gen int64) error
+}
+
+// queueRows is the most rows a queueable write inserts: more go by COPY.
+const queueRows = 64
+
+// queueable reports whether every one of the changes is a queueable
+// queuedChanges.
+func (l changeList) queueable() bool {
+	for _, c := range l {
+		q, ok := c.(queuedChanges)
+		if !ok || !q.queueable() {
+			return false
+		}
+	}
+	return true
+}
+
+func (l changeList) queue(b *pgx.Batch, gen int64) error {
+	for _, c := range l {
+		if err := c.(queuedChanges).queue(b, gen); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (noChanges) queueable() bool               { return true }
+func (noChanges) queue(*pgx.Batch, int64) error { return nil }
+
+// queueInsert queues on b the insert of rows into table, a statement per
+// row (prepared once per connection).
+func queueInsert(b *pgx.Batch, table string, columns []string, rows [][]any) {
+	if len(rows) == 0 {
+		return
+	}
+	names, params := make([]string, len(columns)), make([]string, len(columns))
+	for i, c := range columns {
+		names[i], params[i] = pgx.Identifier{c}.Sanitize(), "$"+strconv.Itoa(i+1)
+	}
+	sql := fmt.Sprintf("INSERT INTO %s (%s) VALUES (%s)", pgx.Identifier{table}.Sanitize(),
+		strings.Join(names, ", "), strings.Join(params, ", "))
+	for _, row := range rows {
+		b.Queue(sql, row...)
+	}
+}
+
+// queueDeleteKeys queues on b what deleteKeys does.
+func queueDeleteKeys(b *pgx.Batch, table, column string, gen int64, keys []string) {
+	if len(keys) == 0 {
+		return
+	}
+	b.Queue(fmt.Sprintf("DELETE FROM %s WHERE slot = $1 AND generation = $2 AND %s = ANY($3)",
+		pgx.Identifier{table}.Sanitize(), pgx.Identifier{column}.Sanitize()), slotOf(gen), gen, keys)
 }
 
 // deleteKeys deletes the rows of generation gen of table whose column holds

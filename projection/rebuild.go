@@ -179,11 +179,16 @@ func rebuild(ctx context.Context, cfg RebuildConfig, pool *pgxpool.Pool, shadows
 	}
 	// The partitions still hold the statistics of the generation before
 	// last (see analyzeFirst): plan the swapped-in generation's reads on its
-	// own.
-	for _, s := range shadows {
-		if err := maintain(ctx, pool, s.p, s.gen, cmdAnalyze); err != nil {
-			return RebuildResult{}, err
-		}
+	// own. One connection per projection: ANALYZE waits on reading pages as
+	// much as it computes.
+	errs := make([]error, len(shadows))
+	var wg sync.WaitGroup
+	for i, s := range shadows {
+		wg.Go(func() { errs[i] = maintain(ctx, pool, s.p, s.gen, cmdAnalyze) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return RebuildResult{}, err
 	}
 	pos, caughtUp, err := swap(ctx, cfg, pool, shadows, builder)
 	if err != nil {
@@ -247,6 +252,9 @@ type target struct {
 	limit int                 // the rows buf may hold
 	last  eventstore.Position // of the last event added to buf
 	done  atomic.Int64        // events added
+	// draining, when not nil, reports the end of the writes of the rows
+	// drained last (see drainingBuffer), which run while the fold goes on.
+	draining chan error
 }
 
 func newTarget(s *shadow) *target {
@@ -278,11 +286,32 @@ func (t *target) add(ctx context.Context, events []eventstore.RecordedEvent) err
 	if t.buf.size() >= t.limit {
 		return t.flush(ctx)
 	}
+	if d, ok := t.buf.(drainingBuffer); ok && d.drainable() >= rebuildWriteRows*rebuildWriters {
+		if err := t.drained(); err != nil {
+			return err
+		}
+		changes, done := d.drain(rebuildWriteRows), make(chan error, 1)
+		t.draining = done
+		go func() { done <- t.writeAll(ctx, changes) }()
+	}
 	return nil
+}
+
+// drained waits for the writes of the rows drained last.
+func (t *target) drained() error {
+	if t.draining == nil {
+		return nil
+	}
+	err := <-t.draining
+	t.draining = nil
+	return err
 }
 
 // flush writes what the buffer holds, with the checkpoint.
 func (t *target) flush(ctx context.Context) error {
+	if err := t.drained(); err != nil {
+		return err
+	}
 	if t.buf == nil || t.last == t.pos {
 		return nil
 	}
@@ -322,6 +351,12 @@ func fill(ctx context.Context, cfg RebuildConfig, shadows []*shadow, total int64
 	var wg sync.WaitGroup
 	for i, t := range targets {
 		wg.Go(func() {
+			defer func() {
+				// A drain still writing ends before fill returns.
+				if err := t.drained(); err != nil && errs[i+1] == nil && ctx.Err() == nil {
+					errs[i+1] = err
+				}
+			}()
 			for events := range pages[i] {
 				if err := t.add(ctx, events); err != nil {
 					errs[i+1] = err

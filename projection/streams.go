@@ -3,6 +3,7 @@ package projection
 import (
 	"context"
 	"fmt"
+	"math"
 	"slices"
 
 	"github.com/jackc/pgx/v5"
@@ -171,12 +172,10 @@ func (p *streamProjection[R]) Prepare(ctx context.Context, q Querier, gen int64,
 	if p.history == nil {
 		return p.changes(st), nil
 	}
-	if p.history.counters != nil {
-		if err := p.history.loadCounters(ctx, q, gen, &st.hist); err != nil {
-			return nil, err
-		}
-	}
-	return changeList(append([]Changes{p.changes(st)}, p.history.take(&st.hist, len(events)+1)...)), nil
+	// The counters' values are written relative to those in the table, in
+	// one statement: in one piece.
+	st.hist.relative = true
+	return changeList(append([]Changes{p.changes(st)}, p.history.take(&st.hist, math.MaxInt)...)), nil
 }
 
 // changeList writes changes one after the other.
@@ -214,20 +213,43 @@ type streamChanges[R any] struct {
 	existing map[string]bool // ids whose rows are in the tables already
 }
 
-func (c *streamChanges[R]) Write(ctx context.Context, tx pgx.Tx, gen int64) error {
-	byTable := make([][][]any, len(c.p.tables))
-	var replace []string
+// byTable returns the rows of generation gen to write, one slice per table,
+// and the ids of the streams whose rows they replace.
+func (c *streamChanges[R]) byTable(gen int64) (byTable [][][]any, replace []string, err error) {
+	byTable = make([][][]any, len(c.p.tables))
 	for _, r := range c.rows {
 		if id := c.p.id(r); c.existing[id] {
 			replace = append(replace, id)
 		}
 		rows, err := c.p.rows(gen, r)
 		if err != nil {
-			return err
+			return nil, nil, err
 		}
 		for i := range byTable {
 			byTable[i] = append(byTable[i], rows[i]...)
 		}
+	}
+	return byTable, replace, nil
+}
+
+func (c *streamChanges[R]) queueable() bool { return len(c.rows) <= queueRows }
+
+func (c *streamChanges[R]) queue(b *pgx.Batch, gen int64) error {
+	byTable, replace, err := c.byTable(gen)
+	if err != nil {
+		return err
+	}
+	for i, t := range c.p.tables {
+		queueDeleteKeys(b, t.name, c.p.key, gen, replace)
+		queueInsert(b, t.name, t.columns, byTable[i])
+	}
+	return nil
+}
+
+func (c *streamChanges[R]) Write(ctx context.Context, tx pgx.Tx, gen int64) error {
+	byTable, replace, err := c.byTable(gen)
+	if err != nil {
+		return err
 	}
 	for i, t := range c.p.tables {
 		if err := deleteKeys(ctx, tx, t.name, c.p.key, gen, replace); err != nil {
@@ -252,8 +274,24 @@ func (b *streamBuffer[R]) add(ctx context.Context, q Querier, gen int64, events 
 	return b.p.fold(ctx, q, gen, events, b.st, b.written)
 }
 
+// size counts the rows and the open versions: the rest of the history is
+// drained as the rebuild goes (see drain).
 func (b *streamBuffer[R]) size() int {
-	return len(b.st.rows) + len(b.st.hist.versions) + len(b.st.hist.deltas)
+	return len(b.st.rows) + len(b.st.hist.open)
+}
+
+func (b *streamBuffer[R]) drainable() int {
+	if b.p.history == nil {
+		return 0
+	}
+	return b.st.hist.final()
+}
+
+func (b *streamBuffer[R]) drain(chunk int) []Changes {
+	if b.p.history == nil {
+		return nil
+	}
+	return b.p.history.drain(&b.st.hist, chunk)
 }
 
 func (b *streamBuffer[R]) appendOnly() bool { return false }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -80,30 +81,32 @@ type counterDelta struct {
 
 // historyState is what a fold adds to the history.
 type historyState[R any] struct {
-	versions []version[R]
-	open     map[string]int // stream id -> index of its last version in versions
-	closes   []closing
-	deltas   []counterDelta
-	groups   map[string]*riskGroup // the groups whose counts changed, by counter
-	// cum holds the counters' values before deltas; known says which of
-	// them it holds (the others are read from the table, or zero).
-	cum map[string]int64
+	closed []version[R]           // versions whose end is known
+	open   map[string]*version[R] // the last version of each stream, still open
+	closes []closing
+	deltas []counterDelta
+	groups map[string]*riskGroup // the groups whose counts changed, by counter
+	// cum holds the counters' values before deltas: absolute in a
+	// rebuild's buffer, which counted every event of the generation;
+	// relative to the values in the table when relative is true.
+	cum      map[string]int64
+	relative bool
 }
 
 func newHistoryState[R any]() historyState[R] {
-	return historyState[R]{open: make(map[string]int), groups: make(map[string]*riskGroup), cum: make(map[string]int64)}
+	return historyState[R]{open: make(map[string]*version[R]), groups: make(map[string]*riskGroup), cum: make(map[string]int64)}
 }
 
 // record adds to st the version of its stream that event e made: next, after
 // the stream's version prev (0 for a new stream), which counted in before.
 func (h *historyModel[R]) record(st *historyState[R], e eventstore.RecordedEvent, prev int, before []counterKey, next *R) {
-	if i, ok := st.open[e.StreamID]; ok {
-		st.versions[i].to, st.versions[i].toAt = e.Position, e.RecordedAt
+	if v, ok := st.open[e.StreamID]; ok {
+		v.to, v.toAt = e.Position, e.RecordedAt
+		st.closed = append(st.closed, *v)
 	} else if prev > 0 {
 		st.closes = append(st.closes, closing{id: e.StreamID, version: int64(prev), to: e.Position, toAt: e.RecordedAt})
 	}
-	st.versions = append(st.versions, version[R]{row: *next, eventID: e.ID, from: e.Position, fromAt: e.RecordedAt})
-	st.open[e.StreamID] = len(st.versions) - 1
+	st.open[e.StreamID] = &version[R]{row: *next, eventID: e.ID, from: e.Position, fromAt: e.RecordedAt}
 	if h.counters == nil {
 		return
 	}
@@ -122,41 +125,6 @@ func (h *historyModel[R]) record(st *historyState[R], e eventstore.RecordedEvent
 	change(after, before, 1)
 }
 
-// loadCounters reads from generation gen the values of the counters that
-// st's deltas change and that st does not know yet.
-func (h *historyModel[R]) loadCounters(ctx context.Context, q Querier, gen int64, st *historyState[R]) error {
-	var missing []string
-	for _, d := range st.deltas {
-		if _, ok := st.cum[d.key]; !ok && !slices.Contains(missing, d.key) {
-			missing = append(missing, d.key)
-		}
-	}
-	if len(missing) == 0 {
-		return nil
-	}
-	for _, k := range missing {
-		st.cum[k] = 0
-	}
-	// One backward probe per counter: the last row of each, not all of them.
-	rows, err := q.Query(ctx, `SELECT k.counter, c.n FROM unnest($3::text[]) AS k(counter)
-		CROSS JOIN LATERAL (SELECT n FROM rm_risk_counts_gen c WHERE c.slot = $1 AND c.generation = $2
-			AND c.counter = k.counter ORDER BY c.at DESC, c.pos DESC LIMIT 1) c`,
-		planned(slotOf(gen), gen, missing)...)
-	if err != nil {
-		return fmt.Errorf("projection: load counters: %w", err)
-	}
-	var key string
-	var n int64
-	_, err = pgx.ForEachRow(rows, []any{&key, &n}, func() error {
-		st.cum[key] = n
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("projection: load counters: %w", err)
-	}
-	return nil
-}
-
 // countRow is a counter's value after one event.
 type countRow struct {
 	key string
@@ -165,14 +133,48 @@ type countRow struct {
 	n   int64
 }
 
-// take returns the writes of what st holds, in pieces of at most chunk rows,
-// and empties it, keeping the counters' values.
-func (h *historyModel[R]) take(st *historyState[R], chunk int) []Changes {
+// countRows returns the counter rows of st's deltas, which it removes, and
+// moves st's counter values on by them.
+func (st *historyState[R]) countRows() []countRow {
 	counts := make([]countRow, len(st.deltas))
 	for i, d := range st.deltas {
 		st.cum[d.key] += d.d
 		counts[i] = countRow{key: d.key, at: d.at, pos: d.pos, n: st.cum[d.key]}
 	}
+	st.deltas = nil
+	return counts
+}
+
+// final returns the number of rows of st that no later event changes: the
+// versions already closed, the closes and the counter rows.
+func (st *historyState[R]) final() int {
+	return len(st.closed) + len(st.closes) + len(st.deltas)
+}
+
+// drain returns the writes of the rows of st that no later event changes
+// (see final), in pieces of at most chunk rows, and removes them from st;
+// the open versions and the groups stay. A rebuild drains its buffer as it
+// folds: every version is then written once, closed, and never updated.
+func (h *historyModel[R]) drain(st *historyState[R], chunk int) []Changes {
+	var out []Changes
+	for piece := range slices.Chunk(st.closed, chunk) {
+		out = append(out, &historyChanges[R]{h: h, relative: st.relative, versions: piece})
+	}
+	st.closed = nil
+	for piece := range slices.Chunk(st.closes, chunk) {
+		out = append(out, &historyChanges[R]{h: h, relative: st.relative, closes: piece})
+	}
+	st.closes = nil
+	for piece := range slices.Chunk(st.countRows(), chunk) {
+		out = append(out, &historyChanges[R]{h: h, relative: st.relative, counts: piece})
+	}
+	return out
+}
+
+// take returns the writes of what st holds, in pieces of at most chunk rows,
+// and empties it, keeping the counters' values.
+func (h *historyModel[R]) take(st *historyState[R], chunk int) []Changes {
+	counts := st.countRows()
 	var groups map[string]groupCount
 	if len(st.groups) > 0 {
 		groups = make(map[string]groupCount, len(st.groups))
@@ -181,22 +183,26 @@ func (h *historyModel[R]) take(st *historyState[R], chunk int) []Changes {
 		}
 	}
 	var out []Changes
-	if len(st.versions) <= chunk && len(st.closes) <= chunk && len(counts) <= chunk {
-		// One piece (a live batch): written in two round trips.
-		out = append(out, &historyChanges[R]{h: h, versions: st.versions, closes: st.closes, counts: counts, groups: groups})
-		st.versions, st.closes, counts, groups = nil, nil, nil, nil
+	versions := st.closed
+	for _, v := range st.open {
+		versions = append(versions, *v)
 	}
-	for piece := range slices.Chunk(st.versions, chunk) {
-		out = append(out, &historyChanges[R]{h: h, versions: piece})
+	if len(versions) <= chunk && len(st.closes) <= chunk && len(counts) <= chunk {
+		// One piece (a live batch): written in one round trip.
+		out = append(out, &historyChanges[R]{h: h, relative: st.relative, versions: versions, closes: st.closes, counts: counts, groups: groups})
+		versions, st.closes, counts, groups = nil, nil, nil, nil
+	}
+	for piece := range slices.Chunk(versions, chunk) {
+		out = append(out, &historyChanges[R]{h: h, relative: st.relative, versions: piece})
 	}
 	for piece := range slices.Chunk(st.closes, chunk) {
-		out = append(out, &historyChanges[R]{h: h, closes: piece})
+		out = append(out, &historyChanges[R]{h: h, relative: st.relative, closes: piece})
 	}
 	for piece := range slices.Chunk(counts, chunk) {
-		out = append(out, &historyChanges[R]{h: h, counts: piece})
+		out = append(out, &historyChanges[R]{h: h, relative: st.relative, counts: piece})
 	}
 	if groups != nil {
-		out = append(out, &historyChanges[R]{h: h, groups: groups})
+		out = append(out, &historyChanges[R]{h: h, relative: st.relative, groups: groups})
 	}
 	cum := st.cum
 	*st = newHistoryState[R]()
@@ -207,7 +213,11 @@ func (h *historyModel[R]) take(st *historyState[R], chunk int) []Changes {
 // historyChanges writes versions, closes the open versions of streams that
 // changed, and writes counters and new groups.
 type historyChanges[R any] struct {
-	h        *historyModel[R]
+	h *historyModel[R]
+	// relative: the values of counts and groups are relative to the
+	// values in the table, which the writes add (a live batch need not
+	// read them first).
+	relative bool
 	versions []version[R]
 	closes   []closing
 	counts   []countRow
@@ -220,17 +230,24 @@ type groupCount struct {
 	n int64
 }
 
+// historyChanges writes more than copyCounts counter rows with COPY, fewer
+// in the round trip of the other writes.
+const copyCounts = 100
+
+// countColumns are the columns of rm_risk_counts_gen.
+var countColumns = []string{"slot", "generation", "counter", "at", "pos", "n"}
+
 // infinity is the to_at of a version that is still current.
 var infinity = pgtype.Timestamptz{InfinityModifier: pgtype.Infinity, Valid: true}
 
-// Write writes the changes to generation gen in tx.
-func (c *historyChanges[R]) Write(ctx context.Context, tx pgx.Tx, gen int64) error {
+// versionRows returns the rows of c's versions in generation gen.
+func (c *historyChanges[R]) versionRows(gen int64) ([][]any, error) {
 	rows := make([][]any, 0, len(c.versions))
 	for i := range c.versions {
 		v := &c.versions[i]
 		row, err := c.h.row(gen, &v.row)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		var to, toAt any = nil, infinity
 		if !v.to.IsZero() {
@@ -238,11 +255,55 @@ func (c *historyChanges[R]) Write(ctx context.Context, tx pgx.Tx, gen int64) err
 		}
 		rows = append(rows, append(row, pgUUID(v.eventID), v.from.String(), v.fromAt, to, toAt))
 	}
+	return rows, nil
+}
+
+func (c *historyChanges[R]) queueable() bool { return len(c.versions) <= queueRows }
+
+func (c *historyChanges[R]) queue(b *pgx.Batch, gen int64) error {
+	rows, err := c.versionRows(gen)
+	if err != nil {
+		return err
+	}
+	queueInsert(b, c.h.table, c.h.columns, rows)
+	c.queueRest(b, gen, true)
+	return nil
+}
+
+// Write writes the changes to generation gen in tx.
+func (c *historyChanges[R]) Write(ctx context.Context, tx pgx.Tx, gen int64) error {
+	rows, err := c.versionRows(gen)
+	if err != nil {
+		return err
+	}
 	if err := copyRows(ctx, tx, c.h.table, c.h.columns, rows); err != nil {
 		return err
 	}
+	copied := !c.relative && len(c.counts) > copyCounts
+	if copied {
+		rows := make([][]any, len(c.counts))
+		for i, r := range c.counts {
+			rows[i] = []any{slotOf(gen), gen, r.key, r.at, r.pos.String(), r.n}
+		}
+		if err := copyRows(ctx, tx, "rm_risk_counts_gen", countColumns, rows); err != nil {
+			return err
+		}
+	}
 	// The rest goes in one round trip: a live batch writes a little of each.
 	batch := &pgx.Batch{}
+	c.queueRest(batch, gen, !copied)
+	if batch.Len() == 0 {
+		return nil
+	}
+	if err := tx.SendBatch(ctx, batch).Close(); err != nil {
+		return fmt.Errorf("projection: write the history of %s: %w", c.h.table, err)
+	}
+	return nil
+}
+
+// queueRest queues on batch the closes, the groups and, when counts is
+// true, the counter rows.
+func (c *historyChanges[R]) queueRest(batch *pgx.Batch, gen int64, counts bool) {
 	if len(c.closes) > 0 {
 		ids, versions, tos, toAts := make([]string, len(c.closes)), make([]int64, len(c.closes)),
 			make([]string, len(c.closes)), make([]time.Time, len(c.closes))
@@ -260,15 +321,24 @@ func (c *historyChanges[R]) Write(ctx context.Context, tx pgx.Tx, gen int64) err
 			return nil
 		})
 	}
-	if len(c.counts) > 0 {
+	if counts && len(c.counts) > 0 {
 		keys, ats, poss, ns := make([]string, len(c.counts)), make([]time.Time, len(c.counts)),
 			make([]string, len(c.counts)), make([]int64, len(c.counts))
 		for i, r := range c.counts {
 			keys[i], ats[i], poss[i], ns[i] = r.key, r.at, r.pos.String(), r.n
 		}
-		batch.Queue(`INSERT INTO rm_risk_counts_gen (slot, generation, counter, at, pos, n)
-			SELECT $1, $2, * FROM unnest($3::text[], $4::timestamptz[], $5::text[], $6::bigint[])`,
-			slotOf(gen), gen, keys, ats, poss, ns)
+		sql := `INSERT INTO rm_risk_counts_gen (slot, generation, counter, at, pos, n)
+			SELECT $1, $2, * FROM unnest($3::text[], $4::timestamptz[], $5::text[], $6::bigint[])`
+		if c.relative {
+			// Each counter's last row as the statement starts (one backward
+			// probe per row), plus the value relative to it.
+			sql = `INSERT INTO rm_risk_counts_gen (slot, generation, counter, at, pos, n)
+				SELECT $1, $2, d.counter, d.at, d.pos, COALESCE(b.n, 0) + d.n
+				FROM unnest($3::text[], $4::timestamptz[], $5::text[], $6::bigint[]) AS d(counter, at, pos, n)
+				LEFT JOIN LATERAL (SELECT n FROM rm_risk_counts_gen c WHERE c.slot = $1 AND c.generation = $2
+					AND c.counter = d.counter ORDER BY c.at DESC, c.pos DESC LIMIT 1) b ON true`
+		}
+		batch.Queue(sql, slotOf(gen), gen, keys, ats, poss, ns)
 	}
 	if len(c.groups) > 0 {
 		// In key order, so that concurrent writers never wait for each other
@@ -282,17 +352,13 @@ func (c *historyChanges[R]) Write(ctx context.Context, tx pgx.Tx, gen int64) err
 			owners, categories, flagged = append(owners, g.owner), append(categories, g.category), append(flagged, g.flagged)
 			ns = append(ns, g.n)
 		}
-		batch.Queue(`INSERT INTO rm_risk_groups_gen (slot, generation, counter, band, status, flagged, owner, category, n)
+		sql := `INSERT INTO rm_risk_groups_gen (slot, generation, counter, band, status, flagged, owner, category, n)
 			SELECT $1, $2, k, NULLIF(b, ''), s, f, o, c, n
 			FROM unnest($3::text[], $4::text[], $5::text[], $6::boolean[], $7::text[], $8::text[], $9::bigint[]) AS g(k, b, s, f, o, c, n)
-			ON CONFLICT (generation, counter, slot) DO UPDATE SET n = EXCLUDED.n`,
-			slotOf(gen), gen, keys, bands, statuses, flagged, owners, categories, ns)
+			ON CONFLICT (generation, counter, slot) DO UPDATE SET n = EXCLUDED.n`
+		if c.relative {
+			sql = strings.TrimSuffix(sql, "EXCLUDED.n") + "rm_risk_groups_gen.n + EXCLUDED.n"
+		}
+		batch.Queue(sql, slotOf(gen), gen, keys, bands, statuses, flagged, owners, categories, ns)
 	}
-	if batch.Len() == 0 {
-		return nil
-	}
-	if err := tx.SendBatch(ctx, batch).Close(); err != nil {
-		return fmt.Errorf("projection: write the history of %s: %w", c.h.table, err)
-	}
-	return nil
 }

@@ -40,6 +40,11 @@ func TestRestartMidStream(t *testing.T) {
 		if round%3 == 0 {
 			e.steps(20) // the log grows while the runner runs
 		}
+		if round == 0 {
+			// However slow the machine, at least one run stops after it
+			// has committed something.
+			waitFor(t, "the first batch", func() bool { return applied.Load() > 0 })
+		}
 		time.Sleep(time.Duration(rng.IntN(40)) * time.Millisecond)
 		stop()
 	}
@@ -282,6 +287,16 @@ func TestUnknownEventOnRiskStreamStops(t *testing.T) {
 	// The other projections do not keep risk streams and go on.
 	if err := e.reader.WaitFor(ctx, res.Last().Position, projection.NameResponses, projection.NameDecisions); err != nil {
 		t.Error(err)
+	}
+}
+
+// waitFor polls cond until it holds, failing the test after a minute.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(time.Minute); !cond(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited a minute for %s", what)
+		}
 	}
 }
 

@@ -175,35 +175,18 @@ func (s *Sweeper) record(ctx context.Context, a domain.TimeAct) error {
 // others wait to take over. It connects for the lock with connConfig. It
 // returns nil when ctx ends.
 func (s *Sweeper) Run(ctx context.Context, connConfig *pgx.ConnConfig) error {
-	t := time.NewTicker(s.cfg.Interval)
-	defer t.Stop()
-	for ctx.Err() == nil {
-		if err := s.runLocked(ctx, connConfig, t.C); err != nil && ctx.Err() == nil {
-			s.cfg.Logger.Warn("calendar sweeper: lost its lock session, starting again", "err", err)
-			select {
-			case <-ctx.Done():
-			case <-t.C:
-			}
-		}
-	}
-	return nil
+	return pglock.Lead(ctx, pglock.LeadConfig{
+		ConnConfig: connConfig,
+		AppName:    "riskreg calendar",
+		Key:        pglock.Key(lockName),
+		Logger:     s.cfg.Logger,
+	}, func(ctx context.Context, _ *pglock.Session) error { return s.sweepEvery(ctx) })
 }
 
-// runLocked takes the lock, then sweeps at every tick until ctx ends or the
-// lock session is lost.
-func (s *Sweeper) runLocked(ctx context.Context, connConfig *pgx.ConnConfig, tick <-chan time.Time) error {
-	session, err := pglock.Open(ctx, connConfig, "riskreg calendar")
-	if err != nil {
-		return err
-	}
-	defer session.Close()
-	if err := session.Acquire(ctx, pglock.Key(lockName), min(s.cfg.Interval, 5*time.Second)); err != nil {
-		return err
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	lost := make(chan error, 1)
-	go func() { lost <- session.Watch(ctx, 5*time.Second); cancel() }()
+// sweepEvery sweeps now and then every interval, until ctx ends.
+func (s *Sweeper) sweepEvery(ctx context.Context) error {
+	t := time.NewTicker(s.cfg.Interval)
+	defer t.Stop()
 	for {
 		n, err := s.Sweep(ctx)
 		switch {
@@ -214,9 +197,8 @@ func (s *Sweeper) runLocked(ctx context.Context, connConfig *pgx.ConnConfig, tic
 		}
 		select {
 		case <-ctx.Done():
-			cancel()
-			return <-lost
-		case <-tick:
+			return nil
+		case <-t.C:
 		}
 	}
 }

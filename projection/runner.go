@@ -241,30 +241,30 @@ func (r *Runner) run(ctx context.Context, p Projection) error {
 // hold runs p while this process holds its lock on session, until ctx ends
 // or the session is lost.
 func (r *Runner) hold(ctx context.Context, p Projection, session *pglock.Session, log *slog.Logger) error {
-	workCtx, cancel := context.WithCancel(ctx)
-	lost := make(chan error, 1)
-	go func() {
-		lost <- session.Watch(workCtx, r.cfg.LockCheckInterval)
-		cancel()
-	}()
-	if r.cfg.Spread {
-		go func() {
-			for sleep(workCtx, r.releaseEvery()) {
-				if r.shouldRelease(workCtx) {
-					log.Info("projection: giving the lock up to spread the projections over the replicas", "held", namesOf(r.Held()))
-					cancel()
-					return
+	var h *holding
+	err := session.Hold(ctx, r.cfg.LockCheckInterval, func(ctx context.Context) error {
+		workCtx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		if r.cfg.Spread {
+			go func() {
+				for sleep(workCtx, r.releaseEvery()) {
+					if r.shouldRelease(workCtx) {
+						log.Info("projection: giving the lock up to spread the projections over the replicas", "held", namesOf(r.Held()))
+						cancel()
+						return
+					}
 				}
-			}
-		}()
-	}
-	h := &holding{r: r, p: p, name: p.Name(), pid: session.PID(), fence: session.Fence(lockKey("run", p.Name())),
-		log: log, nextAnalyze: analyzeFirst}
-	err := h.follow(workCtx)
-	cancel()
-	h.analyzing.Wait()
-	if lostErr := <-lost; lostErr != nil {
-		log.Warn("projection: lost the lock; waiting to take it again", "err", lostErr)
+			}()
+		}
+		h = &holding{r: r, p: p, name: p.Name(), pid: session.PID(), fence: session.Fence(lockKey("run", p.Name())),
+			log: log, nextAnalyze: analyzeFirst}
+		err := h.follow(workCtx)
+		cancel()
+		h.analyzing.Wait()
+		return err
+	})
+	if errors.Is(err, pglock.ErrLost) {
+		log.Warn("projection: lost the lock; waiting to take it again", "err", err)
 		return nil
 	}
 	stopCtx, stopCancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)

@@ -302,16 +302,27 @@ func (r *Relay) session(ctx context.Context) (progressed bool, err error) {
 	r.logger.Info("relay: holds the lock; publishing")
 	r.setState(StateActive)
 
+	err = lc.Hold(ctx, r.cfg.LockInterval, func(ctx context.Context) error {
+		var perr error
+		progressed, perr = r.publish(ctx, lc)
+		return perr
+	})
+	if ctx.Err() != nil {
+		return progressed, nil
+	}
+	return progressed, err
+}
+
+// publish publishes the log from the relay's checkpoint, and the log's
+// checkpoints when configured, until ctx ends or something fails; it holds
+// the lock on lc meanwhile. progressed reports whether it published
+// anything.
+func (r *Relay) publish(ctx context.Context, lc *pglock.Session) (progressed bool, err error) {
 	activeCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	defer cancel(nil) // stops the watchdog before wg.Wait
-	wg.Go(func() {
-		if err := lc.Watch(activeCtx, r.cfg.LockInterval); err != nil {
-			cancel(err)
-		}
-	})
+	defer cancel(nil) // stops the checkpoints' publisher before wg.Wait
 	if r.cfg.Checkpoints != nil {
 		wg.Go(func() {
 			if err := r.followCheckpoints(activeCtx, lc); err != nil && activeCtx.Err() == nil {

@@ -45,7 +45,8 @@ type IntegratorConfig struct {
 	// rarer. Default 200ms; negative for none.
 	BatchInterval time.Duration
 	// LockRetryInterval is how often an integrator that waits for another
-	// process's tries to take over. Default 1s.
+	// process's tries to take over. Default (and at most)
+	// pglock.PingInterval.
 	LockRetryInterval time.Duration
 	// LockCheckInterval is how often the holder checks its lock session.
 	// Default (and at most) pglock.PingInterval.
@@ -84,9 +85,6 @@ func NewIntegrator(cfg IntegratorConfig) (*Integrator, error) {
 	if cfg.BatchInterval == 0 {
 		cfg.BatchInterval = 200 * time.Millisecond
 	}
-	if cfg.LockRetryInterval == 0 {
-		cfg.LockRetryInterval = time.Second
-	}
 	if cfg.LockCheckInterval == 0 {
 		cfg.LockCheckInterval = pglock.PingInterval
 	}
@@ -113,80 +111,38 @@ func (in *Integrator) setSize(n uint64) {
 // early only when the store is closed. It waits while another process's
 // integrator holds the lock, and takes over when that one is gone.
 func (in *Integrator) Run(ctx context.Context) error {
-	var session *pglock.Session
-	defer func() {
-		if session != nil {
-			session.Close()
-		}
-	}()
-	for failures := 0; ctx.Err() == nil; {
-		if session == nil {
-			var err error
-			if session, err = pglock.Open(ctx, in.pool.Config().ConnConfig, "riskreg transparency integrator"); err != nil {
-				failures++
-				in.log.Warn("transparency: cannot connect for the lock, retrying", "err", err)
-				sleep(ctx, retryDelay(failures))
-				continue
-			}
-		}
-		got, err := session.TryLock(ctx, lockKey)
-		if err != nil {
-			failures++
-			in.log.Warn("transparency: lock session failed, reconnecting", "err", err)
-			session.Close()
-			session = nil
-			sleep(ctx, retryDelay(failures))
-			continue
-		}
-		failures = 0
-		if !got {
-			sleep(ctx, in.cfg.LockRetryInterval)
-			continue
-		}
-		in.log.Info("transparency: took the integrator's lock")
-		err = in.hold(ctx, session)
-		// The lock goes with the session; others may take it meanwhile.
-		session.Close()
-		session = nil
-		if errors.Is(err, eventstore.ErrClosed) {
-			return err
-		}
-		sleep(ctx, in.cfg.LockRetryInterval)
-	}
-	return nil
+	return pglock.Lead(ctx, pglock.LeadConfig{
+		ConnConfig:    in.pool.Config().ConnConfig,
+		AppName:       "riskreg transparency integrator",
+		Key:           lockKey,
+		RetryInterval: in.cfg.LockRetryInterval,
+		CheckInterval: in.cfg.LockCheckInterval,
+		Final:         func(err error) bool { return errors.Is(err, eventstore.ErrClosed) },
+		Logger:        in.log,
+	}, func(ctx context.Context, _ *pglock.Session) error { return in.hold(ctx) })
 }
 
-// hold integrates and signs while session holds the lock.
-func (in *Integrator) hold(ctx context.Context, session *pglock.Session) error {
-	workCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	lost := make(chan error, 1)
-	go func() {
-		lost <- session.Watch(workCtx, in.cfg.LockCheckInterval)
-		cancel()
-	}()
+// hold integrates and signs while this process holds the lock, that is
+// until ctx ends; it returns early only when the store is closed.
+func (in *Integrator) hold(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel() // before wg.Wait: it stops the signer
 	if in.cfg.Key != nil {
-		wg.Go(func() { in.signLoop(workCtx) })
+		wg.Go(func() { in.signLoop(ctx) })
 	}
-	var err error
-	for failures := 0; workCtx.Err() == nil; {
-		err = in.follow(workCtx)
-		if workCtx.Err() != nil || errors.Is(err, eventstore.ErrClosed) {
-			break
+	for failures := 0; ctx.Err() == nil; {
+		err := in.follow(ctx)
+		switch {
+		case ctx.Err() != nil:
+			return nil
+		case errors.Is(err, eventstore.ErrClosed):
+			return err
 		}
 		failures++
 		in.log.Error("transparency: integrating failed; starting again from the stored tree", "err", err, "failures", failures)
-		sleep(workCtx, retryDelay(failures))
-	}
-	cancel()
-	wg.Wait()
-	if lostErr := <-lost; lostErr != nil {
-		in.log.Warn("transparency: lost the integrator's lock", "err", lostErr)
-		return nil
-	}
-	if errors.Is(err, eventstore.ErrClosed) {
-		return err
+		sleep(ctx, retryDelay(failures))
 	}
 	return nil
 }

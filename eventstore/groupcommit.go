@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgerrcode"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/riskreg/riskreg/internal/pgretry"
@@ -115,7 +116,8 @@ func retryable(err error) bool {
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
 		switch pgErr.Code {
-		case "23505", "40001", "40P01": // unique violation (a racing new stream), serialization failure, deadlock
+		case pgerrcode.UniqueViolation, // a racing new stream
+			pgerrcode.SerializationFailure, pgerrcode.DeadlockDetected:
 			return true
 		}
 		return false
@@ -136,8 +138,9 @@ func classify(err error, sent bool) error {
 	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
-		switch pgErr.Code[:2] {
-		case "22", "23", "54": // data exception, constraint violation, program limit: the input
+		if pgerrcode.IsDataException(pgErr.Code) || pgerrcode.IsIntegrityConstraintViolation(pgErr.Code) ||
+			pgerrcode.IsProgramLimitExceeded(pgErr.Code) {
+			// The input itself.
 			return fmt.Errorf("%w: the database refused the event: %s", ErrInvalidInput, pgErr.Message)
 		}
 		return fmt.Errorf("eventstore: append: %w", err)

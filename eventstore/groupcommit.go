@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/cenkalti/backoff/v5"
 	"github.com/google/uuid"
 	"github.com/jackc/pgerrcode"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -64,6 +65,7 @@ func (s *Store) writeLoop() {
 func (s *Store) commit(batch []*appendRequest, fresh, sent bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
 	defer cancel()
+	pause := commitBackOff()
 	for attempt := 1; ; attempt++ {
 		again, last, err := s.commitOnce(ctx, batch, fresh)
 		if err == nil {
@@ -78,12 +80,14 @@ func (s *Store) commit(batch []*appendRequest, fresh, sent bool) {
 				return
 			}
 			batch, fresh, attempt = again, true, 0
+			pause.Reset()
 			continue
 		}
 		s.heads.forget(batch)
 		sent = sent || !pgretry.NotSent(err)
 		if !fresh {
 			fresh, attempt = true, 0
+			pause.Reset()
 			continue
 		}
 		if len(batch) > 1 {
@@ -96,12 +100,19 @@ func (s *Store) commit(batch []*appendRequest, fresh, sent bool) {
 		}
 		if retryable(err) && attempt < commitAttempts && ctx.Err() == nil {
 			s.log.Warn("eventstore: append failed, retrying", "attempt", attempt, "err", err)
-			time.Sleep(time.Duration(attempt*attempt) * 10 * time.Millisecond)
-			continue
+			if sleep(ctx, pause.NextBackOff()) {
+				continue
+			}
 		}
 		batch[0].answer(AppendResult{}, classify(err, sent))
 		return
 	}
+}
+
+// commitBackOff returns the pauses between the attempts of a batch of one
+// request: 10ms, 40ms, 90ms.
+func commitBackOff() *backoff.ExponentialBackOff {
+	return &backoff.ExponentialBackOff{InitialInterval: 10 * time.Millisecond, Multiplier: 4, MaxInterval: 90 * time.Millisecond}
 }
 
 // retryable reports whether an append that failed with err may succeed when

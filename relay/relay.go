@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/cenkalti/backoff/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/riskreg/riskreg/eventstore"
@@ -240,6 +241,7 @@ func (r *Relay) Run(ctx context.Context) error {
 	}()
 
 	failures := 0
+	pause := r.backOff()
 	for ctx.Err() == nil {
 		progressed, err := r.session(ctx)
 		if ctx.Err() != nil {
@@ -250,6 +252,7 @@ func (r *Relay) Run(ctx context.Context) error {
 		}
 		if progressed {
 			failures = 0
+			pause.Reset()
 		}
 		failures++
 		r.logger.Warn("relay: stopped publishing; starting again from the checkpoint", "err", err, "failures", failures)
@@ -257,20 +260,17 @@ func (r *Relay) Run(ctx context.Context) error {
 			s.State = StateRetrying
 			s.LastError = err.Error()
 		})
-		if !sleep(ctx, r.backoff(failures)) {
+		if !sleep(ctx, pause.NextBackOff()) {
 			break
 		}
 	}
 	return nil
 }
 
-// backoff is the wait before the nth retry.
-func (r *Relay) backoff(n int) time.Duration {
-	d := r.cfg.MinBackoff
-	for i := 1; i < n && d < r.cfg.MaxBackoff; i++ {
-		d *= 2
-	}
-	return min(d, r.cfg.MaxBackoff)
+// backOff returns the waits between retries: MinBackoff, doubling up to
+// MaxBackoff.
+func (r *Relay) backOff() *backoff.ExponentialBackOff {
+	return &backoff.ExponentialBackOff{InitialInterval: r.cfg.MinBackoff, Multiplier: 2, MaxInterval: r.cfg.MaxBackoff}
 }
 
 // session connects, waits for the lock and publishes until ctx ends or
@@ -379,6 +379,7 @@ func (r *Relay) handle(ctx context.Context, lc *pglock.Session, events []eventst
 // publish publishes msg until the broker acknowledges it or ctx ends,
 // waiting with capped exponential backoff between attempts.
 func (r *Relay) publish(ctx context.Context, topic string, msg *message.Message) error {
+	pause := r.backOff()
 	for attempt := 1; ; attempt++ {
 		m := msg
 		if attempt > 1 {
@@ -404,7 +405,7 @@ func (r *Relay) publish(ctx context.Context, topic string, msg *message.Message)
 			r.logger.Warn("relay: publish failed; retrying", "event_id", msg.UUID, "topic", topic, "attempt", attempt, "err", err)
 		}
 		r.update(func(s *Status) { s.State, s.LastError = StateRetrying, err.Error() })
-		if !sleep(ctx, r.backoff(attempt)) {
+		if !sleep(ctx, pause.NextBackOff()) {
 			return ctx.Err()
 		}
 	}

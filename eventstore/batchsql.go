@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -18,13 +19,13 @@ func readBatchState(ctx context.Context, conn *pgxpool.Conn, batch []*appendRequ
 	heads map[string]*streamHead, existing map[uuid.UUID]existingEvent, ctrs *counters, err error,
 ) {
 	var streamIDs, evStreams, evTypes, datas []string
-	var ids []uuid.UUID
+	var ids []pgtype.UUID
 	var schemas []int32
 	for _, r := range batch {
 		for _, sa := range r.streams {
 			streamIDs = append(streamIDs, sa.StreamID)
 			for _, e := range sa.Events {
-				ids = append(ids, e.ID)
+				ids = append(ids, pgUUID(e.ID))
 				evStreams = append(evStreams, sa.StreamID)
 				evTypes = append(evTypes, e.Type)
 				schemas = append(schemas, int32(e.SchemaVersion))
@@ -96,7 +97,7 @@ func readBatchState(ctx context.Context, conn *pgxpool.Conn, batch []*appendRequ
 func insertBatch(ctx context.Context, conn *pgxpool.Conn, recs []*RecordedEvent, heads map[string]*streamHead, ctrs *counters, begin bool) error {
 	n := len(recs)
 	var (
-		ids                                        = make([]uuid.UUID, n)
+		ids                                        = make([]pgtype.UUID, n)
 		streamIDs, streamTypes, types              = make([]string, n), make([]string, n), make([]string, n)
 		datas, extras, actors, corrs, causes, decs = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 		reqs                                       = make([]string, n)
@@ -111,7 +112,7 @@ func insertBatch(ctx context.Context, conn *pgxpool.Conn, recs []*RecordedEvent,
 	// unique key first.)
 	firstVersion := make(map[string]int64)
 	for i, r := range recs {
-		ids[i], streamIDs[i], streamTypes[i], versions[i], types[i] = r.ID, r.StreamID, r.StreamType, r.Version, r.Type
+		ids[i], streamIDs[i], streamTypes[i], versions[i], types[i] = pgUUID(r.ID), r.StreamID, r.StreamType, r.Version, r.Type
 		schemas[i], datas[i], extras[i], occurred[i] = int32(r.SchemaVersion), string(r.Data), string(r.Metadata.Extra), r.OccurredAt
 		actors[i], corrs[i], causes[i], decs[i], reqs[i] = r.Metadata.Actor, r.Metadata.CorrelationID, r.Metadata.CausationID, r.Metadata.DecisionID, r.Metadata.RequestID
 		prevs[i], hashes[i] = r.PrevHash, r.Hash
@@ -173,11 +174,11 @@ func insertBatch(ctx context.Context, conn *pgxpool.Conn, recs []*RecordedEvent,
 	}
 	if err == nil {
 		rows, _ := br.Query()
-		var id uuid.UUID
+		var id pgtype.UUID
 		var pos Position
 		var at time.Time
 		_, err = pgx.ForEachRow(rows, []any{&id, &pos.tx, &pos.seq, &at}, func() error {
-			r := byID[id]
+			r := byID[id.Bytes]
 			r.Position, r.RecordedAt = pos, at.UTC()
 			return nil
 		})
@@ -199,6 +200,10 @@ func insertBatch(ctx context.Context, conn *pgxpool.Conn, recs []*RecordedEvent,
 	}
 	return err
 }
+
+// pgUUID is id as pgx encodes it in binary; a uuid.UUID is sent as text
+// through its driver.Valuer and parsed again by the server.
+func pgUUID(id uuid.UUID) pgtype.UUID { return pgtype.UUID{Bytes: id, Valid: true} }
 
 // headColumns are stream heads as the column arrays of one statement.
 type headColumns struct {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/cenkalti/backoff/v5"
@@ -44,8 +45,65 @@ func (s *Store) writeLoop() {
 				break gather
 			}
 		}
+		s.busy.acquire(batch)
 		s.commit(batch, numbered(batch), false) // numbering needs the fresh path
+		s.busy.release(batch)
 	}
+}
+
+// busyStreams are the streams of the batches the store's writers are
+// committing. A writer commits a batch only once none of its streams is busy,
+// so that the batches of one store never race for a stream: with heads
+// guessed from the cache the later one would wait for the other's
+// transaction only to fail on the unique key, and two batches inserting
+// into the same streams in different orders could deadlock.
+type busyStreams struct {
+	mu   sync.Mutex
+	free sync.Cond // broadcast when a batch releases its streams
+	ids  map[string]bool
+}
+
+func newBusyStreams() *busyStreams {
+	b := &busyStreams{ids: make(map[string]bool)}
+	b.free.L = &b.mu
+	return b
+}
+
+// acquire waits until none of the batch's streams is busy and marks them.
+func (b *busyStreams) acquire(batch []*appendRequest) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for b.anyBusy(batch) {
+		b.free.Wait()
+	}
+	for _, r := range batch {
+		for _, sa := range r.streams {
+			b.ids[sa.StreamID] = true
+		}
+	}
+}
+
+func (b *busyStreams) anyBusy(batch []*appendRequest) bool {
+	for _, r := range batch {
+		for _, sa := range r.streams {
+			if b.ids[sa.StreamID] {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// release marks the batch's streams free again.
+func (b *busyStreams) release(batch []*appendRequest) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, r := range batch {
+		for _, sa := range r.streams {
+			delete(b.ids, sa.StreamID)
+		}
+	}
+	b.free.Broadcast()
 }
 
 // commit records batch and answers every request in it.

@@ -76,11 +76,7 @@ func (b *busyStreams) acquire(batch []*appendRequest) {
 	for b.anyBusy(batch) {
 		b.free.Wait()
 	}
-	for _, r := range batch {
-		for _, sa := range r.streams {
-			b.ids[sa.StreamID] = true
-		}
-	}
+	eachStream(batch, func(id string) { b.ids[id] = true })
 }
 
 func (b *busyStreams) anyBusy(batch []*appendRequest) bool {
@@ -98,12 +94,17 @@ func (b *busyStreams) anyBusy(batch []*appendRequest) bool {
 func (b *busyStreams) release(batch []*appendRequest) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	eachStream(batch, func(id string) { delete(b.ids, id) })
+	b.free.Broadcast()
+}
+
+// eachStream calls f with the id of every stream the batch appends to.
+func eachStream(batch []*appendRequest, f func(id string)) {
 	for _, r := range batch {
 		for _, sa := range r.streams {
-			delete(b.ids, sa.StreamID)
+			f(sa.StreamID)
 		}
 	}
-	b.free.Broadcast()
 }
 
 // commit records batch and answers every request in it.

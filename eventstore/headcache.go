@@ -47,9 +47,5 @@ func (c *headCache) store(recs []*RecordedEvent, heads map[string]*streamHead) {
 func (c *headCache) forget(batch []*appendRequest) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for _, r := range batch {
-		for _, sa := range r.streams {
-			delete(c.m, sa.StreamID)
-		}
-	}
+	eachStream(batch, func(id string) { delete(c.m, id) })
 }

@@ -1,16 +1,23 @@
 package eventstore_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"io"
+	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/riskreg/riskreg/eventstore"
@@ -21,6 +28,8 @@ import (
 // Benchmarks run each workload next to a raw PostgreSQL baseline in the same
 // iteration and report both rates and their ratio, so that the ratio holds on
 // a noisy, shared machine. See docs/benchmarks.md for the command and results.
+
+var benchWriters = flag.Int("bench-writers", 0, "the store's writers in BenchmarkAppendSingle (0: the default)")
 
 var benchEvents = flag.Int("bench-events", 1_000_000, "events in the log for BenchmarkReadAll")
 
@@ -85,28 +94,35 @@ func parallel(b *testing.B, workers, n int, op func(ctx context.Context, i int) 
 func BenchmarkAppendSingle(b *testing.B) {
 	const callers, ops = 32, 8000
 	pool := benchPool(b, callers+4)
-	s, err := eventstore.New(pool, eventstore.Config{})
+	s, err := eventstore.New(pool, eventstore.Config{Writers: *benchWriters})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer s.Close()
 	hash := make([]byte, 32)
 	var plain, store []float64
+	var plainCPU, storeCPU cpuUse
 	for b.Loop() {
 		// Alternate short rounds of each, so that both see the same noise.
 		for range 4 {
-			plain = append(plain, parallel(b, callers, ops/4, func(ctx context.Context, i int) (int, error) {
-				_, err := pool.Exec(ctx, plainInsert, uuid.New(), uuid.NewString(), string(benchData), "corr", time.Now(), hash, hash)
-				return 1, err
+			plain = append(plain, plainCPU.measure(b, pool, ops/4, func() float64 {
+				return parallel(b, callers, ops/4, func(ctx context.Context, i int) (int, error) {
+					_, err := pool.Exec(ctx, plainInsert, uuid.New(), uuid.NewString(), string(benchData), "corr", time.Now(), hash, hash)
+					return 1, err
+				})
 			}))
-			store = append(store, parallel(b, callers, ops/4, func(ctx context.Context, i int) (int, error) {
-				_, err := s.Append(ctx, eventstore.StreamAppend{StreamID: uuid.NewString(), StreamType: "risk", Expected: eventstore.NoStream,
-					Events: []eventstore.Event{{Type: "RiskRegistered", Data: benchData, Metadata: eventstore.Metadata{Actor: "bench", CorrelationID: "corr"}}}})
-				return 1, err
+			store = append(store, storeCPU.measure(b, pool, ops/4, func() float64 {
+				return parallel(b, callers, ops/4, func(ctx context.Context, i int) (int, error) {
+					_, err := s.Append(ctx, eventstore.StreamAppend{StreamID: uuid.NewString(), StreamType: "risk", Expected: eventstore.NoStream,
+						Events: []eventstore.Event{{Type: "RiskRegistered", Data: benchData, Metadata: eventstore.Metadata{Actor: "bench", CorrelationID: "corr"}}}})
+					return 1, err
+				})
 			}))
 		}
 	}
 	report(b, plain, store, "insert")
+	plainCPU.report(b, "insert")
+	storeCPU.report(b, "store")
 }
 
 // BenchmarkAppendBatch compares appends of 100 events per call (4 callers)
@@ -223,4 +239,98 @@ func report(b *testing.B, baseline, store []float64, baselineName string) {
 	b.ReportMetric(median, "ratio")
 	b.ReportMetric(0, "ns/op")
 	b.Logf("%s %.0f events/s, store %.0f events/s, median ratio of %d rounds %.2f", baselineName, bl, st, len(store), median)
+}
+
+// cpuUse sums the CPU time that rounds of one side of a benchmark cost, in
+// this process and in PostgreSQL, so that the two sides can be compared per
+// event and not only by rate. PostgreSQL's share is read from /proc for the
+// backends of the benchmark's database and the WAL writer, so it is only
+// known when the server runs on this machine (else it stays zero).
+type cpuUse struct {
+	events    int
+	goTicks   time.Duration
+	pgTicks   time.Duration
+	pgMissing bool
+}
+
+// measure runs round, which does events events, and adds the CPU it cost.
+func (c *cpuUse) measure(b *testing.B, pool *pgxpool.Pool, events int, round func() float64) float64 {
+	b.Helper()
+	pids := backendPids(b, pool)
+	go0, pg0 := processCPU(), postgresCPU(pids)
+	rate := round()
+	go1, pg1 := processCPU(), postgresCPU(pids)
+	c.events += events
+	c.goTicks += go1 - go0
+	c.pgTicks += pg1 - pg0
+	c.pgMissing = c.pgMissing || pg0 == 0
+	return rate
+}
+
+// report records the CPU per event of both processes.
+func (c *cpuUse) report(b *testing.B, side string) {
+	b.Helper()
+	if c.events == 0 {
+		return
+	}
+	goPer := float64(c.goTicks.Microseconds()) / float64(c.events)
+	b.ReportMetric(goPer, side+"-go-us/event")
+	if c.pgMissing {
+		b.Logf("%s: Go process %.1f us CPU per event; PostgreSQL's CPU not readable here", side, goPer)
+		return
+	}
+	pgPer := float64(c.pgTicks.Microseconds()) / float64(c.events)
+	b.ReportMetric(pgPer, side+"-pg-us/event")
+	b.Logf("%s: Go process %.1f us, PostgreSQL %.1f us CPU per event", side, goPer, pgPer)
+}
+
+// processCPU returns the user and system CPU time this process has used.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// backendPids returns the process ids of the server's backends for the
+// pool's database and of its WAL writer.
+func backendPids(b *testing.B, pool *pgxpool.Pool) []int {
+	b.Helper()
+	rows, err := pool.Query(context.Background(), `SELECT pid FROM pg_stat_activity
+		WHERE datname = current_database() OR backend_type = 'walwriter'`)
+	if err != nil {
+		b.Fatal(err)
+	}
+	pids, err := pgx.CollectRows(rows, pgx.RowTo[int])
+	if err != nil {
+		b.Fatal(err)
+	}
+	return pids
+}
+
+// postgresCPU returns the CPU time the processes pids have used, read from
+// /proc; zero when none can be read.
+func postgresCPU(pids []int) time.Duration {
+	const tick = 10 * time.Millisecond // USER_HZ is 100 on Linux
+	var total time.Duration
+	for _, pid := range pids {
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue
+		}
+		// The command name may hold spaces: fields are counted after its ')'.
+		i := bytes.LastIndexByte(stat, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(string(stat[i+1:]))
+		if len(f) < 13 {
+			continue
+		}
+		utime, _ := strconv.ParseInt(f[11], 10, 64)
+		stime, _ := strconv.ParseInt(f[12], 10, 64)
+		total += time.Duration(utime+stime) * tick
+	}
+	return total
 }

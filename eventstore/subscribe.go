@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/cenkalti/backoff/v5"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -40,6 +41,7 @@ func (s *Store) SubscribePaged(ctx context.Context, after Position, f Filter, pa
 	cursor := after
 	var retry time.Duration // quick re-read while a committed event is still behind the horizon
 	failures := 0
+	pause := retryBackOff()
 	for {
 		wake := s.appended.wait()
 		events, reached, err := s.readAll(ctx, cursor, page, f)
@@ -49,12 +51,13 @@ func (s *Store) SubscribePaged(ctx context.Context, after Position, f Filter, pa
 			}
 			failures++
 			s.log.Warn("eventstore: subscription read failed, retrying", "err", err, "failures", failures)
-			if !sleep(ctx, backoff(failures)) {
+			if !sleep(ctx, pause.NextBackOff()) {
 				return nil
 			}
 			continue
 		}
 		failures = 0
+		pause.Reset()
 		if len(events) > 0 {
 			if err := handle(ctx, events); err != nil {
 				return fmt.Errorf("eventstore: subscriber: %w", err)
@@ -137,13 +140,14 @@ func (s *Store) listenLoop() {
 		cancel()
 	}()
 	defer cancel()
-	for failures := 0; ctx.Err() == nil; failures++ {
+	pause := retryBackOff()
+	for ctx.Err() == nil {
 		err := s.listen(ctx)
 		if ctx.Err() != nil {
 			return
 		}
 		s.log.Warn("eventstore: listening for commits failed; polling until it is back", "err", err)
-		if !sleep(ctx, backoff(failures+1)) {
+		if !sleep(ctx, pause.NextBackOff()) {
 			return
 		}
 	}
@@ -171,10 +175,10 @@ func (s *Store) listen(ctx context.Context) error {
 	}
 }
 
-// backoff is the wait before the nth retry: exponential from 50ms, capped at 5s.
-func backoff(n int) time.Duration {
-	d := 50 * time.Millisecond << min(n-1, 7)
-	return min(d, 5*time.Second)
+// retryBackOff returns the waits between a reader's retries: 50ms, doubling
+// up to 5s.
+func retryBackOff() *backoff.ExponentialBackOff {
+	return &backoff.ExponentialBackOff{InitialInterval: 50 * time.Millisecond, Multiplier: 2, MaxInterval: 5 * time.Second}
 }
 
 // sleep waits d or until ctx ends, reporting whether the whole wait passed.

@@ -20,6 +20,7 @@ import (
 	"github.com/riskreg/riskreg/domain"
 	"github.com/riskreg/riskreg/eventstore"
 	"github.com/riskreg/riskreg/graph"
+	"github.com/riskreg/riskreg/internal/app"
 	"github.com/riskreg/riskreg/internal/pgtest"
 	"github.com/riskreg/riskreg/projection"
 	"github.com/riskreg/riskreg/register"
@@ -63,7 +64,7 @@ func newEnv(t testing.TB, opts ...func(*graph.Options)) *env {
 // newEnvOn is newEnv on a pool of the caller's.
 func newEnvOn(t testing.TB, pool *pgxpool.Pool, opts ...func(*graph.Options)) *env {
 	t.Helper()
-	store, err := eventstore.New(pool, eventstore.Config{Upcasters: register.Upcasters()})
+	store, err := app.NewStore(pool, eventstore.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/cenkalti/backoff/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/riskreg/riskreg/eventstore"
@@ -253,6 +254,7 @@ func (r *Relay) Run(ctx context.Context) error {
 	}()
 
 	failures := 0
+	pause := r.backOff()
 	for ctx.Err() == nil {
 		progressed, err := r.session(ctx)
 		if ctx.Err() != nil {
@@ -263,6 +265,7 @@ func (r *Relay) Run(ctx context.Context) error {
 		}
 		if progressed {
 			failures = 0
+			pause.Reset()
 		}
 		failures++
 		r.logger.Warn("relay: stopped publishing; starting again from the checkpoint", "err", err, "failures", failures)
@@ -270,20 +273,17 @@ func (r *Relay) Run(ctx context.Context) error {
 			s.State = StateRetrying
 			s.LastError = err.Error()
 		})
-		if !sleep(ctx, r.backoff(failures)) {
+		if !sleep(ctx, pause.NextBackOff()) {
 			break
 		}
 	}
 	return nil
 }
 
-// backoff is the wait before the nth retry.
-func (r *Relay) backoff(n int) time.Duration {
-	d := r.cfg.MinBackoff
-	for i := 1; i < n && d < r.cfg.MaxBackoff; i++ {
-		d *= 2
-	}
-	return min(d, r.cfg.MaxBackoff)
+// backOff returns the waits between retries: MinBackoff, doubling up to
+// MaxBackoff.
+func (r *Relay) backOff() *backoff.ExponentialBackOff {
+	return &backoff.ExponentialBackOff{InitialInterval: r.cfg.MinBackoff, Multiplier: 2, MaxInterval: r.cfg.MaxBackoff}
 }
 
 // session connects, waits for the lock and publishes until ctx ends or
@@ -418,6 +418,7 @@ func (r *Relay) publishTo(ctx context.Context, pub message.Publisher, topic stri
 	if finish {
 		base = context.WithoutCancel(ctx)
 	}
+	pause := r.backOff()
 	for attempt := 1; ; attempt++ {
 		m := msg
 		if attempt > 1 {
@@ -442,7 +443,7 @@ func (r *Relay) publishTo(ctx context.Context, pub message.Publisher, topic stri
 			r.logger.Warn("relay: publish failed; retrying", "message_id", msg.UUID, "topic", topic, "attempt", attempt, "err", err)
 		}
 		r.update(func(s *Status) { s.State, s.LastError = StateRetrying, err.Error() })
-		if !sleep(ctx, r.backoff(attempt)) {
+		if !sleep(ctx, pause.NextBackOff()) {
 			return ctx.Err()
 		}
 	}

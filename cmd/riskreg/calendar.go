@@ -13,8 +13,8 @@ import (
 	"github.com/riskreg/riskreg/calendar"
 	"github.com/riskreg/riskreg/domain"
 	"github.com/riskreg/riskreg/eventstore"
+	"github.com/riskreg/riskreg/internal/app"
 	"github.com/riskreg/riskreg/projection"
-	"github.com/riskreg/riskreg/register"
 )
 
 // calendarFlags configure the governance calendar of riskreg serve.
@@ -72,7 +72,7 @@ func withStore(ctx context.Context, db dbFlags, logger *slog.Logger, fn func(*ev
 			return fmt.Errorf("connect: %w", err)
 		}
 		defer pool.Close()
-		store, err := eventstore.New(pool, eventstore.Config{Upcasters: register.Upcasters(), Logger: logger})
+		store, err := app.NewStore(pool, eventstore.Config{Logger: logger})
 		if err != nil {
 			return err
 		}

@@ -18,7 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/riskreg/riskreg/eventstore"
-	"github.com/riskreg/riskreg/register"
+	"github.com/riskreg/riskreg/internal/app"
 	"github.com/riskreg/riskreg/relay"
 )
 
@@ -181,7 +181,7 @@ func runRelay(ctx context.Context, args []string, getenv func(string) string, st
 			return err
 		}
 		defer pool.Close()
-		store, err := eventstore.New(pool, eventstore.Config{Upcasters: register.Upcasters(), Logger: logger})
+		store, err := app.NewStore(pool, eventstore.Config{Logger: logger})
 		if err != nil {
 			return err
 		}

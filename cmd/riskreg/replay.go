@@ -15,8 +15,8 @@ import (
 	"golang.org/x/term"
 
 	"github.com/riskreg/riskreg/eventstore"
+	"github.com/riskreg/riskreg/internal/app"
 	"github.com/riskreg/riskreg/projection"
-	"github.com/riskreg/riskreg/register"
 )
 
 // runReplay runs "riskreg replay --projection NAME | --all": it rebuilds
@@ -63,7 +63,7 @@ func runReplay(ctx context.Context, args []string, getenv func(string) string, s
 			return err
 		}
 		defer pool.Close()
-		store, err := eventstore.New(pool, eventstore.Config{Upcasters: register.Upcasters(), Logger: logger})
+		store, err := app.NewStore(pool, eventstore.Config{Logger: logger})
 		if err != nil {
 			return err
 		}

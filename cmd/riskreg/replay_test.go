@@ -13,9 +13,9 @@ import (
 
 	"github.com/riskreg/riskreg/domain"
 	"github.com/riskreg/riskreg/eventstore"
+	"github.com/riskreg/riskreg/internal/app"
 	"github.com/riskreg/riskreg/internal/pgtest"
 	"github.com/riskreg/riskreg/projection"
-	"github.com/riskreg/riskreg/register"
 )
 
 // openPool opens a pool on url for the test.
@@ -33,7 +33,7 @@ func openPool(t *testing.T, url string) *pgxpool.Pool {
 func appendRisk(t *testing.T, url, id, reference string) {
 	t.Helper()
 	ctx := context.Background()
-	store, err := eventstore.New(openPool(t, url), eventstore.Config{Upcasters: register.Upcasters()})
+	store, err := app.NewStore(openPool(t, url), eventstore.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,9 +14,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/riskreg/riskreg/eventstore"
+	"github.com/riskreg/riskreg/internal/app"
 	"github.com/riskreg/riskreg/migrations"
 	"github.com/riskreg/riskreg/projection"
-	"github.com/riskreg/riskreg/register"
 )
 
 // runServe runs "riskreg serve": it applies pending migrations and serves
@@ -65,7 +65,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			Help:    "Time from an append's call to its commit, group commit included.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
 		})
-		store, err := eventstore.New(pool, eventstore.Config{Upcasters: register.Upcasters(), Logger: logger,
+		store, err := app.NewStore(pool, eventstore.Config{Logger: logger,
 			ObserveAppend: func(d time.Duration) { appendSeconds.Observe(d.Seconds()) }})
 		if err != nil {
 			return err

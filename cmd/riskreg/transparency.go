@@ -14,7 +14,7 @@ import (
 
 	"github.com/riskreg/riskreg/auth"
 	"github.com/riskreg/riskreg/eventstore"
-	"github.com/riskreg/riskreg/register"
+	"github.com/riskreg/riskreg/internal/app"
 	"github.com/riskreg/riskreg/transparency"
 )
 
@@ -111,7 +111,7 @@ func runIntegrate(ctx context.Context, args []string, getenv func(string) string
 			return err
 		}
 		defer pool.Close()
-		store, err := eventstore.New(pool, eventstore.Config{Upcasters: register.Upcasters(), Logger: logger})
+		store, err := app.NewStore(pool, eventstore.Config{Logger: logger})
 		if err != nil {
 			return err
 		}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/riskreg/riskreg/domain"
 	"github.com/riskreg/riskreg/eventstore"
+	"github.com/riskreg/riskreg/internal/app"
 	"github.com/riskreg/riskreg/internal/pgtest"
 	"github.com/riskreg/riskreg/projection"
 	"github.com/riskreg/riskreg/register"
@@ -105,7 +106,7 @@ func Open(t testing.TB, url string) (*pgxpool.Pool, *eventstore.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	store, err := eventstore.New(pool, eventstore.Config{Upcasters: register.Upcasters(), PollInterval: 50 * time.Millisecond,
+	store, err := app.NewStore(pool, eventstore.Config{PollInterval: 50 * time.Millisecond,
 		Logger: Logger()})
 	if err != nil {
 		t.Fatal(err)

@@ -613,15 +613,27 @@ func (rs *restarter) restart() {
 	rs.start()
 }
 
+// maxChurns bounds the restarts and outages of one churn: enough to hit
+// every point of a relay's life many times, few enough that the churn does
+// not starve the database (each restart opens a lock session) on a slow
+// machine, which would stretch the workload instead of testing the relay.
+const maxChurns = 300
+
 // churn appends cycles governance cycles while, every few milliseconds,
-// the relay is restarted or (with a proxy) the broker cut off for a while.
-// It returns the log.
+// the relay is restarted or (with a proxy) the broker cut off for a while,
+// at most maxChurns times. It returns the log.
 func (rs *restarter) churn(cycles int, p *proxy, pause time.Duration) []eventstore.RecordedEvent {
 	t := rs.t
 	t.Helper()
 	done := make(chan error, 1)
 	go func() { done <- runWorkload(context.Background(), rs.store, cycles, 4) }()
-	for {
+	for churns := 0; ; churns++ {
+		if churns >= maxChurns {
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+			return readLog(t, rs.store)
+		}
 		time.Sleep(time.Duration(mrand.Int64N(int64(pause))))
 		switch {
 		case p == nil || mrand.IntN(2) == 0:

@@ -117,8 +117,11 @@ func Lead(ctx context.Context, cfg LeadConfig, work func(ctx context.Context, s 
 		default:
 			failures.Reset()
 		}
-		if !sleep(ctx, wait) {
-			return nil
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+		case <-t.C:
 		}
 	}
 	return nil
@@ -137,16 +140,4 @@ func leadOnce(ctx context.Context, cfg LeadConfig, work func(ctx context.Context
 	}
 	cfg.Logger.Info("pglock: took the lock", "lock", cfg.AppName)
 	return s.Hold(ctx, cfg.CheckInterval, func(ctx context.Context) error { return work(ctx, s) })
-}
-
-// sleep waits d or until ctx ends, reporting whether the whole wait passed.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }

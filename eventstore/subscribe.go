@@ -175,6 +175,24 @@ func (s *Store) listen(ctx context.Context) error {
 	}
 }
 
+// Paced wraps a subscription's handler so that each call returns no sooner
+// than interval after it started (unless ctx ends): the events committed
+// meanwhile reach the next call together, so that a follower of a busy log
+// writes in few, larger transactions. A zero or negative interval paces
+// nothing.
+func Paced(interval time.Duration, handle func(context.Context, []RecordedEvent) error) func(context.Context, []RecordedEvent) error {
+	return func(ctx context.Context, events []RecordedEvent) error {
+		start := time.Now()
+		if err := handle(ctx, events); err != nil {
+			return err
+		}
+		if d := interval - time.Since(start); d > 0 {
+			sleep(ctx, d)
+		}
+		return nil
+	}
+}
+
 // retryBackOff returns the waits between a reader's retries: 50ms, doubling
 // up to 5s.
 func retryBackOff() *backoff.ExponentialBackOff {

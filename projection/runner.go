@@ -388,17 +388,7 @@ func (h *holding) followOnce(ctx context.Context) error {
 			return err
 		}
 	}
-	live := func(ctx context.Context, events []eventstore.RecordedEvent) error {
-		start := time.Now()
-		if err := apply(ctx, events); err != nil {
-			return err
-		}
-		if d := r.cfg.BatchInterval - time.Since(start); d > 0 {
-			sleep(ctx, d)
-		}
-		return nil
-	}
-	return r.cfg.Store.Subscribe(ctx, a.pos, eventstore.Filter{}, live)
+	return r.cfg.Store.Subscribe(ctx, a.pos, eventstore.Filter{}, eventstore.Paced(r.cfg.BatchInterval, apply))
 }
 
 // lockHeldBy is the condition that backend $2 holds the run lock of the

@@ -175,17 +175,7 @@ func (in *Integrator) follow(ctx context.Context) error {
 		pos = events[len(events)-1].Position
 	}
 	pos, _ = eventstore.ParsePosition(b.last)
-	live := func(ctx context.Context, events []eventstore.RecordedEvent) error {
-		start := time.Now()
-		if err := apply(ctx, events); err != nil {
-			return err
-		}
-		if d := in.cfg.BatchInterval - time.Since(start); d > 0 {
-			sleep(ctx, d)
-		}
-		return nil
-	}
-	return in.cfg.Store.Subscribe(ctx, pos, eventstore.Filter{}, live)
+	return in.cfg.Store.Subscribe(ctx, pos, eventstore.Filter{}, eventstore.Paced(in.cfg.BatchInterval, apply))
 }
 
 // load reads the stored tree and its position.

@@ -85,7 +85,7 @@ type calSession struct {
 }
 
 // calState is what one batch folds: the rows it touched, by id, and the
-// rows it adds.
+// rows it adds. It is the batch's Changes.
 type calState struct {
 	risks     map[string]*calRisk
 	responses map[string]*calResponse
@@ -95,7 +95,12 @@ type calState struct {
 	changes   [][]any
 }
 
-func (calendarProjection) Prepare(_ context.Context, _ Querier, _ int64, events []eventstore.RecordedEvent) (Changes, error) {
+// Prepare reads the rows of the subjects and sessions the batch touches,
+// with q, and folds the batch into them. A live batch reads with the pool,
+// before its transaction (as the other projections do: the transaction's
+// fence and checkpoint check make that safe), so that the transaction only
+// writes, in the round trip of its checks.
+func (calendarProjection) Prepare(ctx context.Context, q Querier, gen int64, events []eventstore.RecordedEvent) (Changes, error) {
 	decoded := make([]domain.Event, len(events))
 	for i, e := range events {
 		switch e.StreamType {
@@ -107,39 +112,29 @@ func (calendarProjection) Prepare(_ context.Context, _ Querier, _ int64, events 
 			decoded[i] = d
 		}
 	}
-	return &calendarChanges{events: events, decoded: decoded}, nil
-}
-
-// calendarChanges folds a batch in the batch's transaction: the calendar's
-// rows are few and small, so it reads the ones it touches there.
-type calendarChanges struct {
-	events  []eventstore.RecordedEvent
-	decoded []domain.Event
-}
-
-func (c *calendarChanges) Write(ctx context.Context, tx pgx.Tx, gen int64) error {
-	st, err := c.load(ctx, tx, gen)
+	st, err := loadCalState(ctx, q, gen, events, decoded)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	for i, e := range c.events {
-		if c.decoded[i] == nil {
+	for i, e := range events {
+		if decoded[i] == nil {
 			continue
 		}
-		if err := st.apply(gen, e, c.decoded[i]); err != nil {
-			return NewEventError(e, err)
+		if err := st.apply(gen, e, decoded[i]); err != nil {
+			return nil, NewEventError(e, err)
 		}
 	}
-	return st.write(ctx, tx, gen)
+	return st, nil
 }
 
-// load reads the stored rows of the subjects and sessions the batch touches.
-func (c *calendarChanges) load(ctx context.Context, q Querier, gen int64) (*calState, error) {
+// loadCalState reads the stored rows of the subjects and sessions that
+// events (decoded: nil for the events the calendar passes over) touch.
+func loadCalState(ctx context.Context, q Querier, gen int64, events []eventstore.RecordedEvent, decoded []domain.Event) (*calState, error) {
 	st := &calState{risks: map[string]*calRisk{}, responses: map[string]*calResponse{},
 		sessions: map[string]*calSession{}, existing: map[string]bool{}}
 	var risks, responses, sessions []string
-	for i, e := range c.events {
-		switch d := c.decoded[i].(type) {
+	for i, e := range events {
+		switch d := decoded[i].(type) {
 		case nil:
 		case domain.RiskReviewOverdue:
 			risks = append(risks, d.RiskID)
@@ -360,8 +355,18 @@ func (st *calState) applyTimeAct(gen int64, e eventstore.RecordedEvent, d domain
 	return nil
 }
 
-// write replaces the touched rows and adds the new ones.
-func (st *calState) write(ctx context.Context, tx pgx.Tx, gen int64) error {
+// calWrite is what a batch writes to one table of the calendar: it
+// replaces the rows whose key is in replace and adds rows.
+type calWrite struct {
+	table, key string
+	replace    []string
+	columns    []string
+	rows       [][]any
+}
+
+// writes returns the writes that replace the touched rows and add the new
+// ones.
+func (st *calState) writes(gen int64) []calWrite {
 	slot := slotOf(gen)
 	var risks, responses, sessions [][]any
 	var replaceRisks, replaceResponses, replaceSessions []string
@@ -389,24 +394,38 @@ func (st *calState) write(ctx context.Context, tx pgx.Tx, gen int64) error {
 		}
 		sessions = append(sessions, []any{slot, gen, s.ID, string(s.Body), pgDate(s.Date), s.Title, s.Version, s.Position})
 	}
-	for _, w := range []struct {
-		table, key string
-		replace    []string
-		columns    []string
-		rows       [][]any
-	}{
+	return []calWrite{
 		{"rm_cal_risks_gen", "risk_id", replaceRisks, calRiskCopyColumns, risks},
 		{"rm_cal_responses_gen", "response_id", replaceResponses, calResponseCopyColumns, responses},
 		{"rm_cal_sessions_gen", "session_id", replaceSessions, calSessionCopyColumns, sessions},
 		{"rm_cal_items_gen", "", nil, calItemCopyColumns, st.items},
 		{"rm_cal_changes_gen", "", nil, calChangeCopyColumns, st.changes},
-	} {
+	}
+}
+
+// Write replaces the touched rows and adds the new ones, with COPY.
+func (st *calState) Write(ctx context.Context, tx pgx.Tx, gen int64) error {
+	for _, w := range st.writes(gen) {
 		if err := deleteKeys(ctx, tx, w.table, w.key, gen, w.replace); err != nil {
 			return err
 		}
 		if err := copyRows(ctx, tx, w.table, w.columns, w.rows); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// queueable reports whether the batch is small enough to write in the
+// round trip of its transaction's checks: at most queueRows rows per table.
+func (st *calState) queueable() bool {
+	return max(len(st.risks), len(st.responses), len(st.sessions), len(st.items), len(st.changes)) <= queueRows
+}
+
+func (st *calState) queue(b *pgx.Batch, gen int64) error {
+	for _, w := range st.writes(gen) {
+		queueDeleteKeys(b, w.table, w.key, gen, w.replace)
+		queueInsert(b, w.table, w.columns, w.rows)
 	}
 	return nil
 }

@@ -253,7 +253,7 @@ func (w *lagWorker) next(ctx context.Context) ([]eventstore.RecordedEvent, error
 // append, from 16 callers) while the runner of every projection follows the
 // log, and measures for each event the time from its append's commit (when
 // Append returned) to the moment the last of the built-in projections committed
-// it.
+// it. It also logs each projection's own lag, to tell which one lags.
 func BenchmarkLiveLag(b *testing.B) {
 	pool, appendStore := benchStore(b, 24)
 	runnerStore, err := eventstore.New(pool, eventstore.Config{Upcasters: register.Upcasters(), Logger: quietLogger()})
@@ -265,12 +265,18 @@ func BenchmarkLiveLag(b *testing.B) {
 	var mu sync.Mutex
 	applied := make(map[uuid.UUID]time.Time) // when the last projection applied it
 	seen := make(map[uuid.UUID]int)
+	// when each projection applied it, to tell which one lags
+	appliedBy := make(map[string]map[uuid.UUID]time.Time)
+	for _, p := range projection.Builtin() {
+		appliedBy[p.Name()] = make(map[uuid.UUID]time.Time)
+	}
 	cfg := projection.Config{Store: runnerStore, Logger: quietLogger(),
-		OnApplied: func(_ string, events []eventstore.RecordedEvent) {
+		OnApplied: func(name string, events []eventstore.RecordedEvent) {
 			now := time.Now()
 			mu.Lock()
 			defer mu.Unlock()
 			for _, e := range events {
+				appliedBy[name][e.ID] = now
 				seen[e.ID]++
 				if seen[e.ID] == len(projection.Builtin()) {
 					applied[e.ID] = now
@@ -291,6 +297,7 @@ func BenchmarkLiveLag(b *testing.B) {
 
 	const callers = 16
 	var lags []time.Duration
+	lagsBy := make(map[string][]time.Duration)
 	var appendsPerSecond []float64
 	for b.Loop() {
 		total := *benchLagSeconds * *benchLagRate
@@ -346,11 +353,19 @@ func BenchmarkLiveLag(b *testing.B) {
 		mu.Lock()
 		for id, at := range committed {
 			lags = append(lags, max(applied[id].Sub(at), 0))
+			for name, by := range appliedBy {
+				lagsBy[name] = append(lagsBy[name], max(by[id].Sub(at), 0))
+			}
 		}
 		mu.Unlock()
 	}
+	for _, p := range projection.Builtin() {
+		l := lagsBy[p.Name()]
+		slices.Sort(l)
+		b.Logf("%s: lag p50 %s, p99 %s, max %s", p.Name(), quantile(l, 0.5), quantile(l, 0.99), l[len(l)-1])
+	}
 	slices.Sort(lags)
-	q := func(p float64) time.Duration { return lags[min(int(p*float64(len(lags))), len(lags)-1)] }
+	q := func(p float64) time.Duration { return quantile(lags, p) }
 	b.ReportMetric(benchstat.Mean(appendsPerSecond), "appends/s")
 	b.ReportMetric(float64(q(0.50).Microseconds())/1000, "p50-ms")
 	b.ReportMetric(float64(q(0.99).Microseconds())/1000, "p99-ms")
@@ -358,4 +373,9 @@ func BenchmarkLiveLag(b *testing.B) {
 	b.ReportMetric(0, "ns/op")
 	b.Logf("%d events: lag p50 %s, p99 %s, max %s at %.0f appends/s", len(lags), q(0.5), q(0.99), lags[len(lags)-1],
 		benchstat.Mean(appendsPerSecond))
+}
+
+// quantile returns the p-quantile of sorted, which must not be empty.
+func quantile(sorted []time.Duration, p float64) time.Duration {
+	return sorted[min(int(p*float64(len(sorted))), len(sorted)-1)]
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/bits"
 	"strconv"
 	"strings"
 
@@ -212,21 +213,50 @@ func (l changeList) queue(b *pgx.Batch, gen int64) error {
 func (noChanges) queueable() bool               { return true }
 func (noChanges) queue(*pgx.Batch, int64) error { return nil }
 
-// queueInsert queues on b the insert of rows into table, a statement per
-// row (prepared once per connection).
+// queueInsert queues on b the insert of rows into table. A statement per
+// row costs the server an executor start each (open the partition and its
+// indexes, prepare the index expressions and checks), so the rows go in a
+// few multi-row statements: pieces of 64, 32, ..., 1 rows (the binary digits
+// of their number), so that each table has at most seven statements, each
+// prepared once per connection.
 func queueInsert(b *pgx.Batch, table string, columns []string, rows [][]any) {
-	if len(rows) == 0 {
-		return
+	for len(rows) > 0 {
+		n := min(1<<(bits.Len(uint(len(rows)))-1), queueRows)
+		args := make([]any, 0, n*len(columns))
+		for _, row := range rows[:n] {
+			args = append(args, row...)
+		}
+		b.Queue(insertSQL(table, columns, n), args...)
+		rows = rows[n:]
 	}
-	names, params := make([]string, len(columns)), make([]string, len(columns))
+}
+
+// insertSQL returns the statement that inserts n rows of columns into
+// table, each value a parameter.
+func insertSQL(table string, columns []string, n int) string {
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "INSERT INTO %s (", pgx.Identifier{table}.Sanitize())
 	for i, c := range columns {
-		names[i], params[i] = pgx.Identifier{c}.Sanitize(), "$"+strconv.Itoa(i+1)
+		if i > 0 {
+			sb.WriteString(", ")
+		}
+		sb.WriteString(pgx.Identifier{c}.Sanitize())
 	}
-	sql := fmt.Sprintf("INSERT INTO %s (%s) VALUES (%s)", pgx.Identifier{table}.Sanitize(),
-		strings.Join(names, ", "), strings.Join(params, ", "))
-	for _, row := range rows {
-		b.Queue(sql, row...)
+	sb.WriteString(") VALUES ")
+	for r := range n {
+		if r > 0 {
+			sb.WriteString(", ")
+		}
+		sb.WriteByte('(')
+		for i := range columns {
+			if i > 0 {
+				sb.WriteString(", ")
+			}
+			sb.WriteString("$" + strconv.Itoa(r*len(columns)+i+1))
+		}
+		sb.WriteByte(')')
 	}
+	return sb.String()
 }
 
 // queueDeleteKeys queues on b what deleteKeys does.

@@ -129,42 +129,28 @@ func (a *applier) writeAll(ctx context.Context, changes []Changes) error {
 // write writes c in a transaction that checks the fence and that the
 // checkpoint is still a.pos, and moves the checkpoint to *last unless last is
 // nil.
+//
+// One round trip checks the fence and the checkpoint, and carries the writes
+// of a live batch of a few events (queuedChanges) with the checkpoint: the
+// batch's statements run in order, so a fenced batch fails at the fence and
+// its writes roll back with the transaction. Such a batch also carries the
+// transaction's BEGIN (see sendInTx): a live batch is two round trips, this
+// one and the commit.
 func (a *applier) write(ctx context.Context, c Changes, last *eventstore.Position) error {
-	return inTx(ctx, a.pool, func(tx pgx.Tx) error {
-		// One round trip checks the fence and the checkpoint, and carries
-		// the writes of a live batch of a few events with the checkpoint;
-		// the batch's statements run in order, so a fenced batch fails at
-		// the fence and its writes roll back with the transaction.
-		b := &pgx.Batch{}
-		// Read models are derived and the checkpoint commits with them: a
-		// crash that loses the last commits loses both, and they are applied
-		// again. So the batch need not wait for the WAL flush.
-		b.Queue("SET LOCAL synchronous_commit = off")
-		// The writes are prepared statements; plan each for its values, as
-		// the reads do (see planned): a generic plan cannot prune the
-		// partitions when it is made.
-		b.Queue("SET LOCAL plan_cache_mode = force_custom_plan")
-		a.fence(b)
-		eventstore.QueueLoadCheckpoint(b, a.checkpoint, func(stored eventstore.Position) error {
-			if stored != a.pos {
-				return fmt.Errorf("%w: checkpoint %s is at %q, the batch follows %q", errFenced, a.checkpoint, stored, a.pos)
-			}
-			return nil
-		})
-		q, queued := c.(queuedChanges)
-		if queued = queued && q.queueable(); queued {
-			if err := q.queue(b, a.gen); err != nil {
-				return err
-			}
-			if last != nil {
-				eventstore.QueueSaveCheckpoint(b, a.checkpoint, *last)
-			}
-		}
-		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+	q, queued := c.(queuedChanges)
+	if queued = queued && q.queueable(); queued {
+		b := a.checks()
+		if err := q.queue(b, a.gen); err != nil {
 			return err
 		}
-		if queued {
-			return nil
+		if last != nil {
+			eventstore.QueueSaveCheckpoint(b, a.checkpoint, *last)
+		}
+		return sendInTx(ctx, a.pool, b)
+	}
+	return inTx(ctx, a.pool, func(tx pgx.Tx) error {
+		if err := tx.SendBatch(ctx, a.checks()).Close(); err != nil {
+			return err
 		}
 		if err := c.Write(ctx, tx, a.gen); err != nil {
 			return err
@@ -174,6 +160,59 @@ func (a *applier) write(ctx context.Context, c Changes, last *eventstore.Positio
 		}
 		return eventstore.SaveCheckpoint(ctx, tx, a.checkpoint, *last)
 	})
+}
+
+// checks returns a batch of the statements that begin a transaction of the
+// applier's: its settings, the fence and the check of the checkpoint.
+func (a *applier) checks() *pgx.Batch {
+	b := &pgx.Batch{}
+	// Read models are derived and the checkpoint commits with them: a
+	// crash that loses the last commits loses both, and they are applied
+	// again. So the batch need not wait for the WAL flush.
+	b.Queue("SET LOCAL synchronous_commit = off")
+	// The writes are prepared statements; plan each for its values, as
+	// the reads do (see planned): a generic plan cannot prune the
+	// partitions when it is made.
+	b.Queue("SET LOCAL plan_cache_mode = force_custom_plan")
+	a.fence(b)
+	eventstore.QueueLoadCheckpoint(b, a.checkpoint, func(stored eventstore.Position) error {
+		if stored != a.pos {
+			return fmt.Errorf("%w: checkpoint %s is at %q, the batch follows %q", errFenced, a.checkpoint, stored, a.pos)
+		}
+		return nil
+	})
+	return b
+}
+
+// sendInTx runs the statements of b in a transaction whose BEGIN goes in
+// the same round trip, and commits it when every statement and every
+// check of a result on b succeeded; otherwise it rolls it back. As with
+// inTx, the commit is not cancelled with ctx.
+func sendInTx(ctx context.Context, pool *pgxpool.Pool, b *pgx.Batch) error {
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("projection: begin: %w", err)
+	}
+	// A connection left in a transaction (a failed rollback) is closed on
+	// release, not reused.
+	defer conn.Release()
+	b.QueuedQueries = append([]*pgx.QueuedQuery{{SQL: "BEGIN"}}, b.QueuedQueries...)
+	if err := conn.SendBatch(ctx, b).Close(); err != nil {
+		rollbackCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_, _ = conn.Exec(rollbackCtx, "ROLLBACK")
+		return err
+	}
+	commitCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	defer cancel()
+	tag, err := conn.Exec(commitCtx, "COMMIT")
+	if err != nil {
+		return fmt.Errorf("projection: commit: %w", err)
+	}
+	if tag.String() != "COMMIT" { // the transaction had failed: PostgreSQL rolled it back
+		return fmt.Errorf("projection: commit: %w", pgx.ErrTxCommitRollback)
+	}
+	return nil
 }
 
 // inTx runs fn in a transaction and commits it when fn succeeds. Once fn has

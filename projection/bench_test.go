@@ -267,6 +267,7 @@ func BenchmarkLiveLag(b *testing.B) {
 	seen := make(map[uuid.UUID]int)
 	// when each projection applied it, to tell which one lags
 	appliedBy := make(map[string]map[uuid.UUID]time.Time)
+	projections := len(projection.Builtin())
 	for _, p := range projection.Builtin() {
 		appliedBy[p.Name()] = make(map[uuid.UUID]time.Time)
 	}
@@ -278,7 +279,7 @@ func BenchmarkLiveLag(b *testing.B) {
 			for _, e := range events {
 				appliedBy[name][e.ID] = now
 				seen[e.ID]++
-				if seen[e.ID] == len(projection.Builtin()) {
+				if seen[e.ID] == projections {
 					applied[e.ID] = now
 				}
 			}

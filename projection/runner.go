@@ -31,7 +31,7 @@ type Config struct {
 	// BatchInterval is, live, the least time from the start of one batch of
 	// a projection to the next: the events committed meanwhile join the next
 	// batch, so that a busy log is applied in fewer, larger transactions
-	// (each costs a dozen round trips to PostgreSQL whatever its size). It
+	// (each costs a few round trips to PostgreSQL whatever its size). It
 	// adds at most that much to the projection's lag. Default 25ms; negative
 	// for none.
 	BatchInterval time.Duration

@@ -2,6 +2,7 @@ package projection_test
 
 import (
 	"context"
+	"errors"
 	"math/rand/v2"
 	"reflect"
 	"testing"
@@ -266,14 +267,21 @@ func compareChanges(t *testing.T, e *env, from, to time.Time) {
 		}
 	}
 	for _, kind := range []domain.RatingKind{domain.RatingKindInherent, domain.RatingKindResidual, domain.RatingKindTarget} {
-		moves, err := e.reader.Moves(ctx, from, to, kind)
-		if err != nil {
-			t.Fatal(err)
-		}
 		var wantMoves []string
 		for _, c := range want {
 			if cellOf(c.Before, kind) != cellOf(&c.After, kind) {
 				wantMoves = append(wantMoves, c.After.ID)
+			}
+		}
+		// The limit is exact: as many moves as it allows are returned, one
+		// more is an error.
+		moves, err := e.reader.Moves(ctx, from, to, kind, max(len(wantMoves), 1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(wantMoves) > 1 {
+			if _, err := e.reader.Moves(ctx, from, to, kind, len(wantMoves)-1); !errors.Is(err, projection.ErrTooManyMoves) {
+				t.Errorf("%s moves from %s to %s with a limit of %d of %d: %v, want ErrTooManyMoves", kind, from, to, len(wantMoves)-1, len(wantMoves), err)
 			}
 		}
 		var gotMoves []string

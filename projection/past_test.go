@@ -122,6 +122,18 @@ func TestPastEqualsAsOfFold(t *testing.T) {
 			}
 		}
 		compareVersions(t, e, rng, 50)
+		// Years on, past the workload's due dates: the responses still
+		// awaiting delivery are overdue on that day.
+		late := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+		snap, err := e.reader.AsOf(ctx, late)
+		if err != nil {
+			t.Fatal(err)
+		}
+		yes := true
+		if overdue, err := snap.ResponsesAsOf(projection.ResponseFilter{Overdue: &yes}); err != nil || len(overdue) == 0 {
+			t.Fatalf("no response overdue on %s (%v): the comparison below would not test the filter", late, err)
+		}
+		compareResponseLists(t, snap, e.reader.At(late), late)
 	}
 }
 
@@ -165,6 +177,7 @@ func comparePast(t *testing.T, e *env, at time.Time, totals bool) {
 	if !totals {
 		return
 	}
+	compareResponseLists(t, snap, past, at)
 	for _, f := range filtersToCount() {
 		g, err := past.Risks(ctx, f, 3, "")
 		if err != nil {
@@ -178,6 +191,50 @@ func comparePast(t *testing.T, e *env, at time.Time, totals bool) {
 			len(g.Items) > 0 && !reflect.DeepEqual(g.Items, w.Items) {
 			t.Errorf("as of %s, filter %+v: total %d, %d risks; the fold: total %d, %d risks", at, f, g.TotalCount, len(g.Items),
 				w.TotalCount, len(w.Items))
+		}
+	}
+}
+
+// compareResponseLists compares the lists of responses as of at, for a
+// set of filters, page by page, with the fold's.
+func compareResponseLists(t *testing.T, snap *projection.Snapshot, past *projection.Past, at time.Time) {
+	t.Helper()
+	ctx := context.Background()
+	all, err := snap.ResponsesAsOf(projection.ResponseFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	yes, no := true, false
+	filters := []projection.ResponseFilter{{}, {Overdue: &yes}, {Overdue: &no}, {Status: domain.ResponseStatusDraft},
+		{DueBefore: domain.DateOf(at).AddDays(30)}}
+	if len(all) > 0 {
+		r := all[len(all)/2]
+		filters = append(filters, projection.ResponseFilter{Owner: r.Owner}, projection.ResponseFilter{RiskID: r.RiskID},
+			projection.ResponseFilter{RiskID: r.RiskID, Status: r.Status, Overdue: &no})
+	}
+	for _, f := range filters {
+		want, err := snap.ResponsesAsOf(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []projection.Response
+		after := ""
+		for {
+			page, err := past.Responses(ctx, f, 3, after, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if page.TotalCount != len(want) {
+				t.Errorf("as of %s, responses %+v: total %d, the fold %d", at, f, page.TotalCount, len(want))
+			}
+			got = append(got, page.Items...)
+			if !page.HasNextPage || len(page.Items) == 0 {
+				break
+			}
+			after = page.Items[len(page.Items)-1].CreatedPosition.String()
+		}
+		if len(got) != len(want) || len(got) > 0 && !reflect.DeepEqual(got, want) {
+			t.Errorf("as of %s, responses %+v: %d, the fold %d", at, f, len(got), len(want))
 		}
 	}
 }

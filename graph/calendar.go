@@ -171,7 +171,7 @@ func (r *Resolver) listResponses(ctx context.Context, filter *model.ResponseFilt
 		}
 	} else {
 		r.current(ctx)
-		page, err := r.Reader.ResponseIDs(ctx, f, n, deref(after))
+		page, err := r.Reader.ResponseIDs(ctx, f, n, deref(after), asksFor(ctx, "totalCount"))
 		if err != nil {
 			return nil, readError(err, "after")
 		}

@@ -235,8 +235,10 @@ func (f ResponseFilter) validate() error {
 
 // ResponseIDs returns the ids of the page of responses that filter selects
 // after the cursor after, in the order they were proposed, with at most
-// first of them; cursors are the ids' positions in that order.
-func (r *Reader) ResponseIDs(ctx context.Context, filter ResponseFilter, first int, after string) (Page[Cursored], error) {
+// first of them; cursors are the ids' positions in that order. With total
+// false, TotalCount is -1: the total visits every response the filter
+// selects, the page only its own.
+func (r *Reader) ResponseIDs(ctx context.Context, filter ResponseFilter, first int, after string, total bool) (Page[Cursored], error) {
 	if err := checkFirst(first); err != nil {
 		return Page[Cursored]{}, err
 	}
@@ -267,7 +269,11 @@ func (r *Reader) ResponseIDs(ctx context.Context, filter ResponseFilter, first i
 		}
 		pageWhere += " AND c.created_position > " + q.Arg(after)
 	}
-	sql := `SELECT total.n, page.* FROM (SELECT count(*) AS n FROM rm_cal_responses c WHERE ` + where + `) total
+	count := `SELECT -1::bigint AS n`
+	if total {
+		count = `SELECT count(*) AS n FROM rm_cal_responses c WHERE ` + where
+	}
+	sql := `SELECT total.n, page.* FROM (` + count + `) total
 		LEFT JOIN LATERAL (SELECT c.response_id, c.created_position FROM rm_cal_responses c WHERE ` + pageWhere + `
 			ORDER BY c.created_position LIMIT ` + q.Arg(first+1) + `) page ON true`
 	rows, err := r.pool.Query(ctx, sql, planned(q.Args...)...)

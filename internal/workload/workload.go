@@ -145,29 +145,40 @@ func (w *Workload) commit(ctx context.Context, writes ...Write) error {
 		return err
 	}
 	for _, wr := range writes {
-		for _, e := range wr.Events {
-			var err error
-			switch wr.StreamType {
-			case domain.StreamRisk:
-				if r := w.risks[wr.StreamID]; r != nil {
-					err = r.Apply(e)
-				} else {
-					w.risks[wr.StreamID], err = domain.RiskFromHistory(wr.StreamID, []domain.Event{e})
-					w.riskIDs = append(w.riskIDs, wr.StreamID)
-				}
-			case domain.StreamResponse:
-				if s := w.responses[wr.StreamID]; s != nil {
-					err = s.Apply(e)
-				} else {
-					w.responses[wr.StreamID], err = domain.ResponseFromHistory(wr.StreamID, []domain.Event{e})
-					w.respIDs = append(w.respIDs, wr.StreamID)
-				}
-			case domain.StreamDecision:
-				w.decisions = append(w.decisions, wr.StreamID)
-			}
-			if err != nil {
-				return fmt.Errorf("workload: fold its own events: %w", err)
-			}
+		var err error
+		switch wr.StreamType {
+		case domain.StreamRisk:
+			err = fold(w.risks, &w.riskIDs, wr, domain.RiskFromHistory)
+		case domain.StreamResponse:
+			err = fold(w.responses, &w.respIDs, wr, domain.ResponseFromHistory)
+		case domain.StreamDecision:
+			w.decisions = append(w.decisions, wr.StreamID)
+		}
+		if err != nil {
+			return fmt.Errorf("workload: fold its own events: %w", err)
+		}
+	}
+	return nil
+}
+
+// fold applies a write's events to its aggregate in m, or starts the
+// aggregate with fromHistory (and lists it in ids) when the write is the
+// stream's first.
+func fold[A interface{ Apply(domain.Event) error }](m map[string]A, ids *[]string, wr Write,
+	fromHistory func(string, []domain.Event) (A, error)) error {
+	a, ok := m[wr.StreamID]
+	if !ok {
+		a, err := fromHistory(wr.StreamID, wr.Events)
+		if err != nil {
+			return err
+		}
+		m[wr.StreamID] = a
+		*ids = append(*ids, wr.StreamID)
+		return nil
+	}
+	for _, e := range wr.Events {
+		if err := a.Apply(e); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -21,6 +21,7 @@ import (
 	"github.com/riskreg/riskreg/eventstore"
 	"github.com/riskreg/riskreg/internal/benchstat"
 	"github.com/riskreg/riskreg/internal/pgtest"
+	"github.com/riskreg/riskreg/internal/workload"
 	"github.com/riskreg/riskreg/projection"
 	"github.com/riskreg/riskreg/register"
 )
@@ -69,18 +70,18 @@ type bulkSink struct {
 var bulkColumns = []string{"event_id", "stream_id", "stream_type", "version", "type", "schema_version", "data",
 	"actor", "correlation_id", "causation_id", "decision_id", "occurred_at", "prev_hash", "hash"}
 
-func (s *bulkSink) write(ctx context.Context, writes []write) error {
+func (s *bulkSink) write(ctx context.Context, writes []workload.Write) error {
 	hash := make([]byte, 32)
 	now := time.Now()
 	for _, w := range writes {
-		for i, e := range w.events {
-			ev := storedEvent(e, w.meta[i])
-			id := w.ids[i]
+		for i := range w.Events {
+			ev := w.Event(i)
+			id := ev.ID
 			if id == uuid.Nil {
 				id = uuid.New()
 			}
 			m := ev.Metadata
-			s.rows = append(s.rows, []any{pgtype.UUID{Bytes: id, Valid: true}, w.streamID, w.streamType, int64(w.version + i + 1), ev.Type,
+			s.rows = append(s.rows, []any{pgtype.UUID{Bytes: id, Valid: true}, w.StreamID, w.StreamType, int64(w.Version + i + 1), ev.Type,
 				int32(ev.SchemaVersion), []byte(ev.Data), m.Actor, orNil(m.CorrelationID), orNil(m.CausationID),
 				orNil(m.DecisionID), now, hash, hash})
 			s.n++
@@ -113,9 +114,9 @@ func fillLog(b *testing.B, pool *pgxpool.Pool, n int) {
 	b.Helper()
 	ctx := context.Background()
 	sink := &bulkSink{pool: pool}
-	w := newWorkload(42, sink.write)
+	w := workload.New(42, sink.write)
 	for sink.n < n {
-		if err := w.step(ctx); err != nil {
+		if err := w.Step(ctx); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -125,7 +126,7 @@ func fillLog(b *testing.B, pool *pgxpool.Pool, n int) {
 	if _, err := pool.Exec(ctx, "VACUUM ANALYZE events"); err != nil {
 		b.Fatal(err)
 	}
-	b.Logf("log: %d events: %d risks, %d responses, %d decisions", sink.n, len(w.risks), len(w.responses), len(w.decisions))
+	b.Logf("log: %d events: %d risks, %d responses, %d decisions", sink.n, len(w.Risks()), len(w.Responses()), len(w.Decisions()))
 }
 
 // BenchmarkRebuild compares a rebuild of every projection from the whole log
@@ -191,7 +192,7 @@ func (w *lagWorker) next(ctx context.Context) ([]eventstore.RecordedEvent, error
 	stored := func(events []domain.Event) []eventstore.Event {
 		out := make([]eventstore.Event, len(events))
 		for i, e := range events {
-			out[i] = storedEvent(e, eventstore.Metadata{Actor: "bench", CorrelationID: uuid.NewString()})
+			out[i] = workload.Stored(e, eventstore.Metadata{Actor: "bench", CorrelationID: uuid.NewString()})
 		}
 		return out
 	}

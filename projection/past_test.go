@@ -10,6 +10,7 @@ import (
 
 	"github.com/riskreg/riskreg/domain"
 	"github.com/riskreg/riskreg/eventstore"
+	"github.com/riskreg/riskreg/internal/workload"
 	"github.com/riskreg/riskreg/projection"
 )
 
@@ -41,7 +42,7 @@ func noEffects([]string) (map[string][]projection.Effect, error) { return nil, n
 func filtersToCount() []projection.RiskFilter {
 	yes, no := true, false
 	fs := []projection.RiskFilter{{}, {Flagged: &yes}, {Flagged: &no}, {Search: "fraud"}, {Search: "r-00"},
-		{Band: domain.BandRed, Owner: owners[0]}, {Status: domain.RiskStatusAssessed, Category: categories[1], Flagged: &no}}
+		{Band: domain.BandRed, Owner: workload.Owners[0]}, {Status: domain.RiskStatusAssessed, Category: workload.Categories[1], Flagged: &no}}
 	for _, b := range []domain.Band{domain.BandGreen, domain.BandAmber, domain.BandRed} {
 		fs = append(fs, projection.RiskFilter{Band: b})
 	}
@@ -49,10 +50,10 @@ func filtersToCount() []projection.RiskFilter {
 		domain.RiskStatusMonitoring, domain.RiskStatusTolerated, domain.RiskStatusClosed, domain.RiskStatusWithdrawn} {
 		fs = append(fs, projection.RiskFilter{Status: s})
 	}
-	for _, o := range owners {
+	for _, o := range workload.Owners {
 		fs = append(fs, projection.RiskFilter{Owner: o})
 	}
-	for _, c := range categories {
+	for _, c := range workload.Categories {
 		fs = append(fs, projection.RiskFilter{Category: c})
 	}
 	return fs
@@ -72,7 +73,7 @@ func TestPastEqualsAsOfFold(t *testing.T) {
 	const workloads, instantsPer = 2, 100
 	for w := range workloads {
 		e := newEnv(t)
-		e.work.v1Assessments = w == 0
+		e.work.V1Assessments = w == 0
 		start(t, runnerConfig(e.store))
 		seed := uint64(time.Now().UnixNano())
 		t.Logf("instants drawn with seed %d", seed)

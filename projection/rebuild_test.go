@@ -44,7 +44,7 @@ func dumpAll(t *testing.T, e *env) map[string][]string {
 // generation is cleared, and the runner goes on with the new generation.
 func TestRebuildEqualsIncremental(t *testing.T) {
 	e := newEnv(t)
-	e.work.v1Assessments = true
+	e.work.V1Assessments = true
 	cfg := runnerConfig(e.store)
 	cfg.BatchSize = 7
 	start(t, cfg)
@@ -123,7 +123,7 @@ func TestRebuildWhileAppending(t *testing.T) {
 				return
 			default:
 			}
-			if err := e.work.step(context.Background()); err != nil {
+			if err := e.work.Step(context.Background()); err != nil {
 				done <- err
 				return
 			}

@@ -51,17 +51,17 @@ func newFoldState[R any]() *foldState[R] {
 //
 // Every event must be the next version of its stream: an event applied twice
 // or skipped shows up as an *EventError here instead of a wrong row.
-func (m streamModel[R]) fold(ctx context.Context, q Querier, gen int64, events []eventstore.RecordedEvent, st *foldState[R], load bool) error {
+func (m streamModel[R]) fold(ctx context.Context, q Querier, gen int64, b eventBatch, st *foldState[R], load bool) error {
 	if load {
-		if err := m.loadMissing(ctx, q, gen, events, st); err != nil {
+		if err := m.loadMissing(ctx, q, gen, b.events, st); err != nil {
 			return err
 		}
 	}
-	for _, e := range events {
+	for i, e := range b.events {
 		if e.StreamType != m.streamType {
 			continue
 		}
-		d, err := decode(e)
+		d, err := b.decode(i)
 		if err != nil {
 			return err
 		}
@@ -166,7 +166,7 @@ func (p *streamProjection[R]) Tables() []string {
 
 func (p *streamProjection[R]) Prepare(ctx context.Context, q Querier, gen int64, events []eventstore.RecordedEvent) (Changes, error) {
 	st := newFoldState[R]()
-	if err := p.fold(ctx, q, gen, events, st, true); err != nil {
+	if err := p.fold(ctx, q, gen, batchOf(events), st, true); err != nil {
 		return nil, err
 	}
 	if p.history == nil {
@@ -270,7 +270,7 @@ type streamBuffer[R any] struct {
 	written bool // whether rows were taken: until then the generation is empty
 }
 
-func (b *streamBuffer[R]) add(ctx context.Context, q Querier, gen int64, events []eventstore.RecordedEvent) error {
+func (b *streamBuffer[R]) add(ctx context.Context, q Querier, gen int64, events eventBatch) error {
 	return b.p.fold(ctx, q, gen, events, b.st, b.written)
 }
 

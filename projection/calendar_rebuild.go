@@ -143,4 +143,6 @@ func (b *calendarBuffer) take(chunk int) []Changes {
 // calWrite writes the rows of a calState.
 type calWrite struct{ st *calState }
 
-func (w *calWrite) Write(ctx context.Context, tx pgx.Tx, gen int64) error { return w.st.write(ctx, tx, gen) }
+func (w *calWrite) Write(ctx context.Context, tx pgx.Tx, gen int64) error {
+	return w.st.write(ctx, tx, gen)
+}

@@ -36,7 +36,8 @@ import (
 var (
 	benchEvents     = flag.Int("bench-events", 1_000_000, "events in the log for BenchmarkRebuild")
 	benchBatch      = flag.Int("bench-batch", 10_000, "RebuildConfig.BatchSize for BenchmarkRebuild")
-	benchOnly       = flag.String("bench-projections", "", "comma-separated projections BenchmarkRebuild rebuilds (default: every built-in one)")
+	benchOnly       = flag.String("bench-projections", "", "comma-separated projections BenchmarkRebuild rebuilds (default: every built-in one); "+
+		"several such lists, separated by semicolons, are rebuilt one after the other from the same log (the ratio is the first's)")
 	benchBound      = flag.Bool("bench-bound", false, "BenchmarkRebuild also times PostgreSQL copying the rebuilt rows into tables of the same indexes")
 	benchLagSeconds = flag.Int("bench-lag-seconds", 10, "how long BenchmarkLiveLag appends")
 	benchLagRate    = flag.Int("bench-lag-rate", 1000, "appends per second in BenchmarkLiveLag")
@@ -159,20 +160,29 @@ func BenchmarkRebuild(b *testing.B) {
 		}
 		copyRates = append(copyRates, float64(tag.RowsAffected())/time.Since(start).Seconds())
 
-		cpu := readCPU()
-		res, err := projection.Rebuild(ctx, projection.RebuildConfig{Store: store, Projections: benchProjections(b),
-			BatchSize: *benchBatch, Logger: quietLogger()})
-		if err != nil {
-			b.Fatal(err)
+		for i, ps := range benchProjections(b) {
+			cpu := readCPU()
+			res, err := projection.Rebuild(ctx, projection.RebuildConfig{Store: store, Projections: ps,
+				BatchSize: *benchBatch, Logger: quietLogger()})
+			if err != nil {
+				b.Fatal(err)
+			}
+			used := readCPU().sub(cpu)
+			if res.Events < int64(*benchEvents) {
+				b.Fatalf("rebuilt from %d events, want %d", res.Events, *benchEvents)
+			}
+			rate := float64(res.Events) / res.Elapsed.Seconds()
+			if i == 0 {
+				rebuildRates = append(rebuildRates, rate)
+			}
+			names := make([]string, len(ps))
+			for j, p := range ps {
+				names[j] = p.Name()
+			}
+			b.Logf("copy %.0f events/s, rebuild of %s %.0f events/s (%s, %.3fx); CPU: this process %s, PostgreSQL %s",
+				copyRates[len(copyRates)-1], strings.Join(names, "+"), rate, res.Elapsed.Round(time.Millisecond),
+				rate/copyRates[len(copyRates)-1], used.self.Round(time.Millisecond), used.postgres.Round(time.Millisecond))
 		}
-		used := readCPU().sub(cpu)
-		if res.Events < int64(*benchEvents) {
-			b.Fatalf("rebuilt from %d events, want %d", res.Events, *benchEvents)
-		}
-		rebuildRates = append(rebuildRates, float64(res.Events)/res.Elapsed.Seconds())
-		b.Logf("copy %.0f events/s, rebuild %.0f events/s (%s); CPU: this process %s, PostgreSQL %s", copyRates[len(copyRates)-1],
-			rebuildRates[len(rebuildRates)-1], res.Elapsed.Round(time.Millisecond), used.self.Round(time.Millisecond),
-			used.postgres.Round(time.Millisecond))
 		if *benchBound {
 			copyBound(b, pool)
 		}
@@ -184,20 +194,25 @@ func BenchmarkRebuild(b *testing.B) {
 	b.ReportMetric(0, "ns/op")
 }
 
-// benchProjections returns the projections -bench-projections names.
-func benchProjections(b *testing.B) []projection.Projection {
+// benchProjections returns the sets of projections -bench-projections
+// names, each to rebuild together.
+func benchProjections(b *testing.B) [][]projection.Projection {
 	if *benchOnly == "" {
-		return projection.Builtin()
+		return [][]projection.Projection{projection.Builtin()}
 	}
-	var ps []projection.Projection
-	for name := range strings.SplitSeq(*benchOnly, ",") {
-		p, err := projection.Lookup(name)
-		if err != nil {
-			b.Fatal(err)
+	var sets [][]projection.Projection
+	for set := range strings.SplitSeq(*benchOnly, ";") {
+		var ps []projection.Projection
+		for name := range strings.SplitSeq(set, ",") {
+			p, err := projection.Lookup(name)
+			if err != nil {
+				b.Fatal(err)
+			}
+			ps = append(ps, p)
 		}
-		ps = append(ps, p)
+		sets = append(sets, ps)
 	}
-	return ps
+	return sets
 }
 
 // cpuTimes is CPU time used by this process and by the processes of the

@@ -28,9 +28,13 @@ import (
 // bulkTables are the tables whose shadow partitions a rebuild fills without
 // indexes.
 // These are the tables that a rebuild only adds rows to, never reads or
-// replaces rows of (unless its buffer spills: see target.add); their writes
-// during the rebuild go to the partition itself, not through its table.
+// replaces rows of, unless its buffer spills (see target.add): the history
+// and what is only ever added, and the current rows of risks and responses,
+// written once at the end. Their writes go to the partition itself, not
+// through its table.
 var bulkTables = map[string]bool{
+	"rm_risks_gen":             true,
+	"rm_responses_gen":         true,
 	"rm_risk_history_gen":      true,
 	"rm_response_history_gen":  true,
 	"rm_risk_counts_gen":       true,

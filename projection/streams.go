@@ -241,7 +241,7 @@ func (c *streamChanges[R]) queue(b *pgx.Batch, gen int64) error {
 	}
 	for i, t := range c.p.tables {
 		queueDeleteKeys(b, t.name, c.p.key, gen, replace)
-		queueInsert(b, t.name, t.columns, byTable[i])
+		queueInsert(b, partitionOf(t.name, gen), t.columns, byTable[i])
 	}
 	return nil
 }
@@ -255,7 +255,9 @@ func (c *streamChanges[R]) Write(ctx context.Context, tx pgx.Tx, gen int64) erro
 		if err := deleteKeys(ctx, tx, t.name, c.p.key, gen, replace); err != nil {
 			return err
 		}
-		if err := copyRows(ctx, tx, t.name, t.columns, byTable[i]); err != nil {
+		// Into the partition itself: a rebuild fills it detached (see
+		// detachBulk).
+		if err := copyRows(ctx, tx, partitionOf(t.name, gen), t.columns, byTable[i]); err != nil {
 			return err
 		}
 	}

@@ -39,10 +39,14 @@ type foldState[R any] struct {
 	existing map[string]bool
 	// the versions folded, for the history (see temporal.go)
 	hist historyState[R]
+	// counted holds the counters each row counted in after its last event,
+	// which are those it counts in before its next one.
+	counted map[string][]counterKey
 }
 
 func newFoldState[R any]() *foldState[R] {
-	return &foldState[R]{rows: make(map[string]*R), existing: make(map[string]bool), hist: newHistoryState[R]()}
+	return &foldState[R]{rows: make(map[string]*R), existing: make(map[string]bool), hist: newHistoryState[R](),
+		counted: make(map[string][]counterKey)}
 }
 
 // fold applies events to the rows in st in order. Rows of streams st does
@@ -76,7 +80,10 @@ func (m streamModel[R]) fold(ctx context.Context, q Querier, gen int64, b eventB
 		}
 		var before []counterKey
 		if m.history != nil && m.history.counters != nil && r != nil {
-			before = m.history.counters(r)
+			var ok bool
+			if before, ok = st.counted[e.StreamID]; !ok {
+				before = m.history.counters(r)
+			}
 		}
 		next, err := m.apply(r, e, d)
 		if err != nil {
@@ -87,7 +94,9 @@ func (m streamModel[R]) fold(ctx context.Context, q Querier, gen int64, b eventB
 			st.order = append(st.order, e.StreamID)
 		}
 		if m.history != nil {
-			m.history.record(&st.hist, e, current, before, next)
+			if after := m.history.record(&st.hist, e, current, before, next); after != nil {
+				st.counted[e.StreamID] = after
+			}
 		}
 	}
 	return nil

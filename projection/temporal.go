@@ -99,7 +99,8 @@ func newHistoryState[R any]() historyState[R] {
 
 // record adds to st the version of its stream that event e made: next, after
 // the stream's version prev (0 for a new stream), which counted in before.
-func (h *historyModel[R]) record(st *historyState[R], e eventstore.RecordedEvent, prev int, before []counterKey, next *R) {
+// It returns the counters next counts in (nil when the model keeps none).
+func (h *historyModel[R]) record(st *historyState[R], e eventstore.RecordedEvent, prev int, before []counterKey, next *R) []counterKey {
 	if v, ok := st.open[e.StreamID]; ok {
 		v.to, v.toAt = e.Position, e.RecordedAt
 		st.closed = append(st.closed, *v)
@@ -108,7 +109,7 @@ func (h *historyModel[R]) record(st *historyState[R], e eventstore.RecordedEvent
 	}
 	st.open[e.StreamID] = &version[R]{row: *next, eventID: e.ID, from: e.Position, fromAt: e.RecordedAt}
 	if h.counters == nil {
-		return
+		return nil
 	}
 	after := h.counters(next)
 	change := func(from, to []counterKey, d int64) {
@@ -123,6 +124,7 @@ func (h *historyModel[R]) record(st *historyState[R], e eventstore.RecordedEvent
 	}
 	change(before, after, -1)
 	change(after, before, 1)
+	return after
 }
 
 // countRow is a counter's value after one event.

@@ -34,9 +34,9 @@ import (
 // report rates and latencies as metrics; ns/op means nothing here.
 
 var (
-	benchEvents     = flag.Int("bench-events", 1_000_000, "events in the log for BenchmarkRebuild")
-	benchBatch      = flag.Int("bench-batch", 10_000, "RebuildConfig.BatchSize for BenchmarkRebuild")
-	benchOnly       = flag.String("bench-projections", "", "comma-separated projections BenchmarkRebuild rebuilds (default: every built-in one); "+
+	benchEvents = flag.Int("bench-events", 1_000_000, "events in the log for BenchmarkRebuild")
+	benchBatch  = flag.Int("bench-batch", 10_000, "RebuildConfig.BatchSize for BenchmarkRebuild")
+	benchOnly   = flag.String("bench-projections", "", "comma-separated projections BenchmarkRebuild rebuilds (default: every built-in one); "+
 		"several such lists, separated by semicolons, are rebuilt one after the other from the same log (the ratio is the first's)")
 	benchBound      = flag.Bool("bench-bound", false, "BenchmarkRebuild also times PostgreSQL copying the rebuilt rows into tables of the same indexes")
 	benchLagSeconds = flag.Int("bench-lag-seconds", 10, "how long BenchmarkLiveLag appends")

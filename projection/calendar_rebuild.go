@@ -28,6 +28,8 @@ type calendarBuffer struct {
 	written bool // whether rows were taken: until then the generation is empty
 }
 
+func (calendarProjection) decodes(streamType string) bool { return calendarReads(streamType) }
+
 // calendarReads are the stream types whose events the calendar folds.
 func calendarReads(streamType string) bool {
 	switch streamType {

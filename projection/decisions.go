@@ -153,6 +153,10 @@ func (decisionsProjection) Prepare(_ context.Context, _ Querier, gen int64, even
 // newBuffer implements bufferedProjection.
 func (decisionsProjection) newBuffer() projectionBuffer { return &decisionBuffer{} }
 
+func (decisionsProjection) decodes(streamType string) bool {
+	return streamType == domain.StreamDecision
+}
+
 // decisionChanges adds decisions, subjects and effects.
 type decisionChanges struct {
 	decisions, subjects, effects [][]any

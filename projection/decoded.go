@@ -17,19 +17,49 @@ type eventBatch struct {
 // batchOf returns the batch of events, decoded as they are read.
 func batchOf(events []eventstore.RecordedEvent) eventBatch { return eventBatch{events: events} }
 
-// decodeBatch returns the batch of events with every event's data decoded.
-// An event that fails to decode fails only the projections that read it.
-func decodeBatch(events []eventstore.RecordedEvent) eventBatch {
+// streamReader is a projection that tells the stream types whose events'
+// data it decodes.
+type streamReader interface {
+	decodes(streamType string) bool
+}
+
+// decodedBy returns whether one of ps decodes the events of a stream type:
+// all when one of them does not tell.
+func decodedBy(ps []Projection) func(streamType string) bool {
+	readers := make([]streamReader, len(ps))
+	for i, p := range ps {
+		r, ok := p.(streamReader)
+		if !ok {
+			return func(string) bool { return true }
+		}
+		readers[i] = r
+	}
+	return func(streamType string) bool {
+		for _, r := range readers {
+			if r.decodes(streamType) {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+// decodeBatch returns the batch of events with the data of those of the
+// stream types wanted decoded; the others are decoded as they are read. An
+// event that fails to decode fails only the projections that read it.
+func decodeBatch(events []eventstore.RecordedEvent, wanted func(streamType string) bool) eventBatch {
 	b := eventBatch{events: events, decoded: make([]domain.Event, len(events)), errs: make([]error, len(events))}
 	for i, e := range events {
-		b.decoded[i], b.errs[i] = decode(e)
+		if wanted(e.StreamType) {
+			b.decoded[i], b.errs[i] = decode(e)
+		}
 	}
 	return b
 }
 
 // decode returns the decoded data of the i-th event.
 func (b eventBatch) decode(i int) (domain.Event, error) {
-	if b.decoded == nil {
+	if b.decoded == nil || b.decoded[i] == nil && b.errs[i] == nil {
 		return decode(b.events[i])
 	}
 	return b.decoded[i], b.errs[i]

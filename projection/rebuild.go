@@ -417,6 +417,11 @@ func fill(ctx context.Context, cfg RebuildConfig, shadows []*shadow, total int64
 		})
 	}
 	raw := make(chan []eventstore.RecordedEvent, 1)
+	ps := make([]Projection, len(shadows))
+	for i, s := range shadows {
+		ps[i] = s.p
+	}
+	wanted := decodedBy(ps)
 	wg.Go(func() {
 		defer func() {
 			for _, ch := range pages {
@@ -424,7 +429,7 @@ func fill(ctx context.Context, cfg RebuildConfig, shadows []*shadow, total int64
 			}
 		}()
 		for events := range raw {
-			b := decodeBatch(events)
+			b := decodeBatch(events, wanted)
 			for _, ch := range pages {
 				select {
 				case ch <- b:

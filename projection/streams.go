@@ -210,6 +210,8 @@ func (p *streamProjection[R]) changes(st *foldState[R]) *streamChanges[R] {
 	return c
 }
 
+func (p *streamProjection[R]) decodes(streamType string) bool { return streamType == p.streamType }
+
 // newBuffer implements bufferedProjection.
 func (p *streamProjection[R]) newBuffer() projectionBuffer {
 	return &streamBuffer[R]{p: p, st: newFoldState[R]()}

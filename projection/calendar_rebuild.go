@@ -117,28 +117,29 @@ func (a *calAdd) Write(ctx context.Context, tx pgx.Tx, gen int64) error {
 func (b *calendarBuffer) take(chunk int) []Changes {
 	out := b.drain(chunk)
 	st := b.st
-	for ids := range slices.Chunk(slices.Sorted(maps.Keys(st.risks)), chunk) {
-		piece := &calState{risks: make(map[string]*calRisk, len(ids)), existing: st.existing}
-		for _, id := range ids {
-			piece.risks[id] = st.risks[id]
-		}
-		out = append(out, &calWrite{st: piece})
+	for _, rows := range pieces(st.risks, chunk) {
+		out = append(out, &calWrite{st: &calState{risks: rows, existing: st.existing}})
 	}
-	for ids := range slices.Chunk(slices.Sorted(maps.Keys(st.responses)), chunk) {
-		piece := &calState{responses: make(map[string]*calResponse, len(ids)), existing: st.existing}
-		for _, id := range ids {
-			piece.responses[id] = st.responses[id]
-		}
-		out = append(out, &calWrite{st: piece})
+	for _, rows := range pieces(st.responses, chunk) {
+		out = append(out, &calWrite{st: &calState{responses: rows, existing: st.existing}})
 	}
-	for ids := range slices.Chunk(slices.Sorted(maps.Keys(st.sessions)), chunk) {
-		piece := &calState{sessions: make(map[string]*calSession, len(ids)), existing: st.existing}
-		for _, id := range ids {
-			piece.sessions[id] = st.sessions[id]
-		}
-		out = append(out, &calWrite{st: piece})
+	for _, rows := range pieces(st.sessions, chunk) {
+		out = append(out, &calWrite{st: &calState{sessions: rows, existing: st.existing}})
 	}
 	b.st, b.written = newCalState(), true
+	return out
+}
+
+// pieces splits rows into maps of at most chunk rows each, in key order.
+func pieces[T any](rows map[string]*T, chunk int) []map[string]*T {
+	var out []map[string]*T
+	for ids := range slices.Chunk(slices.Sorted(maps.Keys(rows)), chunk) {
+		piece := make(map[string]*T, len(ids))
+		for _, id := range ids {
+			piece[id] = rows[id]
+		}
+		out = append(out, piece)
+	}
 	return out
 }
 

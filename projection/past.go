@@ -193,18 +193,7 @@ func (p *Past) Responses(ctx context.Context, filter ResponseFilter, first int, 
 	}
 	q := &sqlwhere.Builder{}
 	q.Where(valid("h", q.Arg(p.at)))
-	if filter.Status != "" {
-		q.Where("h.status = %s", string(filter.Status))
-	}
-	if filter.Owner != "" {
-		q.Where("h.owner = %s", filter.Owner)
-	}
-	if filter.RiskID != "" {
-		q.Where("h.risk_id = %s", filter.RiskID)
-	}
-	if !filter.DueBefore.IsZero() {
-		q.Where("h.due_date < %s", pgDate(filter.DueBefore))
-	}
+	filter.sqlWhere(q, "h")
 	if filter.Overdue != nil {
 		// domain.Date.Passed: a due date before the day.
 		var awaiting []string

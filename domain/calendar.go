@@ -177,6 +177,14 @@ func awaitingDelivery(s ResponseStatus) bool {
 	return !s.Terminal()
 }
 
+// ResponseStatusesAwaitingDelivery returns the statuses in which a response
+// is still to be delivered: a response in one of them whose due date passed
+// is overdue (DueTimeActs). Readers that select overdue responses in a
+// query use it, so that the statuses are named once, here.
+func ResponseStatusesAwaitingDelivery() []ResponseStatus {
+	return slices.DeleteFunc(slices.Clone(responseStatuses), func(s ResponseStatus) bool { return !awaitingDelivery(s) })
+}
+
 // DueTimeActs returns the acts of time due on day today for subjects, in
 // the order of subjects: every review date, acceptance and due date that
 // has passed and was not acted on yet, however long ago it passed.

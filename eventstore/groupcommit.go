@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/riskreg/riskreg/internal/pgretry"
+	"github.com/riskreg/riskreg/internal/sleep"
 )
 
 const (
@@ -159,7 +160,7 @@ func (s *Store) commit(batch []*appendRequest, fresh, sent bool) {
 		}
 		if retryable(err) && attempt < commitAttempts && ctx.Err() == nil {
 			s.log.Warn("eventstore: append failed, retrying", "attempt", attempt, "err", err)
-			if sleep(ctx, pause.NextBackOff()) {
+			if sleep.For(ctx, pause.NextBackOff()) {
 				continue
 			}
 		}

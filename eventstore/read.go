@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 
+	"github.com/riskreg/riskreg/internal/sleep"
 	"github.com/riskreg/riskreg/internal/sqlwhere"
 )
 
@@ -231,7 +232,7 @@ func (s *Store) WaitVisible(ctx context.Context, pos Position) error {
 		if pos.tx < xmin {
 			return nil
 		}
-		if !sleep(ctx, pause) {
+		if !sleep.For(ctx, pause) {
 			return fmt.Errorf("eventstore: wait visible: %w", ctx.Err())
 		}
 		pause = min(2*pause, 20*time.Millisecond)

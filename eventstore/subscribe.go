@@ -8,6 +8,8 @@ import (
 
 	"github.com/cenkalti/backoff/v5"
 	"github.com/jackc/pgx/v5"
+
+	"github.com/riskreg/riskreg/internal/sleep"
 )
 
 // notifyChannel is the PostgreSQL channel on which stores tell each other
@@ -51,7 +53,7 @@ func (s *Store) SubscribePaged(ctx context.Context, after Position, f Filter, pa
 			}
 			failures++
 			s.log.Warn("eventstore: subscription read failed, retrying", "err", err, "failures", failures)
-			if !sleep(ctx, pause.NextBackOff()) {
+			if !sleep.For(ctx, pause.NextBackOff()) {
 				return nil
 			}
 			continue
@@ -147,7 +149,7 @@ func (s *Store) listenLoop() {
 			return
 		}
 		s.log.Warn("eventstore: listening for commits failed; polling until it is back", "err", err)
-		if !sleep(ctx, pause.NextBackOff()) {
+		if !sleep.For(ctx, pause.NextBackOff()) {
 			return
 		}
 	}
@@ -187,7 +189,7 @@ func Paced(interval time.Duration, handle func(context.Context, []RecordedEvent)
 			return err
 		}
 		if d := interval - time.Since(start); d > 0 {
-			sleep(ctx, d)
+			sleep.For(ctx, d)
 		}
 		return nil
 	}
@@ -197,16 +199,4 @@ func Paced(interval time.Duration, handle func(context.Context, []RecordedEvent)
 // up to 5s.
 func retryBackOff() *backoff.ExponentialBackOff {
 	return &backoff.ExponentialBackOff{InitialInterval: 50 * time.Millisecond, Multiplier: 2, MaxInterval: 5 * time.Second}
-}
-
-// sleep waits d or until ctx ends, reporting whether the whole wait passed.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }

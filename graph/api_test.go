@@ -627,9 +627,14 @@ func TestBadInput(t *testing.T) {
 		{"asOf and atVersion", `query($id: ID!) { risk(id: $id, asOf: "2026-01-01T00:00:00Z", atVersion: 1) { id } }`, vars{"id": risk.ID}, "BAD_USER_INPUT"},
 		{"malformed time", `query($id: ID!) { risk(id: $id, asOf: "yesterday") { id } }`, vars{"id": risk.ID}, "BAD_USER_INPUT"},
 		{"unknown risk", `{ risk(id: "nope") { id } }`, nil, "NOT_FOUND"},
+		{"registerChanges to before from", `{ registerChanges(from: "2026-02-01T00:00:00Z", to: "2026-01-01T00:00:00Z") { totalCount } }`, nil, "BAD_USER_INPUT"},
+		{"heatMapMovement to before from", `{ heatMapMovement(from: "2026-02-01T00:00:00Z", to: "2026-01-01T00:00:00Z") { risk { id } } }`, nil, "BAD_USER_INPUT"},
+		{"registerChanges first over 500", `{ registerChanges(from: "2026-01-01T00:00:00Z", first: 501) { totalCount } }`, nil, "BAD_USER_INPUT"},
 		{"too deep", deep, nil, "GRAPHQL_VALIDATION_FAILED"},
 		{"too many aliases", aliases, nil, "GRAPHQL_VALIDATION_FAILED"},
 		{"too complex", `{ events(first: 500) { edges { node { id } } } risks(first: 500) { edges { node { responses { decisions { effects { id } } } } } } }`, nil, "COMPLEXITY_LIMIT_EXCEEDED"},
+		{"too complex moves", `{ heatMapMovement(from: "2026-01-01T00:00:00Z") { risk { responses { decisions { effects { id } } } } } }`, nil, "COMPLEXITY_LIMIT_EXCEEDED"},
+		{"too complex changes", `{ registerChanges(from: "2026-01-01T00:00:00Z", first: 500) { edges { node { events { id type } decisions { effects { id } } } } } }`, nil, "COMPLEXITY_LIMIT_EXCEEDED"},
 		{"parse error", `{ me { subject `, nil, "GRAPHQL_PARSE_FAILED"},
 	} {
 		r := e.post(t, staff, tc.query, tc.vars)

@@ -171,7 +171,7 @@ func (r *Resolver) listResponses(ctx context.Context, filter *model.ResponseFilt
 		}
 	} else {
 		r.current(ctx)
-		page, err := r.Reader.ResponseIDs(ctx, f, n, deref(after))
+		page, err := r.Reader.ResponseIDs(ctx, f, n, deref(after), asksFor(ctx, "totalCount"))
 		if err != nil {
 			return nil, readError(err, "after")
 		}
@@ -197,30 +197,16 @@ func (r *Resolver) listResponses(ctx context.Context, filter *model.ResponseFilt
 	return c, nil
 }
 
-// responsesAsOf fills c with a page of the responses as they stood at asOf;
-// the cursor is the position the response was proposed at.
+// responsesAsOf fills c with a page of the responses as they stood at asOf,
+// from the temporal read models; the cursor is the position the response
+// was proposed at.
 func (r *Resolver) responsesAsOf(ctx context.Context, c *model.ResponseConnection, f projection.ResponseFilter, n int, after string, asOf time.Time) error {
-	from, err := cursor(&after)
+	page, err := r.Reader.At(asOf).Responses(ctx, f, n, after, asksFor(ctx, "totalCount"))
 	if err != nil {
-		return err
+		return readError(err, "after")
 	}
-	snap, err := r.Reader.AsOf(ctx, asOf)
-	if err != nil {
-		return err
-	}
-	all, err := snap.ResponsesAsOf(f)
-	if err != nil {
-		return badInput("filter", err.Error())
-	}
-	c.TotalCount = len(all)
-	for _, resp := range all {
-		if resp.CreatedPosition.Compare(from) <= 0 {
-			continue
-		}
-		if len(c.Edges) == n {
-			c.PageInfo.HasNextPage = true
-			break
-		}
+	c.TotalCount, c.PageInfo.HasNextPage = page.TotalCount, page.HasNextPage
+	for _, resp := range page.Items {
 		c.Edges = append(c.Edges, &model.ResponseEdge{Cursor: resp.CreatedPosition.String(), Node: responseFromRead(resp, asOf)})
 	}
 	return nil

@@ -17,10 +17,12 @@ import (
 // Assumed sizes of the lists whose length no argument bounds, for the
 // complexity of a query.
 const (
-	listResponses = 10 // responses of one risk
-	listDecisions = 10 // decisions naming one subject
-	listEffects   = 10 // effects of one decision
-	listHeatCells = 25 // cells of the heat map, each with its risks
+	listResponses = 10  // responses of one risk
+	listDecisions = 10  // decisions naming one subject
+	listEffects   = 10  // effects of one decision
+	listHeatCells = 25  // cells of the heat map, each with its risks
+	listMoves     = 100 // moves of heatMapMovement (at most MaxMoves)
+	listChanged   = 10  // events of one risk between two instants
 )
 
 // complexity makes each list field cost its children times the number of
@@ -50,6 +52,12 @@ func complexity() ComplexityRoot {
 	c.StrategicResponse.History = func(child int, first *int, _ *string) int { return times(first, 100)(child) }
 	c.StrategicResponse.Decisions = func(child int) int { return 1 + listDecisions*child }
 	c.Decision.Effects = func(child int) int { return 1 + listEffects*child }
+	c.Query.RegisterChanges = func(child int, _ time.Time, _ *time.Time, _ *model.RiskFilter, first *int, _ *string) int {
+		return times(first, 50)(child)
+	}
+	c.RiskChange.Events = func(child int) int { return 1 + listChanged*child }
+	c.RiskChange.Decisions = func(child int) int { return 1 + listDecisions*child }
+	c.Query.HeatMapMovement = func(child int, _ time.Time, _ *time.Time, _ *domain.RatingKind) int { return 1 + listMoves*child }
 	calendarComplexity(&c, times)
 	return c
 }

@@ -19,6 +19,10 @@ import (
 // BAD_USER_INPUT.
 const MaxPage = 500
 
+// MaxMoves is the most risks heatMapMovement returns; a window in which more
+// moved is BAD_USER_INPUT (registerChanges pages through any window).
+const MaxMoves = 10_000
+
 // Resolver is the root of the resolvers. It holds the services they use.
 type Resolver struct {
 	// Register runs the commands and loads aggregates, also as of a past

@@ -2,6 +2,8 @@ package graph
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -147,8 +149,11 @@ func (r *Resolver) registerChanges(ctx context.Context, from time.Time, to *time
 	if err != nil {
 		return nil, err
 	}
+	until, err := window(from, to)
+	if err != nil {
+		return nil, err
+	}
 	r.current(ctx)
-	until := instantOr(to)
 	page, err := r.Reader.Changes(ctx, from, until, riskFilter(deref(filter)), n, deref(after))
 	if err != nil {
 		return nil, readError(err, "after")
@@ -214,9 +219,15 @@ func (r *Resolver) heatMapMovement(ctx context.Context, from time.Time, to *time
 	if ratingKind != nil {
 		kind = *ratingKind
 	}
+	until, err := window(from, to)
+	if err != nil {
+		return nil, err
+	}
 	r.current(ctx)
-	until := instantOr(to)
-	moves, err := r.Reader.Moves(ctx, from, until, kind)
+	moves, err := r.Reader.Moves(ctx, from, until, kind, MaxMoves)
+	if errors.Is(err, projection.ErrTooManyMoves) {
+		return nil, badInput("from", fmt.Sprintf("more than %d risks moved in this window: shorten it, or page through registerChanges", MaxMoves))
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -234,10 +245,18 @@ func heatMapPoint(c *projection.Cell) *model.HeatMapPoint {
 	return &model.HeatMapPoint{Likelihood: c.Likelihood, Impact: c.Impact, Band: domain.BandOf(c.Likelihood * c.Impact)}
 }
 
-// instantOr returns *t, or now when t is nil.
-func instantOr(t *time.Time) time.Time {
-	if t == nil {
-		return time.Now()
+// window returns the end of the window a time travel query names: to, or
+// now when it is nil (and from, an empty window, when from is later than
+// now). A to before from is BAD_USER_INPUT.
+func window(from time.Time, to *time.Time) (time.Time, error) {
+	if to == nil {
+		if now := time.Now(); now.After(from) {
+			return now, nil
+		}
+		return from, nil
 	}
-	return *t
+	if to.Before(from) {
+		return time.Time{}, badInput("to", "must not be before from")
+	}
+	return *to, nil
 }

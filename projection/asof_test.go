@@ -16,7 +16,7 @@ import (
 // included.
 func TestAsOfEqualsFoldPerStream(t *testing.T) {
 	e := newEnv(t)
-	e.work.v1Assessments = true
+	e.work.V1Assessments = true
 	ctx := context.Background()
 	var marks []time.Time
 	for range 4 {

@@ -1,14 +1,19 @@
 package projection_test
 
 import (
+	"bytes"
 	"context"
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"runtime/debug"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -21,6 +26,7 @@ import (
 	"github.com/riskreg/riskreg/eventstore"
 	"github.com/riskreg/riskreg/internal/benchstat"
 	"github.com/riskreg/riskreg/internal/pgtest"
+	"github.com/riskreg/riskreg/internal/workload"
 	"github.com/riskreg/riskreg/projection"
 	"github.com/riskreg/riskreg/register"
 )
@@ -29,8 +35,11 @@ import (
 // report rates and latencies as metrics; ns/op means nothing here.
 
 var (
-	benchEvents     = flag.Int("bench-events", 1_000_000, "events in the log for BenchmarkRebuild")
-	benchBatch      = flag.Int("bench-batch", 10_000, "RebuildConfig.BatchSize for BenchmarkRebuild")
+	benchEvents = flag.Int("bench-events", 1_000_000, "events in the log for BenchmarkRebuild")
+	benchBatch  = flag.Int("bench-batch", 10_000, "RebuildConfig.BatchSize for BenchmarkRebuild")
+	benchOnly   = flag.String("bench-projections", "", "comma-separated projections BenchmarkRebuild rebuilds (default: every built-in one); "+
+		"several such lists, separated by semicolons, are rebuilt one after the other from the same log (the ratio is the first's)")
+	benchBound      = flag.Bool("bench-bound", false, "BenchmarkRebuild also times PostgreSQL copying the rebuilt rows into tables of the same indexes")
 	benchLagSeconds = flag.Int("bench-lag-seconds", 10, "how long BenchmarkLiveLag appends")
 	benchLagRate    = flag.Int("bench-lag-rate", 1000, "appends per second in BenchmarkLiveLag")
 )
@@ -69,18 +78,18 @@ type bulkSink struct {
 var bulkColumns = []string{"event_id", "stream_id", "stream_type", "version", "type", "schema_version", "data",
 	"actor", "correlation_id", "causation_id", "decision_id", "occurred_at", "prev_hash", "hash"}
 
-func (s *bulkSink) write(ctx context.Context, writes []write) error {
+func (s *bulkSink) write(ctx context.Context, writes []workload.Write) error {
 	hash := make([]byte, 32)
 	now := time.Now()
 	for _, w := range writes {
-		for i, e := range w.events {
-			ev := storedEvent(e, w.meta[i])
-			id := w.ids[i]
+		for i := range w.Events {
+			ev := w.Event(i)
+			id := ev.ID
 			if id == uuid.Nil {
 				id = uuid.New()
 			}
 			m := ev.Metadata
-			s.rows = append(s.rows, []any{pgtype.UUID{Bytes: id, Valid: true}, w.streamID, w.streamType, int64(w.version + i + 1), ev.Type,
+			s.rows = append(s.rows, []any{pgtype.UUID{Bytes: id, Valid: true}, w.StreamID, w.StreamType, int64(w.Version + i + 1), ev.Type,
 				int32(ev.SchemaVersion), []byte(ev.Data), m.Actor, orNil(m.CorrelationID), orNil(m.CausationID),
 				orNil(m.DecisionID), now, hash, hash})
 			s.n++
@@ -113,9 +122,9 @@ func fillLog(b *testing.B, pool *pgxpool.Pool, n int) {
 	b.Helper()
 	ctx := context.Background()
 	sink := &bulkSink{pool: pool}
-	w := newWorkload(42, sink.write)
+	w := workload.New(42, sink.write)
 	for sink.n < n {
-		if err := w.step(ctx); err != nil {
+		if err := w.Step(ctx); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -125,7 +134,7 @@ func fillLog(b *testing.B, pool *pgxpool.Pool, n int) {
 	if _, err := pool.Exec(ctx, "VACUUM ANALYZE events"); err != nil {
 		b.Fatal(err)
 	}
-	b.Logf("log: %d events: %d risks, %d responses, %d decisions", sink.n, len(w.risks), len(w.responses), len(w.decisions))
+	b.Logf("log: %d events: %d risks, %d responses, %d decisions", sink.n, len(w.Risks()), len(w.Responses()), len(w.Decisions()))
 }
 
 // BenchmarkRebuild compares a rebuild of every projection from the whole log
@@ -152,23 +161,154 @@ func BenchmarkRebuild(b *testing.B) {
 		}
 		copyRates = append(copyRates, float64(tag.RowsAffected())/time.Since(start).Seconds())
 
-		res, err := projection.Rebuild(ctx, projection.RebuildConfig{Store: store, Projections: projection.Builtin(),
-			BatchSize: *benchBatch, Logger: quietLogger()})
-		if err != nil {
-			b.Fatal(err)
+		for i, ps := range benchProjections(b) {
+			cpu := readCPU()
+			res, err := projection.Rebuild(ctx, projection.RebuildConfig{Store: store, Projections: ps,
+				BatchSize: *benchBatch, Logger: quietLogger()})
+			if err != nil {
+				b.Fatal(err)
+			}
+			used := readCPU().sub(cpu)
+			if res.Events < int64(*benchEvents) {
+				b.Fatalf("rebuilt from %d events, want %d", res.Events, *benchEvents)
+			}
+			rate := float64(res.Events) / res.Elapsed.Seconds()
+			if i == 0 {
+				rebuildRates = append(rebuildRates, rate)
+			}
+			names := make([]string, len(ps))
+			for j, p := range ps {
+				names[j] = p.Name()
+			}
+			b.Logf("copy %.0f events/s, rebuild of %s %.0f events/s (%s, %.3fx); CPU: this process %s, PostgreSQL %s",
+				copyRates[len(copyRates)-1], strings.Join(names, "+"), rate, res.Elapsed.Round(time.Millisecond),
+				rate/copyRates[len(copyRates)-1], used.self.Round(time.Millisecond), used.postgres.Round(time.Millisecond))
 		}
-		if res.Events < int64(*benchEvents) {
-			b.Fatalf("rebuilt from %d events, want %d", res.Events, *benchEvents)
+		if *benchBound {
+			copyBound(b, pool)
 		}
-		rebuildRates = append(rebuildRates, float64(res.Events)/res.Elapsed.Seconds())
-		b.Logf("copy %.0f events/s, rebuild %.0f events/s (%s)", copyRates[len(copyRates)-1],
-			rebuildRates[len(rebuildRates)-1], res.Elapsed.Round(time.Millisecond))
 	}
 	c, r := benchstat.Mean(copyRates), benchstat.Mean(rebuildRates)
 	b.ReportMetric(c, "copy-events/s")
 	b.ReportMetric(r, "rebuild-events/s")
 	b.ReportMetric(r/c, "ratio")
 	b.ReportMetric(0, "ns/op")
+}
+
+// benchProjections returns the sets of projections -bench-projections
+// names, each to rebuild together.
+func benchProjections(b *testing.B) [][]projection.Projection {
+	if *benchOnly == "" {
+		return [][]projection.Projection{projection.Builtin()}
+	}
+	var sets [][]projection.Projection
+	for set := range strings.SplitSeq(*benchOnly, ";") {
+		var ps []projection.Projection
+		for name := range strings.SplitSeq(set, ",") {
+			p, err := projection.Lookup(name)
+			if err != nil {
+				b.Fatal(err)
+			}
+			ps = append(ps, p)
+		}
+		sets = append(sets, ps)
+	}
+	return sets
+}
+
+// cpuTimes is CPU time used by this process and by the processes of the
+// PostgreSQL server, when it runs on this machine (/proc shows it).
+type cpuTimes struct{ self, postgres time.Duration }
+
+func (c cpuTimes) sub(o cpuTimes) cpuTimes { return cpuTimes{c.self - o.self, c.postgres - o.postgres} }
+
+// readCPU returns the CPU time used so far: by this process, and by every
+// process called postgres with the children it reaped (the postmaster's
+// include the backends that ended).
+func readCPU() cpuTimes {
+	var c cpuTimes
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
+		c.self = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	dirs, _ := os.ReadDir("/proc")
+	for _, d := range dirs {
+		stat, err := os.ReadFile("/proc/" + d.Name() + "/stat")
+		if err != nil || !bytes.Contains(stat, []byte("(postgres)")) {
+			continue
+		}
+		// Fields after the command: state ppid ... utime(14) stime(15)
+		// cutime(16) cstime(17), counted from 1 with pid and comm.
+		fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+2:]))
+		for _, i := range []int{14, 15, 16, 17} {
+			ticks, _ := strconv.ParseInt(fields[i-3], 10, 64)
+			c.postgres += time.Duration(ticks) * time.Second / 100 // USER_HZ
+		}
+	}
+	return c
+}
+
+// copyBound times what the rebuild's writes cost PostgreSQL alone: for every
+// partition of the active generations, a copy of its rows into a new table
+// with the same indexes (INSERT ... SELECT), and the same into a table
+// without them followed by the indexes' builds. It logs the times and the
+// row counts, and drops the tables.
+func copyBound(b *testing.B, pool *pgxpool.Pool) {
+	ctx := context.Background()
+	rows, err := pool.Query(ctx, `SELECT c.relname FROM pg_class c JOIN pg_inherits i ON i.inhrelid = c.oid
+		JOIN pg_class p ON p.oid = i.inhparent
+		WHERE p.relname LIKE 'rm\_%\_gen' AND c.relname LIKE '%\_' || (SELECT min(active_generation % 2) FROM rm_projections)::text
+		ORDER BY 1`)
+	if err != nil {
+		b.Fatal(err)
+	}
+	tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		b.Fatal(err)
+	}
+	var indexed, plain, built time.Duration
+	var total int64
+	for _, t := range tables {
+		id := pgx.Identifier{t}.Sanitize()
+		run := func(sqls ...string) time.Duration {
+			start := time.Now()
+			for _, sql := range sqls {
+				if _, err := pool.Exec(ctx, sql); err != nil {
+					b.Fatalf("%s: %v", sql, err)
+				}
+			}
+			return time.Since(start)
+		}
+		run("DROP TABLE IF EXISTS bound_indexed, bound_plain",
+			"CREATE TABLE bound_indexed (LIKE "+id+" INCLUDING INDEXES)", "CREATE TABLE bound_plain (LIKE "+id+")")
+		d := run("INSERT INTO bound_indexed SELECT * FROM " + id)
+		indexed += d
+		pd := run("INSERT INTO bound_plain SELECT * FROM " + id)
+		plain += pd
+		var n int64
+		if err := pool.QueryRow(ctx, "SELECT count(*) FROM bound_plain").Scan(&n); err != nil {
+			b.Fatal(err)
+		}
+		total += n
+		var defs []string
+		rows, err := pool.Query(ctx, `SELECT replace(pg_get_indexdef(indexrelid), 'bound_indexed', 'bound_plain')
+			FROM pg_index WHERE indrelid = 'bound_indexed'::regclass`)
+		if err == nil {
+			defs, err = pgx.CollectRows(rows, pgx.RowTo[string])
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+		run("DROP TABLE bound_indexed")
+		bd := run(defs...)
+		built += bd
+		run("DROP TABLE bound_plain")
+		// Not b.Logf: the benchmark's log is cut after ten lines.
+		fmt.Fprintf(os.Stderr, "bound: %s: %d rows, with indexes %s, without %s + indexes %s\n", t, n, d.Round(time.Millisecond),
+			pd.Round(time.Millisecond), bd.Round(time.Millisecond))
+	}
+	fmt.Fprintf(os.Stderr, "bound: %d rows: copied with their indexes in %s, without them in %s plus %s to build them\n",
+		total, indexed.Round(time.Millisecond), plain.Round(time.Millisecond), built.Round(time.Millisecond))
 }
 
 // lagWorker appends to risks of its own, so that workers never conflict:
@@ -191,7 +331,7 @@ func (w *lagWorker) next(ctx context.Context) ([]eventstore.RecordedEvent, error
 	stored := func(events []domain.Event) []eventstore.Event {
 		out := make([]eventstore.Event, len(events))
 		for i, e := range events {
-			out[i] = storedEvent(e, eventstore.Metadata{Actor: "bench", CorrelationID: uuid.NewString()})
+			out[i] = workload.Stored(e, eventstore.Metadata{Actor: "bench", CorrelationID: uuid.NewString()})
 		}
 		return out
 	}

@@ -103,14 +103,14 @@ type calState struct {
 func (calendarProjection) Prepare(ctx context.Context, q Querier, gen int64, events []eventstore.RecordedEvent) (Changes, error) {
 	decoded := make([]domain.Event, len(events))
 	for i, e := range events {
-		switch e.StreamType {
-		case domain.StreamRisk, domain.StreamResponse, domain.StreamCalendar, domain.StreamSession:
-			d, err := decode(e)
-			if err != nil {
-				return nil, err
-			}
-			decoded[i] = d
+		if !calendarReads(e.StreamType) {
+			continue
 		}
+		d, err := decode(e)
+		if err != nil {
+			return nil, err
+		}
+		decoded[i] = d
 	}
 	st, err := loadCalState(ctx, q, gen, events, decoded)
 	if err != nil {
@@ -130,8 +130,7 @@ func (calendarProjection) Prepare(ctx context.Context, q Querier, gen int64, eve
 // loadCalState reads the stored rows of the subjects and sessions that
 // events (decoded: nil for the events the calendar passes over) touch.
 func loadCalState(ctx context.Context, q Querier, gen int64, events []eventstore.RecordedEvent, decoded []domain.Event) (*calState, error) {
-	st := &calState{risks: map[string]*calRisk{}, responses: map[string]*calResponse{},
-		sessions: map[string]*calSession{}, existing: map[string]bool{}}
+	st := newCalState()
 	var risks, responses, sessions []string
 	for i, e := range events {
 		switch d := decoded[i].(type) {
@@ -355,9 +354,9 @@ func (st *calState) applyTimeAct(gen int64, e eventstore.RecordedEvent, d domain
 	return nil
 }
 
-// calWrite is what a batch writes to one table of the calendar: it
+// calTableWrite is what a batch writes to one table of the calendar: it
 // replaces the rows whose key is in replace and adds rows.
-type calWrite struct {
+type calTableWrite struct {
 	table, key string
 	replace    []string
 	columns    []string
@@ -366,7 +365,7 @@ type calWrite struct {
 
 // writes returns the writes that replace the touched rows and add the new
 // ones.
-func (st *calState) writes(gen int64) []calWrite {
+func (st *calState) writes(gen int64) []calTableWrite {
 	slot := slotOf(gen)
 	var risks, responses, sessions [][]any
 	var replaceRisks, replaceResponses, replaceSessions []string
@@ -394,7 +393,7 @@ func (st *calState) writes(gen int64) []calWrite {
 		}
 		sessions = append(sessions, []any{slot, gen, s.ID, string(s.Body), pgDate(s.Date), s.Title, s.Version, s.Position})
 	}
-	return []calWrite{
+	return []calTableWrite{
 		{"rm_cal_risks_gen", "risk_id", replaceRisks, calRiskCopyColumns, risks},
 		{"rm_cal_responses_gen", "response_id", replaceResponses, calResponseCopyColumns, responses},
 		{"rm_cal_sessions_gen", "session_id", replaceSessions, calSessionCopyColumns, sessions},

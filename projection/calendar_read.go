@@ -233,10 +233,30 @@ func (f ResponseFilter) validate() error {
 	return nil
 }
 
+// sqlWhere adds to q the conditions of the filter's fields but Overdue on
+// the responses aliased alias, which have the columns status, owner,
+// risk_id and due_date.
+func (f ResponseFilter) sqlWhere(q *sqlwhere.Builder, alias string) {
+	if f.Status != "" {
+		q.Where(alias+".status = %s", string(f.Status))
+	}
+	if f.Owner != "" {
+		q.Where(alias+".owner = %s", f.Owner)
+	}
+	if f.RiskID != "" {
+		q.Where(alias+".risk_id = %s", f.RiskID)
+	}
+	if !f.DueBefore.IsZero() {
+		q.Where(alias+".due_date < %s", pgDate(f.DueBefore))
+	}
+}
+
 // ResponseIDs returns the ids of the page of responses that filter selects
 // after the cursor after, in the order they were proposed, with at most
-// first of them; cursors are the ids' positions in that order.
-func (r *Reader) ResponseIDs(ctx context.Context, filter ResponseFilter, first int, after string) (Page[Cursored], error) {
+// first of them; cursors are the ids' positions in that order. With total
+// false, TotalCount is -1: the total visits every response the filter
+// selects, the page only its own.
+func (r *Reader) ResponseIDs(ctx context.Context, filter ResponseFilter, first int, after string, total bool) (Page[Cursored], error) {
 	if err := checkFirst(first); err != nil {
 		return Page[Cursored]{}, err
 	}
@@ -244,20 +264,9 @@ func (r *Reader) ResponseIDs(ctx context.Context, filter ResponseFilter, first i
 		return Page[Cursored]{}, err
 	}
 	q := &sqlwhere.Builder{}
-	if filter.Status != "" {
-		q.Where("c.status = %s", string(filter.Status))
-	}
-	if filter.Owner != "" {
-		q.Where("c.owner = %s", filter.Owner)
-	}
-	if filter.RiskID != "" {
-		q.Where("c.risk_id = %s", filter.RiskID)
-	}
+	filter.sqlWhere(q, "c")
 	if filter.Overdue != nil {
 		q.Where("(c.overdue IS NOT NULL) = %s", *filter.Overdue)
-	}
-	if !filter.DueBefore.IsZero() {
-		q.Where("c.due_date < %s", pgDate(filter.DueBefore))
 	}
 	where := q.Conditions()
 	pageWhere := where
@@ -267,7 +276,11 @@ func (r *Reader) ResponseIDs(ctx context.Context, filter ResponseFilter, first i
 		}
 		pageWhere += " AND c.created_position > " + q.Arg(after)
 	}
-	sql := `SELECT total.n, page.* FROM (SELECT count(*) AS n FROM rm_cal_responses c WHERE ` + where + `) total
+	count := `SELECT -1::bigint AS n`
+	if total {
+		count = `SELECT count(*) AS n FROM rm_cal_responses c WHERE ` + where
+	}
+	sql := `SELECT total.n, page.* FROM (` + count + `) total
 		LEFT JOIN LATERAL (SELECT c.response_id, c.created_position FROM rm_cal_responses c WHERE ` + pageWhere + `
 			ORDER BY c.created_position LIMIT ` + q.Arg(first+1) + `) page ON true`
 	rows, err := r.pool.Query(ctx, sql, planned(q.Args...)...)

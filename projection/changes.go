@@ -2,6 +2,7 @@ package projection
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -116,11 +117,20 @@ type Move struct {
 	From, To *Cell
 }
 
+// ErrTooManyMoves is the error of Moves when more risks moved than it may
+// return.
+var ErrTooManyMoves = errors.New("projection: too many risks moved")
+
 // Moves returns the risks whose cell on the heat map of kind moved after
-// from and up to to, in the register's order.
-func (r *Reader) Moves(ctx context.Context, from, to time.Time, kind domain.RatingKind) ([]Move, error) {
+// from and up to to, in the register's order. More than limit moves is an
+// ErrTooManyMoves, and no moves: a caller that draws them needs all of
+// them, and a window that long is better read page by page (Changes).
+func (r *Reader) Moves(ctx context.Context, from, to time.Time, kind domain.RatingKind, limit int) ([]Move, error) {
 	if !kind.Valid() {
 		return nil, fmt.Errorf("%w: unknown rating kind %q", ErrInvalidInput, kind)
+	}
+	if limit <= 0 {
+		return nil, fmt.Errorf("%w: the limit of moves must be positive, got %d", ErrInvalidInput, limit)
 	}
 	from, to = from.UTC().Truncate(time.Microsecond), to.UTC().Truncate(time.Microsecond)
 	rows, err := r.pool.Query(ctx, movesSQL(kind), planned(from, to)...)
@@ -145,6 +155,9 @@ func (r *Reader) Moves(ctx context.Context, from, to time.Time, kind domain.Rati
 		}
 		if m.From != nil && m.To != nil && *m.From == *m.To || m.From == nil && m.To == nil {
 			return struct{}{}, nil
+		}
+		if len(out) == limit {
+			return struct{}{}, fmt.Errorf("%w: more than %d", ErrTooManyMoves, limit)
 		}
 		out = append(out, m)
 		return struct{}{}, nil

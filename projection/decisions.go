@@ -147,11 +147,15 @@ func (decisionsProjection) Tables() []string {
 // the tables' primary keys.
 func (decisionsProjection) Prepare(_ context.Context, _ Querier, gen int64, events []eventstore.RecordedEvent) (Changes, error) {
 	c := &decisionChanges{}
-	return c, c.add(gen, events)
+	return c, c.add(gen, batchOf(events))
 }
 
 // newBuffer implements bufferedProjection.
 func (decisionsProjection) newBuffer() projectionBuffer { return &decisionBuffer{} }
+
+func (decisionsProjection) decodes(streamType string) bool {
+	return streamType == domain.StreamDecision
+}
 
 // decisionChanges adds decisions, subjects and effects.
 type decisionChanges struct {
@@ -159,8 +163,8 @@ type decisionChanges struct {
 }
 
 // add adds the rows of events in generation gen.
-func (c *decisionChanges) add(gen int64, events []eventstore.RecordedEvent) error {
-	for _, e := range events {
+func (c *decisionChanges) add(gen int64, b eventBatch) error {
+	for i, e := range b.events {
 		if f, ok := effectOf(e); ok {
 			c.effects = append(c.effects, []any{slotOf(gen), gen, f.DecisionID, f.Position.String(), pgUUID(f.EventID), f.StreamID,
 				f.StreamType, f.Version, f.Type})
@@ -169,7 +173,7 @@ func (c *decisionChanges) add(gen int64, events []eventstore.RecordedEvent) erro
 		if e.StreamType != domain.StreamDecision {
 			continue
 		}
-		d, err := decode(e)
+		d, err := b.decode(i)
 		if err != nil {
 			return err
 		}
@@ -192,21 +196,24 @@ func (c *decisionChanges) queueable() bool {
 	return len(c.decisions)+len(c.subjects)+len(c.effects) <= queueRows
 }
 
-func (c *decisionChanges) queue(b *pgx.Batch, _ int64) error {
-	queueInsert(b, "rm_decisions_gen", decisionCopyColumns, c.decisions)
-	queueInsert(b, "rm_decision_subjects_gen", subjectCopyColumns, c.subjects)
-	queueInsert(b, "rm_decision_effects_gen", effectCopyColumns, c.effects)
+// The writes go into the partitions themselves: a rebuild fills them
+// detached (see detachBulk).
+
+func (c *decisionChanges) queue(b *pgx.Batch, gen int64) error {
+	queueInsert(b, partitionOf("rm_decisions_gen", gen), decisionCopyColumns, c.decisions)
+	queueInsert(b, partitionOf("rm_decision_subjects_gen", gen), subjectCopyColumns, c.subjects)
+	queueInsert(b, partitionOf("rm_decision_effects_gen", gen), effectCopyColumns, c.effects)
 	return nil
 }
 
-func (c *decisionChanges) Write(ctx context.Context, tx pgx.Tx, _ int64) error {
-	if err := copyRows(ctx, tx, "rm_decisions_gen", decisionCopyColumns, c.decisions); err != nil {
+func (c *decisionChanges) Write(ctx context.Context, tx pgx.Tx, gen int64) error {
+	if err := copyRows(ctx, tx, partitionOf("rm_decisions_gen", gen), decisionCopyColumns, c.decisions); err != nil {
 		return err
 	}
-	if err := copyRows(ctx, tx, "rm_decision_subjects_gen", subjectCopyColumns, c.subjects); err != nil {
+	if err := copyRows(ctx, tx, partitionOf("rm_decision_subjects_gen", gen), subjectCopyColumns, c.subjects); err != nil {
 		return err
 	}
-	return copyRows(ctx, tx, "rm_decision_effects_gen", effectCopyColumns, c.effects)
+	return copyRows(ctx, tx, partitionOf("rm_decision_effects_gen", gen), effectCopyColumns, c.effects)
 }
 
 // decisionBuffer gathers a rebuild's decision rows.
@@ -214,7 +221,7 @@ type decisionBuffer struct {
 	c decisionChanges
 }
 
-func (b *decisionBuffer) add(_ context.Context, _ Querier, gen int64, events []eventstore.RecordedEvent) error {
+func (b *decisionBuffer) add(_ context.Context, _ Querier, gen int64, events eventBatch) error {
 	return b.c.add(gen, events)
 }
 

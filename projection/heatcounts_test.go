@@ -46,10 +46,10 @@ func TestHeatMapCountsCellsAndChanges(t *testing.T) {
 	}
 
 	since := time.Now() // the store records the events below later, on the same clock
-	if err := e.work.assess(ctx, ids["R-0002"], domain.RatingKindInherent, 4, 4); err != nil {
+	if err := e.work.Assess(ctx, ids["R-0002"], domain.RatingKindInherent, 4, 4); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.work.decide(ctx, domain.BodyCouncil, domain.DecisionKindCloseRisk, ids["R-0001"]); err != nil {
+	if _, err := e.work.Decide(ctx, domain.BodyCouncil, domain.DecisionKindCloseRisk, ids["R-0001"]); err != nil {
 		t.Fatal(err)
 	}
 	e.waitCaughtUp()

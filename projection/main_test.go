@@ -17,6 +17,7 @@ import (
 	"github.com/riskreg/riskreg/eventstore"
 	"github.com/riskreg/riskreg/internal/pgtest"
 	"github.com/riskreg/riskreg/internal/regtest"
+	"github.com/riskreg/riskreg/internal/workload"
 	"github.com/riskreg/riskreg/projection"
 )
 
@@ -29,7 +30,7 @@ type env struct {
 	pool   *pgxpool.Pool
 	store  *eventstore.Store
 	reader *projection.Reader
-	work   *workload
+	work   *workload.Workload
 	last   eventstore.Position // of the workload's last append
 }
 
@@ -39,7 +40,7 @@ func newEnv(t testing.TB) *env {
 	e := &env{t: t, url: url}
 	e.pool, e.store = openStore(t, url)
 	e.reader = projection.NewReader(e.store)
-	e.work = newWorkload(uint64(time.Now().UnixNano()), storeSink(e.store, &e.last))
+	e.work = workload.New(uint64(time.Now().UnixNano()), workload.StoreSink(e.store, &e.last))
 	return e
 }
 
@@ -94,7 +95,7 @@ func start(t testing.TB, cfg projection.Config) (stop func()) {
 func (e *env) steps(n int) {
 	e.t.Helper()
 	for range n {
-		if err := e.work.step(context.Background()); err != nil {
+		if err := e.work.Step(context.Background()); err != nil {
 			e.t.Fatal(err)
 		}
 	}
@@ -247,11 +248,11 @@ func (e *env) assertFoldEqual() {
 	if !reflect.DeepEqual(got, want) {
 		diffModels(e.t, got, want)
 	}
-	if len(got.Risks) != len(e.work.risks) {
-		e.t.Errorf("read model has %d risks, the workload wrote %d", len(got.Risks), len(e.work.risks))
+	if len(got.Risks) != len(e.work.Risks()) {
+		e.t.Errorf("read model has %d risks, the workload wrote %d", len(got.Risks), len(e.work.Risks()))
 	}
 	for _, r := range got.Risks {
-		a := e.work.risks[r.ID]
+		a := e.work.Risks()[r.ID]
 		if a == nil || a.Version() != r.Version || a.Status() != r.Status || a.Title() != r.Title {
 			e.t.Errorf("risk %s in the read model: version %d, %s, %q; the workload has %+v", r.ID, r.Version, r.Status, r.Title, a)
 		}
@@ -260,14 +261,14 @@ func (e *env) assertFoldEqual() {
 	for _, rs := range got.Responses {
 		for _, s := range rs {
 			n++
-			if a := e.work.responses[s.ID]; a == nil || a.Version() != s.Version || a.Status() != s.Status {
+			if a := e.work.Responses()[s.ID]; a == nil || a.Version() != s.Version || a.Status() != s.Status {
 				e.t.Errorf("response %s in the read model: version %d, %s; the workload has %+v", s.ID, s.Version, s.Status, a)
 			}
 		}
 	}
-	if n != len(e.work.responses) || len(got.Decisions) != len(e.work.decisions) {
+	if n != len(e.work.Responses()) || len(got.Decisions) != len(e.work.Decisions()) {
 		e.t.Errorf("read model has %d responses and %d decisions, the workload wrote %d and %d",
-			n, len(got.Decisions), len(e.work.responses), len(e.work.decisions))
+			n, len(got.Decisions), len(e.work.Responses()), len(e.work.Decisions()))
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/riskreg/riskreg/domain"
+	"github.com/riskreg/riskreg/eventstore"
 	"github.com/riskreg/riskreg/internal/sqlwhere"
 )
 
@@ -170,6 +171,73 @@ func (p *Past) ResponsesByID(ctx context.Context, ids []string) (map[string]Resp
 // stood then, in the order they were proposed, by risk id.
 func (p *Past) ResponsesByRisk(ctx context.Context, riskIDs []string) (map[string][]Response, error) {
 	return responsesByRisk(ctx, p.pool, riskIDs, &p.at)
+}
+
+// Responses returns the page of the responses as they stood then that filter
+// selects, after the cursor after (a position a response was proposed at),
+// in the order they were proposed, with at most first of them: what
+// Snapshot.ResponsesAsOf answers. Overdue is judged on the instant's day by
+// the domain's rule. With total false, TotalCount is -1: the total visits
+// every version valid then, the page only its own.
+func (p *Past) Responses(ctx context.Context, filter ResponseFilter, first int, after string, total bool) (Page[Response], error) {
+	if err := checkFirst(first); err != nil {
+		return Page[Response]{}, err
+	}
+	if err := filter.validate(); err != nil {
+		return Page[Response]{}, err
+	}
+	if after != "" {
+		if _, err := eventstore.ParsePosition(after); err != nil {
+			return Page[Response]{}, fmt.Errorf("%w: malformed response cursor %q", ErrInvalidInput, after)
+		}
+	}
+	q := &sqlwhere.Builder{}
+	q.Where(valid("h", q.Arg(p.at)))
+	filter.sqlWhere(q, "h")
+	if filter.Overdue != nil {
+		// domain.Date.Passed: a due date before the day.
+		var awaiting []string
+		for _, st := range domain.ResponseStatusesAwaitingDelivery() {
+			awaiting = append(awaiting, string(st))
+		}
+		q.Where("COALESCE(h.status = ANY(%s) AND h.due_date < %s, false) = %s",
+			awaiting, pgDate(domain.DateOf(p.at)), *filter.Overdue)
+	}
+	where := q.Conditions()
+	count := `SELECT -1::bigint AS n`
+	if total {
+		count = `SELECT count(*) AS n FROM rm_response_history h WHERE ` + where
+	}
+	var page string
+	if filter.RiskID != "" {
+		// One risk's responses: its versions, by index (risk_id, created_position).
+		pageWhere := where
+		if after != "" {
+			pageWhere += " AND h.created_position > " + q.Arg(after)
+		}
+		page = `SELECT ` + responseColumns + ` FROM rm_response_history h WHERE ` + pageWhere + `
+			ORDER BY h.created_position LIMIT ` + q.Arg(first+1)
+	} else {
+		// The responses in the order they were proposed (which the current
+		// read model indexes; none is ever deleted), each as it stood then.
+		pageWhere := "true"
+		if after != "" {
+			pageWhere = "c.created_position > " + q.Arg(after)
+		}
+		page = `SELECT h.* FROM rm_responses c CROSS JOIN LATERAL (SELECT ` + responseColumns + `
+				FROM rm_response_history h WHERE h.response_id = c.response_id AND ` + where + `) h
+			WHERE ` + pageWhere + ` ORDER BY c.created_position LIMIT ` + q.Arg(first+1)
+	}
+	rows, err := p.pool.Query(ctx, `SELECT total.n, page.* FROM (`+count+`) total LEFT JOIN LATERAL (`+page+`) page ON true`,
+		planned(q.Args...)...)
+	if err != nil {
+		return Page[Response]{}, fmt.Errorf("projection: responses: %w", err)
+	}
+	out, err := collectPage(rows, first, scanResponse)
+	if err != nil {
+		return Page[Response]{}, fmt.Errorf("projection: responses: %w", err)
+	}
+	return derefPage(out), nil
 }
 
 // DecisionsBySubject returns, for each of the given ids, the decisions

@@ -2,6 +2,7 @@ package projection_test
 
 import (
 	"context"
+	"errors"
 	"math/rand/v2"
 	"reflect"
 	"testing"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/riskreg/riskreg/domain"
 	"github.com/riskreg/riskreg/eventstore"
+	"github.com/riskreg/riskreg/internal/workload"
 	"github.com/riskreg/riskreg/projection"
 )
 
@@ -40,7 +42,7 @@ func noEffects([]string) (map[string][]projection.Effect, error) { return nil, n
 func filtersToCount() []projection.RiskFilter {
 	yes, no := true, false
 	fs := []projection.RiskFilter{{}, {Flagged: &yes}, {Flagged: &no}, {Search: "fraud"}, {Search: "r-00"},
-		{Band: domain.BandRed, Owner: owners[0]}, {Status: domain.RiskStatusAssessed, Category: categories[1], Flagged: &no}}
+		{Band: domain.BandRed, Owner: workload.Owners[0]}, {Status: domain.RiskStatusAssessed, Category: workload.Categories[1], Flagged: &no}}
 	for _, b := range []domain.Band{domain.BandGreen, domain.BandAmber, domain.BandRed} {
 		fs = append(fs, projection.RiskFilter{Band: b})
 	}
@@ -48,10 +50,10 @@ func filtersToCount() []projection.RiskFilter {
 		domain.RiskStatusMonitoring, domain.RiskStatusTolerated, domain.RiskStatusClosed, domain.RiskStatusWithdrawn} {
 		fs = append(fs, projection.RiskFilter{Status: s})
 	}
-	for _, o := range owners {
+	for _, o := range workload.Owners {
 		fs = append(fs, projection.RiskFilter{Owner: o})
 	}
-	for _, c := range categories {
+	for _, c := range workload.Categories {
 		fs = append(fs, projection.RiskFilter{Category: c})
 	}
 	return fs
@@ -71,7 +73,7 @@ func TestPastEqualsAsOfFold(t *testing.T) {
 	const workloads, instantsPer = 2, 100
 	for w := range workloads {
 		e := newEnv(t)
-		e.work.v1Assessments = w == 0
+		e.work.V1Assessments = w == 0
 		start(t, runnerConfig(e.store))
 		seed := uint64(time.Now().UnixNano())
 		t.Logf("instants drawn with seed %d", seed)
@@ -121,6 +123,18 @@ func TestPastEqualsAsOfFold(t *testing.T) {
 			}
 		}
 		compareVersions(t, e, rng, 50)
+		// Years on, past the workload's due dates: the responses still
+		// awaiting delivery are overdue on that day.
+		late := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+		snap, err := e.reader.AsOf(ctx, late)
+		if err != nil {
+			t.Fatal(err)
+		}
+		yes := true
+		if overdue, err := snap.ResponsesAsOf(projection.ResponseFilter{Overdue: &yes}); err != nil || len(overdue) == 0 {
+			t.Fatalf("no response overdue on %s (%v): the comparison below would not test the filter", late, err)
+		}
+		compareResponseLists(t, snap, e.reader.At(late), late)
 	}
 }
 
@@ -164,6 +178,7 @@ func comparePast(t *testing.T, e *env, at time.Time, totals bool) {
 	if !totals {
 		return
 	}
+	compareResponseLists(t, snap, past, at)
 	for _, f := range filtersToCount() {
 		g, err := past.Risks(ctx, f, 3, "")
 		if err != nil {
@@ -177,6 +192,50 @@ func comparePast(t *testing.T, e *env, at time.Time, totals bool) {
 			len(g.Items) > 0 && !reflect.DeepEqual(g.Items, w.Items) {
 			t.Errorf("as of %s, filter %+v: total %d, %d risks; the fold: total %d, %d risks", at, f, g.TotalCount, len(g.Items),
 				w.TotalCount, len(w.Items))
+		}
+	}
+}
+
+// compareResponseLists compares the lists of responses as of at, for a
+// set of filters, page by page, with the fold's.
+func compareResponseLists(t *testing.T, snap *projection.Snapshot, past *projection.Past, at time.Time) {
+	t.Helper()
+	ctx := context.Background()
+	all, err := snap.ResponsesAsOf(projection.ResponseFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	yes, no := true, false
+	filters := []projection.ResponseFilter{{}, {Overdue: &yes}, {Overdue: &no}, {Status: domain.ResponseStatusDraft},
+		{DueBefore: domain.DateOf(at).AddDays(30)}}
+	if len(all) > 0 {
+		r := all[len(all)/2]
+		filters = append(filters, projection.ResponseFilter{Owner: r.Owner}, projection.ResponseFilter{RiskID: r.RiskID},
+			projection.ResponseFilter{RiskID: r.RiskID, Status: r.Status, Overdue: &no})
+	}
+	for _, f := range filters {
+		want, err := snap.ResponsesAsOf(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []projection.Response
+		after := ""
+		for {
+			page, err := past.Responses(ctx, f, 3, after, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if page.TotalCount != len(want) {
+				t.Errorf("as of %s, responses %+v: total %d, the fold %d", at, f, page.TotalCount, len(want))
+			}
+			got = append(got, page.Items...)
+			if !page.HasNextPage || len(page.Items) == 0 {
+				break
+			}
+			after = page.Items[len(page.Items)-1].CreatedPosition.String()
+		}
+		if len(got) != len(want) || len(got) > 0 && !reflect.DeepEqual(got, want) {
+			t.Errorf("as of %s, responses %+v: %d, the fold %d", at, f, len(got), len(want))
 		}
 	}
 }
@@ -266,14 +325,21 @@ func compareChanges(t *testing.T, e *env, from, to time.Time) {
 		}
 	}
 	for _, kind := range []domain.RatingKind{domain.RatingKindInherent, domain.RatingKindResidual, domain.RatingKindTarget} {
-		moves, err := e.reader.Moves(ctx, from, to, kind)
-		if err != nil {
-			t.Fatal(err)
-		}
 		var wantMoves []string
 		for _, c := range want {
 			if cellOf(c.Before, kind) != cellOf(&c.After, kind) {
 				wantMoves = append(wantMoves, c.After.ID)
+			}
+		}
+		// The limit is exact: as many moves as it allows are returned, one
+		// more is an error.
+		moves, err := e.reader.Moves(ctx, from, to, kind, max(len(wantMoves), 1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(wantMoves) > 1 {
+			if _, err := e.reader.Moves(ctx, from, to, kind, len(wantMoves)-1); !errors.Is(err, projection.ErrTooManyMoves) {
+				t.Errorf("%s moves from %s to %s with a limit of %d of %d: %v, want ErrTooManyMoves", kind, from, to, len(wantMoves)-1, len(wantMoves), err)
 			}
 		}
 		var gotMoves []string

@@ -66,7 +66,7 @@ type bufferedProjection interface {
 type projectionBuffer interface {
 	// add folds events into the buffer, reading with q the rows of
 	// generation gen that it needs.
-	add(ctx context.Context, q Querier, gen int64, events []eventstore.RecordedEvent) error
+	add(ctx context.Context, q Querier, gen int64, events eventBatch) error
 	// size returns the number of rows the buffer holds.
 	size() int
 	// appendOnly reports whether the rows are only ever added, never

@@ -33,7 +33,7 @@ func registerFixture(t *testing.T, e *env) map[string]string {
 		}
 	}
 	reg := func(ref, title, desc, category, owner string) string {
-		id, err := w.register(ctx, title, desc, category, owner)
+		id, err := w.Register(ctx, title, desc, category, owner)
 		must(err)
 		ids[ref] = id
 		return id
@@ -44,15 +44,15 @@ func registerFixture(t *testing.T, e *env) map[string]string {
 	reg("R-0004", "Staff turnover", "Experts leave -> knowledge is lost", "Strategic", "Director of Finance")
 	for i := 5; i <= 12; i++ {
 		id := reg(refOf(i), "Filler risk", "Nothing much", "Strategic", "Secretary General")
-		must(w.assess(ctx, id, domain.RatingKindInherent, 1, 1))
+		must(w.Assess(ctx, id, domain.RatingKindInherent, 1, 1))
 	}
-	must(w.assess(ctx, r1, domain.RatingKindInherent, 4, 5))
-	must(w.assess(ctx, r1, domain.RatingKindResidual, 2, 3))
-	must(w.assess(ctx, r2, domain.RatingKindInherent, 3, 3))
-	must(w.assess(ctx, r3, domain.RatingKindInherent, 5, 4))
-	_, err := w.decide(ctx, domain.BodyAuditCommittee, domain.DecisionKindFlag, r1)
+	must(w.Assess(ctx, r1, domain.RatingKindInherent, 4, 5))
+	must(w.Assess(ctx, r1, domain.RatingKindResidual, 2, 3))
+	must(w.Assess(ctx, r2, domain.RatingKindInherent, 3, 3))
+	must(w.Assess(ctx, r3, domain.RatingKindInherent, 5, 4))
+	_, err := w.Decide(ctx, domain.BodyAuditCommittee, domain.DecisionKindFlag, r1)
 	must(err)
-	_, err = w.decide(ctx, domain.BodyCouncil, domain.DecisionKindCloseRisk, r3)
+	_, err = w.Decide(ctx, domain.BodyCouncil, domain.DecisionKindCloseRisk, r3)
 	must(err)
 	return ids
 }
@@ -231,23 +231,23 @@ func TestResponsesDecisionsAndEffects(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	risk, err := w.register(ctx, "Loss of revenue data", "Ageing servers", "Financial", "Director of Finance")
+	risk, err := w.Register(ctx, "Loss of revenue data", "Ageing servers", "Financial", "Director of Finance")
 	must(err)
-	must(w.assess(ctx, risk, domain.RatingKindInherent, 4, 5))
-	first, err := w.propose(ctx, risk, "Replace the servers")
+	must(w.Assess(ctx, risk, domain.RatingKindInherent, 4, 5))
+	first, err := w.Propose(ctx, risk, "Replace the servers")
 	must(err)
-	second, err := w.propose(ctx, risk, "Insure the data")
+	second, err := w.Propose(ctx, risk, "Insure the data")
 	must(err)
 	submit := func(s *domain.StrategicResponse) ([]domain.Event, error) { return s.Submit("") }
-	must(w.respond(ctx, first, submit))
-	must(w.respond(ctx, second, submit))
-	recommend, err := w.decide(ctx, domain.BodyPolicyCommission, domain.DecisionKindRecommend, first)
+	must(w.Respond(ctx, first, submit))
+	must(w.Respond(ctx, second, submit))
+	recommend, err := w.Decide(ctx, domain.BodyPolicyCommission, domain.DecisionKindRecommend, first)
 	must(err)
-	endorse, err := w.decide(ctx, domain.BodyCouncil, domain.DecisionKindEndorse, first)
+	endorse, err := w.Decide(ctx, domain.BodyCouncil, domain.DecisionKindEndorse, first)
 	must(err)
-	reject, err := w.decide(ctx, domain.BodyCouncil, domain.DecisionKindReject, second)
+	reject, err := w.Decide(ctx, domain.BodyCouncil, domain.DecisionKindReject, second)
 	must(err)
-	note, err := w.decide(ctx, domain.BodyCouncil, domain.DecisionKindNote, risk, second)
+	note, err := w.Decide(ctx, domain.BodyCouncil, domain.DecisionKindNote, risk, second)
 	must(err)
 	start(t, runnerConfig(e.store))
 	e.waitCaughtUp()

@@ -100,6 +100,9 @@ type RebuildResult struct {
 type shadow struct {
 	*applier       // fills generation gen of projection p
 	active   int64 // the active generation when the rebuild started
+	// detached are the tables whose partition of gen the rebuild fills
+	// detached, without indexes (see bulkTables).
+	detached []string
 }
 
 // Rebuild rebuilds projections from the start of the log into shadow
@@ -144,12 +147,14 @@ func Rebuild(ctx context.Context, cfg RebuildConfig) (RebuildResult, error) {
 	builder := uuid.NewString()
 	shadows := make([]*shadow, 0, len(ps))
 	for _, p := range ps {
-		s, err := startShadow(ctx, pool, p, builder)
+		s, err := startShadow(ctx, pool, p, builder, cfg.Logger)
+		if s != nil {
+			shadows = append(shadows, s)
+		}
 		if err != nil {
 			abandon(pool, shadows, builder, cfg.Logger)
 			return RebuildResult{}, err
 		}
-		shadows = append(shadows, s)
 	}
 	res, err := rebuild(ctx, cfg, pool, shadows, builder, start)
 	if err != nil {
@@ -177,12 +182,25 @@ func rebuild(ctx context.Context, cfg RebuildConfig, pool *pgxpool.Pool, shadows
 	if err != nil {
 		return RebuildResult{}, err
 	}
+	// Attaching the partitions filled detached builds their indexes: one
+	// connection per projection, as for ANALYZE below.
+	errs := make([]error, len(shadows))
+	var wg sync.WaitGroup
+	for i, s := range shadows {
+		wg.Go(func() {
+			if errs[i] = attachBulk(ctx, pool, s.detached, s.gen); errs[i] == nil {
+				s.detached = nil
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return RebuildResult{}, err
+	}
 	// The partitions still hold the statistics of the generation before
 	// last (see analyzeFirst): plan the swapped-in generation's reads on its
 	// own. One connection per projection: ANALYZE waits on reading pages as
 	// much as it computes.
-	errs := make([]error, len(shadows))
-	var wg sync.WaitGroup
 	for i, s := range shadows {
 		wg.Go(func() { errs[i] = maintain(ctx, pool, s.p, s.gen, cmdAnalyze) })
 	}
@@ -204,10 +222,16 @@ func rebuild(ctx context.Context, cfg RebuildConfig, pool *pgxpool.Pool, shadows
 	return res, nil
 }
 
-// startShadow claims the next generation of p for the rebuild builder and
-// clears the rows a failed rebuild may have left.
-func startShadow(ctx context.Context, pool *pgxpool.Pool, p Projection, builder string) (*shadow, error) {
+// startShadow claims the next generation of p for the rebuild builder,
+// clears the rows a failed rebuild may have left, and detaches the
+// partitions it fills without indexes.
+func startShadow(ctx context.Context, pool *pgxpool.Pool, p Projection, builder string, log *slog.Logger) (*shadow, error) {
 	name := p.Name()
+	// A rebuild that ended before its end (its process was killed) may have
+	// left a partition detached.
+	if err := reattachBulk(ctx, pool, p); err != nil {
+		return nil, err
+	}
 	s := &shadow{}
 	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		err := tx.QueryRow(ctx, `SELECT active_generation FROM rm_projections WHERE name = $1 FOR UPDATE`, name).Scan(&s.active)
@@ -230,6 +254,14 @@ func startShadow(ctx context.Context, pool *pgxpool.Pool, p Projection, builder 
 	}
 	s.applier = &applier{p: p, pool: pool, gen: gen, checkpoint: rebuildCheckpointName(name),
 		fence: rebuildFence(name, gen, builder), parallel: rebuildWriters}
+	if _, ok := p.(bufferedProjection); !ok {
+		return s, nil // applied page by page, as by its runner
+	}
+	s.detached, err = detachBulk(ctx, pool, p, gen, log)
+	if err != nil {
+		// abandon attaches what was detached.
+		return s, err
+	}
 	return s, nil
 }
 
@@ -269,11 +301,12 @@ func newTarget(s *shadow) *target {
 	return t
 }
 
-func (t *target) add(ctx context.Context, events []eventstore.RecordedEvent) error {
+func (t *target) add(ctx context.Context, b eventBatch) error {
+	events := b.events
 	if t.buf == nil {
 		return t.apply(ctx, events)
 	}
-	if err := t.buf.add(ctx, t.pool, t.gen, events); err != nil {
+	if err := t.buf.add(ctx, t.pool, t.gen, b); err != nil {
 		var ee *EventError
 		if errors.As(err, &ee) {
 			ee.Projection = t.p.Name()
@@ -284,6 +317,17 @@ func (t *target) add(ctx context.Context, events []eventstore.RecordedEvent) err
 		t.last = events[len(events)-1].Position
 	}
 	if t.buf.size() >= t.limit {
+		if !t.buf.appendOnly() && len(t.detached) > 0 {
+			// The buffer spills: what it writes now, it reads back (and
+			// replaces, and closes versions of) later, through the indexes.
+			if err := t.drained(); err != nil {
+				return err
+			}
+			if err := attachBulk(ctx, t.pool, t.detached, t.gen); err != nil {
+				return err
+			}
+			t.detached = nil
+		}
 		return t.flush(ctx)
 	}
 	if d, ok := t.buf.(drainingBuffer); ok && d.drainable() >= rebuildWriteRows*rebuildWriters {
@@ -320,15 +364,16 @@ func (t *target) flush(ctx context.Context) error {
 
 // fill applies the log from its start to every shadow until it reaches the
 // end of the log, and returns the number of events applied. One goroutine
-// reads pages of the log and hands each to every shadow's goroutine, so that
-// reading, folding and writing overlap.
+// reads pages of the log, another decodes each page's events once and hands
+// the page to every shadow's goroutine, so that reading, decoding, folding
+// and writing overlap.
 func fill(ctx context.Context, cfg RebuildConfig, shadows []*shadow, total int64, start time.Time) (int64, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	targets := make([]*target, len(shadows))
-	pages := make([]chan []eventstore.RecordedEvent, len(shadows))
+	pages := make([]chan eventBatch, len(shadows))
 	for i, s := range shadows {
-		targets[i], pages[i] = newTarget(s), make(chan []eventstore.RecordedEvent, 2)
+		targets[i], pages[i] = newTarget(s), make(chan eventBatch, 2)
 	}
 	var mu sync.Mutex
 	var reported int64
@@ -363,7 +408,7 @@ func fill(ctx context.Context, cfg RebuildConfig, shadows []*shadow, total int64
 					cancel()
 					return
 				}
-				t.done.Add(int64(len(events)))
+				t.done.Add(int64(len(events.events)))
 				report()
 			}
 			if ctx.Err() == nil {
@@ -371,10 +416,31 @@ func fill(ctx context.Context, cfg RebuildConfig, shadows []*shadow, total int64
 			}
 		})
 	}
-	errs[0] = readPages(ctx, cfg, pages)
-	for _, ch := range pages {
-		close(ch)
+	raw := make(chan []eventstore.RecordedEvent, 1)
+	ps := make([]Projection, len(shadows))
+	for i, s := range shadows {
+		ps[i] = s.p
 	}
+	wanted := decodedBy(ps)
+	wg.Go(func() {
+		defer func() {
+			for _, ch := range pages {
+				close(ch)
+			}
+		}()
+		for events := range raw {
+			b := decodeBatch(events, wanted)
+			for _, ch := range pages {
+				select {
+				case ch <- b:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}
+	})
+	errs[0] = readPages(ctx, cfg, raw)
+	close(raw)
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
 		return 0, err
@@ -383,8 +449,8 @@ func fill(ctx context.Context, cfg RebuildConfig, shadows []*shadow, total int64
 }
 
 // readPages reads the log from its start in pages of cfg.BatchSize and sends
-// each page to every channel, until the end of the log or ctx ends.
-func readPages(ctx context.Context, cfg RebuildConfig, pages []chan []eventstore.RecordedEvent) error {
+// each page to pages, until the end of the log or ctx ends.
+func readPages(ctx context.Context, cfg RebuildConfig, pages chan<- []eventstore.RecordedEvent) error {
 	var pos eventstore.Position
 	for {
 		events, err := cfg.Store.ReadAll(ctx, pos, cfg.BatchSize, eventstore.Filter{})
@@ -394,12 +460,10 @@ func readPages(ctx context.Context, cfg RebuildConfig, pages []chan []eventstore
 			}
 			return err
 		}
-		for _, ch := range pages {
-			select {
-			case ch <- events:
-			case <-ctx.Done():
-				return nil
-			}
+		select {
+		case pages <- events:
+		case <-ctx.Done():
+			return nil
 		}
 		if len(events) < cfg.BatchSize {
 			return nil
@@ -497,6 +561,10 @@ func abandon(pool *pgxpool.Pool, shadows []*shadow, builder string, log *slog.Lo
 			updated_at = clock_timestamp() WHERE name = $1 AND builder = $2`, s.p.Name(), builder)
 		if err == nil && tag.RowsAffected() == 1 {
 			err = clearGeneration(ctx, pool, s.p, s.gen)
+		}
+		if err == nil && tag.RowsAffected() == 1 {
+			// Emptied, its indexes build at once.
+			err = attachBulk(ctx, pool, s.detached, s.gen)
 		}
 		if err != nil {
 			log.Warn("projection: cannot clear an abandoned shadow generation", "projection", s.p.Name(), "err", err)

@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"reflect"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/riskreg/riskreg/domain"
 	"github.com/riskreg/riskreg/eventstore"
@@ -38,19 +41,49 @@ func dumpAll(t *testing.T, e *env) map[string][]string {
 	return out
 }
 
+// schemaDump returns the definitions of the read-model tables' partitions,
+// indexes and constraints, and which partitions are attached to which table.
+func schemaDump(t *testing.T, e *env) []string {
+	t.Helper()
+	rows, err := e.pool.Query(context.Background(), `
+		SELECT 'index ' || c.relname || ': ' || pg_get_indexdef(i.indexrelid) || ' valid ' || i.indisvalid
+		FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_class t ON t.oid = i.indrelid
+		WHERE t.relname LIKE 'rm\_%'
+		UNION ALL
+		SELECT 'constraint ' || k.conname || ' on ' || t.relname || ': ' || pg_get_constraintdef(k.oid)
+			|| ' local ' || k.conislocal || ' inherited ' || k.coninhcount
+		FROM pg_constraint k JOIN pg_class t ON t.oid = k.conrelid WHERE t.relname LIKE 'rm\_%'
+		UNION ALL
+		SELECT 'partition ' || c.relname || ' of ' || p.relname || ' ' || COALESCE(pg_get_expr(c.relpartbound, c.oid), '')
+		FROM pg_inherits h JOIN pg_class c ON c.oid = h.inhrelid JOIN pg_class p ON p.oid = h.inhparent
+		WHERE p.relname LIKE 'rm\_%'
+		UNION ALL
+		SELECT 'relation ' || relname || ' ' || relkind::text FROM pg_class WHERE relname LIKE 'rm\_%' AND relkind IN ('r', 'p', 'v')
+		ORDER BY 1`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dump, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dump
+}
+
 // After a random workload applied live in small batches, a rebuild from
 // position zero (in other batches, folding in memory and spilling) yields
 // the same rows in every read-model table; it is swapped in, the old
 // generation is cleared, and the runner goes on with the new generation.
 func TestRebuildEqualsIncremental(t *testing.T) {
 	e := newEnv(t)
-	e.work.v1Assessments = true
+	e.work.V1Assessments = true
 	cfg := runnerConfig(e.store)
 	cfg.BatchSize = 7
 	start(t, cfg)
 	e.steps(400)
 	e.waitCaughtUp()
 	before := dumpAll(t, e)
+	schema := schemaDump(t, e)
 	if len(before["rm_risks_gen"]) == 0 || len(before["rm_responses_gen"]) == 0 ||
 		len(before["rm_decisions_gen"]) == 0 || len(before["rm_decision_subjects_gen"]) == 0 || len(before["rm_decision_effects_gen"]) == 0 {
 		t.Fatalf("the workload left a read-model table empty: %v", rowCounts(before))
@@ -92,6 +125,11 @@ func TestRebuildEqualsIncremental(t *testing.T) {
 			t.Errorf("%s differs after the rebuild: %d rows before, %d after", table, len(rows), len(after[table]))
 		}
 	}
+	// The partitions a rebuild fills detached are attached again with the
+	// indexes and constraints of the migrations, and nothing else.
+	if got := schemaDump(t, e); !reflect.DeepEqual(got, schema) {
+		t.Errorf("the read models' schema after the rebuild:\n%s\nbefore:\n%s", strings.Join(got, "\n"), strings.Join(schema, "\n"))
+	}
 
 	// The runner follows the swap and keeps the new generation up to date.
 	e.steps(60)
@@ -123,7 +161,7 @@ func TestRebuildWhileAppending(t *testing.T) {
 				return
 			default:
 			}
-			if err := e.work.step(context.Background()); err != nil {
+			if err := e.work.Step(context.Background()); err != nil {
 				done <- err
 				return
 			}

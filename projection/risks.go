@@ -141,7 +141,7 @@ func riskRow(gen int64, r *Risk) ([]any, error) {
 			row = append(row, nil)
 			continue
 		}
-		b, err := json.Marshal(rating)
+		b, err := marshalRating(rating)
 		if err != nil {
 			return nil, fmt.Errorf("projection: rating of risk %s: %w", r.ID, err)
 		}
@@ -160,6 +160,38 @@ func riskRow(gen int64, r *Risk) ([]any, error) {
 	}
 	return append(row, band, r.Flagged, toPgDate(r.ToleratedUntil), int64(r.Version), r.CreatedAt, r.UpdatedAt,
 		searchText(r)), nil
+}
+
+// marshalRating returns what json.Marshal returns for r, byte for byte;
+// without reflection when its strings need no escaping and its time is an
+// ordinary one (a rebuild writes a rating with every version of a risk).
+func marshalRating(r *Rating) ([]byte, error) {
+	_, offset := r.AssessedAt.Zone()
+	if year := r.AssessedAt.Year(); year < 0 || year > 9999 || offset%60 != 0 || !plainJSON(r.Rationale) || !plainJSON(r.AssessedBy) {
+		return json.Marshal(r)
+	}
+	b := make([]byte, 0, 112+len(r.Rationale)+len(r.AssessedBy))
+	b = append(b, `{"likelihood":`...)
+	b = strconv.AppendInt(b, int64(r.Likelihood), 10)
+	b = append(b, `,"impact":`...)
+	b = strconv.AppendInt(b, int64(r.Impact), 10)
+	b = append(b, `,"rationale":"`...)
+	b = append(b, r.Rationale...)
+	b = append(b, `","assessedBy":"`...)
+	b = append(b, r.AssessedBy...)
+	b = append(b, `","assessedAt":"`...)
+	b = r.AssessedAt.AppendFormat(b, time.RFC3339Nano)
+	return append(b, `"}`...), nil
+}
+
+// plainJSON reports whether json.Marshal writes s as it is, between quotes.
+func plainJSON(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return false
+		}
+	}
+	return true
 }
 
 // Risks returns the projection that keeps the risk register (rm_risks, and
@@ -214,7 +246,7 @@ func (g *riskGroup) counter() string {
 
 // cellCounter returns the name of the counter of a heat-map cell.
 func cellCounter(kind domain.RatingKind, likelihood, impact int) string {
-	return fmt.Sprintf("c%s:%d:%d", kind, likelihood, impact)
+	return "c" + string(kind) + ":" + strconv.Itoa(likelihood) + ":" + strconv.Itoa(impact)
 }
 
 // toPgDate returns d for a date column: nil for the zero Date.

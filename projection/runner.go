@@ -11,10 +11,12 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cenkalti/backoff/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/riskreg/riskreg/eventstore"
 	"github.com/riskreg/riskreg/internal/pglock"
+	"github.com/riskreg/riskreg/internal/sleep"
 )
 
 // Config tunes a Runner. Store is required; New fills in the other defaults.
@@ -178,7 +180,8 @@ func (r *Runner) Status(ctx context.Context) ([]Status, error) {
 // while it holds it, and waits again when it loses it.
 func (r *Runner) run(ctx context.Context, p Projection) error {
 	log := r.log.With("projection", p.Name())
-	for failures := 1; ; failures++ {
+	pause := r.retryBackOff()
+	for {
 		err := ensureStatusRow(ctx, r.pool, p.Name())
 		if err == nil {
 			break
@@ -187,19 +190,19 @@ func (r *Runner) run(ctx context.Context, p Projection) error {
 			return nil
 		}
 		log.Warn("projection: cannot register the projection, retrying", "err", err)
-		if !sleep(ctx, r.retryDelay(failures)) {
+		if !sleep.For(ctx, pause.NextBackOff()) {
 			return nil
 		}
 	}
-	if r.cfg.Spread && !sleep(ctx, jitter(r.cfg.LockRetryInterval)) {
+	if r.cfg.Spread && !sleep.For(ctx, jitter(r.cfg.LockRetryInterval)) {
 		return nil
 	}
-	for failures := 0; ctx.Err() == nil; {
+	pause.Reset()
+	for ctx.Err() == nil {
 		session, err := r.session(ctx)
 		if err != nil {
-			failures++
 			log.Warn("projection: cannot connect for the lock, retrying", "err", err)
-			sleep(ctx, r.retryDelay(failures))
+			sleep.For(ctx, pause.NextBackOff())
 			continue
 		}
 		if !r.mayTake(ctx) {
@@ -207,20 +210,19 @@ func (r *Runner) run(ctx context.Context, p Projection) error {
 			if err := session.Confirm(ctx); err != nil {
 				r.drop(session)
 			}
-			sleep(ctx, r.cfg.LockRetryInterval)
+			sleep.For(ctx, r.cfg.LockRetryInterval)
 			continue
 		}
 		got, err := session.TryLock(ctx, lockKey("run", p.Name()))
 		if err != nil {
-			failures++
 			log.Warn("projection: lock session failed, reconnecting", "err", err)
 			r.drop(session)
-			sleep(ctx, r.retryDelay(failures))
+			sleep.For(ctx, pause.NextBackOff())
 			continue
 		}
-		failures = 0
+		pause.Reset()
 		if !got {
-			sleep(ctx, r.cfg.LockRetryInterval)
+			sleep.For(ctx, r.cfg.LockRetryInterval)
 			continue
 		}
 		log.Info("projection: took the lock", "holder", r.cfg.Holder)
@@ -233,7 +235,7 @@ func (r *Runner) run(ctx context.Context, p Projection) error {
 		if errors.Is(err, eventstore.ErrClosed) {
 			return err
 		}
-		sleep(ctx, r.cfg.LockRetryInterval)
+		sleep.For(ctx, r.cfg.LockRetryInterval)
 	}
 	return nil
 }
@@ -247,7 +249,7 @@ func (r *Runner) hold(ctx context.Context, p Projection, session *pglock.Session
 		defer cancel()
 		if r.cfg.Spread {
 			go func() {
-				for sleep(workCtx, r.releaseEvery()) {
+				for sleep.For(workCtx, r.releaseEvery()) {
 					if r.shouldRelease(workCtx) {
 						log.Info("projection: giving the lock up to spread the projections over the replicas", "held", namesOf(r.Held()))
 						cancel()
@@ -313,6 +315,7 @@ func (h *holding) noteApplied(ctx context.Context, gen int64, n int) {
 // subscription. On a failure it records the failure, waits and starts again
 // from the checkpoint; it returns when ctx ends or the store is closed.
 func (h *holding) follow(ctx context.Context) error {
+	pause := h.r.retryBackOff()
 	for ctx.Err() == nil {
 		err := h.followOnce(ctx)
 		switch {
@@ -328,8 +331,11 @@ func (h *holding) follow(ctx context.Context) error {
 			continue
 		}
 		h.failures++
+		if h.failures == 1 {
+			pause.Reset() // the first failure since the projection last moved on
+		}
 		h.recordFailure(ctx, err)
-		sleep(ctx, h.r.retryDelay(h.failures))
+		sleep.For(ctx, pause.NextBackOff())
 	}
 	return nil
 }
@@ -438,13 +444,10 @@ func (h *holding) recordFailure(ctx context.Context, err error) {
 	}
 }
 
-// retryDelay is the wait before the nth retry.
-func (r *Runner) retryDelay(n int) time.Duration {
-	d := r.cfg.MinRetryDelay
-	for i := 1; i < n && d < r.cfg.MaxRetryDelay; i++ {
-		d *= 2
-	}
-	return min(d, r.cfg.MaxRetryDelay)
+// retryBackOff returns the waits between retries after failures in a row:
+// MinRetryDelay, doubling up to MaxRetryDelay, without jitter.
+func (r *Runner) retryBackOff() *backoff.ExponentialBackOff {
+	return &backoff.ExponentialBackOff{InitialInterval: r.cfg.MinRetryDelay, Multiplier: 2, MaxInterval: r.cfg.MaxRetryDelay}
 }
 
 // ensureStatusRow adds the status row of a projection that has none yet.
@@ -454,16 +457,4 @@ func ensureStatusRow(ctx context.Context, pool *pgxpool.Pool, name string) error
 		return fmt.Errorf("projection %s: register: %w", name, err)
 	}
 	return nil
-}
-
-// sleep waits d or until ctx ends, reporting whether the whole wait passed.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }

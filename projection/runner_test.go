@@ -24,7 +24,7 @@ import (
 // skipping one would also stop them with an error.)
 func TestRestartMidStream(t *testing.T) {
 	e := newEnv(t)
-	e.work.v1Assessments = true
+	e.work.V1Assessments = true
 	e.steps(300)
 	cfg := runnerConfig(e.store)
 	cfg.BatchSize = 17
@@ -214,7 +214,7 @@ func TestFailingEventStopsAndRetries(t *testing.T) {
 		t.Fatal(err)
 	}
 	poison := res.Last()
-	risk, err := e.work.register(ctx, "Registered after the poison", "It must not be skipped", "Financial", "Head of IT")
+	risk, err := e.work.Register(ctx, "Registered after the poison", "It must not be skipped", "Financial", "Head of IT")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -270,7 +270,7 @@ func TestFailingEventStopsAndRetries(t *testing.T) {
 func TestUnknownEventOnRiskStreamStops(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	id, err := e.work.register(ctx, "A risk", "Its stream gets an event of a later version of riskreg", "Financial", "Head of IT")
+	id, err := e.work.Register(ctx, "A risk", "Its stream gets an event of a later version of riskreg", "Financial", "Head of IT")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -346,7 +346,7 @@ func TestWaitForAndStatus(t *testing.T) {
 
 	start(t, runnerConfig(e.store))
 	for range 20 {
-		id, err := e.work.register(ctx, "Mine", "Read your writes", "Financial", "Head of IT")
+		id, err := e.work.Register(ctx, "Mine", "Read your writes", "Financial", "Head of IT")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -39,10 +39,14 @@ type foldState[R any] struct {
 	existing map[string]bool
 	// the versions folded, for the history (see temporal.go)
 	hist historyState[R]
+	// counted holds the counters each row counted in after its last event,
+	// which are those it counts in before its next one.
+	counted map[string][]counterKey
 }
 
 func newFoldState[R any]() *foldState[R] {
-	return &foldState[R]{rows: make(map[string]*R), existing: make(map[string]bool), hist: newHistoryState[R]()}
+	return &foldState[R]{rows: make(map[string]*R), existing: make(map[string]bool), hist: newHistoryState[R](),
+		counted: make(map[string][]counterKey)}
 }
 
 // fold applies events to the rows in st in order. Rows of streams st does
@@ -51,17 +55,17 @@ func newFoldState[R any]() *foldState[R] {
 //
 // Every event must be the next version of its stream: an event applied twice
 // or skipped shows up as an *EventError here instead of a wrong row.
-func (m streamModel[R]) fold(ctx context.Context, q Querier, gen int64, events []eventstore.RecordedEvent, st *foldState[R], load bool) error {
+func (m streamModel[R]) fold(ctx context.Context, q Querier, gen int64, b eventBatch, st *foldState[R], load bool) error {
 	if load {
-		if err := m.loadMissing(ctx, q, gen, events, st); err != nil {
+		if err := m.loadMissing(ctx, q, gen, b.events, st); err != nil {
 			return err
 		}
 	}
-	for _, e := range events {
+	for i, e := range b.events {
 		if e.StreamType != m.streamType {
 			continue
 		}
-		d, err := decode(e)
+		d, err := b.decode(i)
 		if err != nil {
 			return err
 		}
@@ -76,7 +80,10 @@ func (m streamModel[R]) fold(ctx context.Context, q Querier, gen int64, events [
 		}
 		var before []counterKey
 		if m.history != nil && m.history.counters != nil && r != nil {
-			before = m.history.counters(r)
+			var ok bool
+			if before, ok = st.counted[e.StreamID]; !ok {
+				before = m.history.counters(r)
+			}
 		}
 		next, err := m.apply(r, e, d)
 		if err != nil {
@@ -87,7 +94,9 @@ func (m streamModel[R]) fold(ctx context.Context, q Querier, gen int64, events [
 			st.order = append(st.order, e.StreamID)
 		}
 		if m.history != nil {
-			m.history.record(&st.hist, e, current, before, next)
+			if after := m.history.record(&st.hist, e, current, before, next); after != nil {
+				st.counted[e.StreamID] = after
+			}
 		}
 	}
 	return nil
@@ -166,7 +175,7 @@ func (p *streamProjection[R]) Tables() []string {
 
 func (p *streamProjection[R]) Prepare(ctx context.Context, q Querier, gen int64, events []eventstore.RecordedEvent) (Changes, error) {
 	st := newFoldState[R]()
-	if err := p.fold(ctx, q, gen, events, st, true); err != nil {
+	if err := p.fold(ctx, q, gen, batchOf(events), st, true); err != nil {
 		return nil, err
 	}
 	if p.history == nil {
@@ -200,6 +209,8 @@ func (p *streamProjection[R]) changes(st *foldState[R]) *streamChanges[R] {
 	}
 	return c
 }
+
+func (p *streamProjection[R]) decodes(streamType string) bool { return streamType == p.streamType }
 
 // newBuffer implements bufferedProjection.
 func (p *streamProjection[R]) newBuffer() projectionBuffer {
@@ -241,7 +252,7 @@ func (c *streamChanges[R]) queue(b *pgx.Batch, gen int64) error {
 	}
 	for i, t := range c.p.tables {
 		queueDeleteKeys(b, t.name, c.p.key, gen, replace)
-		queueInsert(b, t.name, t.columns, byTable[i])
+		queueInsert(b, partitionOf(t.name, gen), t.columns, byTable[i])
 	}
 	return nil
 }
@@ -255,7 +266,9 @@ func (c *streamChanges[R]) Write(ctx context.Context, tx pgx.Tx, gen int64) erro
 		if err := deleteKeys(ctx, tx, t.name, c.p.key, gen, replace); err != nil {
 			return err
 		}
-		if err := copyRows(ctx, tx, t.name, t.columns, byTable[i]); err != nil {
+		// Into the partition itself: a rebuild fills it detached (see
+		// detachBulk).
+		if err := copyRows(ctx, tx, partitionOf(t.name, gen), t.columns, byTable[i]); err != nil {
 			return err
 		}
 	}
@@ -270,7 +283,7 @@ type streamBuffer[R any] struct {
 	written bool // whether rows were taken: until then the generation is empty
 }
 
-func (b *streamBuffer[R]) add(ctx context.Context, q Querier, gen int64, events []eventstore.RecordedEvent) error {
+func (b *streamBuffer[R]) add(ctx context.Context, q Querier, gen int64, events eventBatch) error {
 	return b.p.fold(ctx, q, gen, events, b.st, b.written)
 }
 

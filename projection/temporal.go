@@ -99,7 +99,8 @@ func newHistoryState[R any]() historyState[R] {
 
 // record adds to st the version of its stream that event e made: next, after
 // the stream's version prev (0 for a new stream), which counted in before.
-func (h *historyModel[R]) record(st *historyState[R], e eventstore.RecordedEvent, prev int, before []counterKey, next *R) {
+// It returns the counters next counts in (nil when the model keeps none).
+func (h *historyModel[R]) record(st *historyState[R], e eventstore.RecordedEvent, prev int, before []counterKey, next *R) []counterKey {
 	if v, ok := st.open[e.StreamID]; ok {
 		v.to, v.toAt = e.Position, e.RecordedAt
 		st.closed = append(st.closed, *v)
@@ -108,7 +109,7 @@ func (h *historyModel[R]) record(st *historyState[R], e eventstore.RecordedEvent
 	}
 	st.open[e.StreamID] = &version[R]{row: *next, eventID: e.ID, from: e.Position, fromAt: e.RecordedAt}
 	if h.counters == nil {
-		return
+		return nil
 	}
 	after := h.counters(next)
 	change := func(from, to []counterKey, d int64) {
@@ -123,6 +124,7 @@ func (h *historyModel[R]) record(st *historyState[R], e eventstore.RecordedEvent
 	}
 	change(before, after, -1)
 	change(after, before, 1)
+	return after
 }
 
 // countRow is a counter's value after one event.
@@ -265,7 +267,7 @@ func (c *historyChanges[R]) queue(b *pgx.Batch, gen int64) error {
 	if err != nil {
 		return err
 	}
-	queueInsert(b, c.h.table, c.h.columns, rows)
+	queueInsert(b, partitionOf(c.h.table, gen), c.h.columns, rows)
 	c.queueRest(b, gen, true)
 	return nil
 }
@@ -276,7 +278,9 @@ func (c *historyChanges[R]) Write(ctx context.Context, tx pgx.Tx, gen int64) err
 	if err != nil {
 		return err
 	}
-	if err := copyRows(ctx, tx, c.h.table, c.h.columns, rows); err != nil {
+	// Into the partition itself: a rebuild fills it detached (see
+	// detachBulk).
+	if err := copyRows(ctx, tx, partitionOf(c.h.table, gen), c.h.columns, rows); err != nil {
 		return err
 	}
 	copied := !c.relative && len(c.counts) > copyCounts
@@ -285,7 +289,7 @@ func (c *historyChanges[R]) Write(ctx context.Context, tx pgx.Tx, gen int64) err
 		for i, r := range c.counts {
 			rows[i] = []any{slotOf(gen), gen, r.key, r.at, r.pos.String(), r.n}
 		}
-		if err := copyRows(ctx, tx, "rm_risk_counts_gen", countColumns, rows); err != nil {
+		if err := copyRows(ctx, tx, partitionOf("rm_risk_counts_gen", gen), countColumns, rows); err != nil {
 			return err
 		}
 	}
@@ -313,7 +317,7 @@ func (c *historyChanges[R]) queueRest(batch *pgx.Batch, gen int64, counts bool) 
 		sql := fmt.Sprintf(`UPDATE %[1]s h SET to_pos = c.to_pos, to_at = c.to_at
 			FROM unnest($3::text[], $4::bigint[], $5::text[], $6::timestamptz[]) AS c(id, version, to_pos, to_at)
 			WHERE h.slot = $1 AND h.generation = $2 AND h.%[2]s = c.id AND h.version = c.version`,
-			pgx.Identifier{c.h.table}.Sanitize(), pgx.Identifier{c.h.key}.Sanitize())
+			pgx.Identifier{partitionOf(c.h.table, gen)}.Sanitize(), pgx.Identifier{c.h.key}.Sanitize())
 		batch.Queue(sql, slotOf(gen), gen, ids, versions, tos, toAts).Exec(func(tag pgconn.CommandTag) error {
 			if tag.RowsAffected() != int64(len(c.closes)) {
 				return fmt.Errorf("projection: %s holds %d of the %d versions to close", c.h.table, tag.RowsAffected(), len(c.closes))
@@ -327,7 +331,7 @@ func (c *historyChanges[R]) queueRest(batch *pgx.Batch, gen int64, counts bool) 
 		for i, r := range c.counts {
 			keys[i], ats[i], poss[i], ns[i] = r.key, r.at, r.pos.String(), r.n
 		}
-		sql := `INSERT INTO rm_risk_counts_gen (slot, generation, counter, at, pos, n)
+		sql := `INSERT INTO ` + pgx.Identifier{partitionOf("rm_risk_counts_gen", gen)}.Sanitize() + ` (slot, generation, counter, at, pos, n)
 			SELECT $1, $2, * FROM unnest($3::text[], $4::timestamptz[], $5::text[], $6::bigint[])`
 		if c.relative {
 			// Each counter's last row as the statement starts (one backward

@@ -85,6 +85,11 @@ func BenchmarkTimeTravel(b *testing.B) {
 		{"heatmap-now", `{ heatMap { cells { likelihood impact count } } }`, nil},
 		{"heatmap-asof", `query($t: Time) { heatMap(asOf: $t) { cells { likelihood impact count } } }`,
 			func() map[string]any { return map[string]any{"t": instant()} }},
+		{"responses-now", `{ responses(first: 50) { edges { node { id title owner status dueDate version } } } }`, nil},
+		{"responses-asof", `query($t: Time) { responses(first: 50, asOf: $t) { edges { node { id title owner status dueDate version } } } }`,
+			func() map[string]any { return map[string]any{"t": instant()} }},
+		{"responses-total-asof", `query($t: Time) { responses(first: 20, asOf: $t) { totalCount } }`,
+			func() map[string]any { return map[string]any{"t": instant()} }},
 		{"changes", `query($f: Time!, $t: Time) { registerChanges(from: $f, to: $t, first: 50) { totalCount
 			edges { node { risk { id } before { status band } after { status band } events { type } decisions { kind } } } } }`,
 			func() map[string]any {

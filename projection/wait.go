@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/riskreg/riskreg/eventstore"
+	"github.com/riskreg/riskreg/internal/sleep"
 )
 
 // waitPoll is the longest pause between two looks at the checkpoints.
@@ -36,7 +37,7 @@ func (r *Reader) WaitFor(ctx context.Context, pos eventstore.Position, names ...
 			return nil
 		}
 		names = behind
-		if !sleep(ctx, pause) {
+		if !sleep.For(ctx, pause) {
 			return r.waitEnded(ctx, pos, names)
 		}
 		pause = min(2*pause, waitPoll)

@@ -95,7 +95,7 @@ func TestAMQPPublishesEveryEvent(t *testing.T) {
 	c := newCollector()
 	collectAMQP(t, deliveries, c)
 	store := newStore(t)
-	events := workload(t, store, 10)
+	events := appendCycles(t, store, 10)
 
 	pub, err := relay.NewPublisher(context.Background(), amqpURL(rabbitAddr, exchange), testLogger(t))
 	if err != nil {
@@ -141,7 +141,7 @@ func TestAMQPRestartsAndOutages(t *testing.T) {
 		t.Fatal(err)
 	}
 	stop := runRelay(t, r)
-	before := workload(t, store, 3)
+	before := appendCycles(t, store, 3)
 	waitLag(t, r, int64(len(before)))
 	if st := r.Status(); st.State != relay.StateRetrying || st.Published != 0 {
 		t.Fatalf("with the broker down: %+v", st)

@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/riskreg/riskreg/internal/pglock"
+	"github.com/riskreg/riskreg/internal/sleep"
 )
 
 // CheckpointSubject is the NATS subject, AMQP routing key and PostgreSQL
@@ -168,7 +169,7 @@ func (r *Relay) followCheckpoints(ctx context.Context, lc *pglock.Session) error
 		if len(batch) == checkpointBatch {
 			continue
 		}
-		if !sleep(ctx, r.cfg.CheckpointInterval) {
+		if !sleep.For(ctx, r.cfg.CheckpointInterval) {
 			return ctx.Err()
 		}
 	}

@@ -57,7 +57,7 @@ func testCheckpointsOnBroker(t *testing.T, url, wantTopic string) {
 		}
 	}
 	insert(1, 3)
-	workload(t, store, 1) // events too: they go to the events' topics only
+	appendCycles(t, store, 1) // events too: they go to the events' topics only
 
 	pub, err := relay.NewPublisher(ctx, url, testLogger(t))
 	if err != nil {

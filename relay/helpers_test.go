@@ -18,11 +18,11 @@ import (
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
-	"github.com/google/uuid"
 
 	"github.com/riskreg/riskreg/domain"
 	"github.com/riskreg/riskreg/eventstore"
 	"github.com/riskreg/riskreg/internal/pgtest"
+	"github.com/riskreg/riskreg/internal/workload"
 	"github.com/riskreg/riskreg/register"
 	"github.com/riskreg/riskreg/relay"
 )
@@ -92,197 +92,26 @@ func unique() string {
 	return hex.EncodeToString(b)
 }
 
-// cycleEvents is the number of events appendCycle appends.
-const cycleEvents = 9
+// churnSteps is the number of random commands the workload runs after each
+// governance cycle, so that the relay publishes every kind of event.
+const churnSteps = 2
 
-// appendCycle appends one risk's governance cycle through the event store,
-// with the domain's own events: register and assess a risk, propose and
-// submit a response, a Policy Commission RECOMMEND and a Council ENDORSE
-// decision with their effects. Every third cycle stores the assessment at
-// schema version 1, which the relay must publish upcast to version 2.
-func appendCycle(ctx context.Context, s *eventstore.Store, i int) error {
-	at := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
-	riskID, respID, corr := uuid.NewString(), uuid.NewString(), uuid.NewString()
-	staff := eventstore.Metadata{Actor: "alice", CorrelationID: corr}
-
-	registered, err := domain.RegisterRisk(riskID, fmt.Sprintf("R-%04d", i+1), domain.RiskDetails{
-		Title: fmt.Sprintf("Risk %d", i), Description: "Ageing servers -> data loss -> no reconciliation",
-		Category: "Financial", Source: "Audit Plan 2021", Owner: "Director of Finance",
-	})
-	if err != nil {
-		return err
-	}
-	if err := appendTo(ctx, s, domain.StreamRisk, riskID, eventstore.NoStream, staff, registered...); err != nil {
-		return err
-	}
-	risk, err := domain.RiskFromHistory(riskID, registered)
-	if err != nil {
-		return err
-	}
-	assessed, err := risk.Assess(domain.RatingKindInherent, 4, 5, "Two outages in 2025", "alice", at)
-	if err != nil {
-		return err
-	}
-	if i%3 == 0 {
-		a := assessed[0].(domain.RiskAssessed)
-		v1, _ := json.Marshal(map[string]any{"likelihood": a.Likelihood, "impact": a.Impact,
-			"rationale": a.Rationale, "assessedBy": a.AssessedBy, "assessedAt": a.AssessedAt})
-		_, err = s.Append(ctx, eventstore.StreamAppend{StreamID: riskID, StreamType: domain.StreamRisk,
-			Expected: eventstore.Exact(1), Events: []eventstore.Event{{Type: domain.EventRiskAssessed, SchemaVersion: 1, Data: v1, Metadata: staff}}})
-	} else {
-		err = appendTo(ctx, s, domain.StreamRisk, riskID, eventstore.Exact(1), staff, assessed...)
-	}
-	if err != nil {
-		return err
-	}
-	if err := apply(risk, assessed); err != nil {
-		return err
-	}
-
-	proposed, err := domain.ProposeResponse(respID, risk, domain.ResponseDetails{
-		Title: "Replace the servers", Option: domain.ResponseOptionReduce, Owner: "Head of IT"})
-	if err != nil {
-		return err
-	}
-	if err := appendTo(ctx, s, domain.StreamResponse, respID, eventstore.NoStream, staff, proposed...); err != nil {
-		return err
-	}
-	response, err := domain.ResponseFromHistory(respID, proposed)
-	if err != nil {
-		return err
-	}
-	submitted, err := response.Submit("")
-	if err != nil {
-		return err
-	}
-	if err := appendTo(ctx, s, domain.StreamResponse, respID, eventstore.Exact(1), staff, submitted...); err != nil {
-		return err
-	}
-	if err := apply(response, submitted); err != nil {
-		return err
-	}
-
-	decide := func(body domain.Body, kind domain.DecisionKind) error {
-		decisionID := uuid.NewString()
-		out, err := domain.RecordDecision(domain.DecisionCommand{
-			DecisionID: decisionID, Body: body, Session: "2027 session", Kind: kind,
-			Text: "Decided.", RecordedBy: "clerk", RecordedAt: at,
-			Subjects: []domain.SubjectRef{{ID: respID, Kind: domain.SubjectKindResponse, ExpectedVersion: response.Version()}},
-		}, domain.SubjectStates{
-			Risks:     map[string]*domain.Risk{riskID: risk},
-			Responses: map[string]*domain.StrategicResponse{respID: response},
-		})
-		if err != nil {
-			return err
-		}
-		recordedID := uuid.New()
-		clerk := eventstore.Metadata{Actor: "clerk", CorrelationID: corr, DecisionID: decisionID}
-		recorded, err := storeEvent(out.Recorded, clerk)
-		if err != nil {
-			return err
-		}
-		recorded.ID = recordedID
-		streams := []eventstore.StreamAppend{{StreamID: decisionID, StreamType: domain.StreamDecision,
-			Expected: eventstore.NoStream, Events: []eventstore.Event{recorded}}}
-		effectMD := clerk
-		effectMD.CausationID = recordedID.String()
-		for _, eff := range out.Effects {
-			e, err := storeEvent(eff.Event, effectMD)
-			if err != nil {
-				return err
-			}
-			streams = append(streams, eventstore.StreamAppend{StreamID: eff.StreamID, StreamType: eff.StreamType,
-				Expected: eventstore.Exact(int64(eff.ExpectedVersion)), Events: []eventstore.Event{e}})
-		}
-		if _, err := s.Append(ctx, streams...); err != nil {
-			return err
-		}
-		for _, eff := range out.Effects {
-			target := any(response)
-			if eff.StreamType == domain.StreamRisk {
-				target = risk
-			}
-			if err := target.(interface{ Apply(domain.Event) error }).Apply(eff.Event); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	if err := decide(domain.BodyPolicyCommission, domain.DecisionKindRecommend); err != nil {
-		return err
-	}
-	return decide(domain.BodyCouncil, domain.DecisionKindEndorse)
+// runWorkload appends cycles governance cycles, each followed by a few
+// random commands, from workers goroutines at once: decisions append to
+// several streams in one transaction, and the first inherent assessment of
+// each goroutine and every fourth after it is stored at schema version 1,
+// which the relay must publish upcast to version 2.
+func runWorkload(t testing.TB, s *eventstore.Store, cycles, workers int) error {
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("workload: %d cycles from %d goroutines, seed %d", cycles, workers, seed)
+	return workload.Concurrent{Workers: workers, Cycles: cycles, Steps: churnSteps, Seed: seed, V1Assessments: true}.Run(context.Background(), s)
 }
 
-func apply(a interface{ Apply(domain.Event) error }, events []domain.Event) error {
-	for _, e := range events {
-		if err := a.Apply(e); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func storeEvent(e domain.Event, md eventstore.Metadata) (eventstore.Event, error) {
-	data, err := json.Marshal(e)
-	if err != nil {
-		return eventstore.Event{}, err
-	}
-	return eventstore.Event{Type: e.EventType(), SchemaVersion: e.SchemaVersion(), Data: data, Metadata: md}, nil
-}
-
-func appendTo(ctx context.Context, s *eventstore.Store, streamType, id string, expected eventstore.ExpectedVersion,
-	md eventstore.Metadata, events ...domain.Event) error {
-	sa := eventstore.StreamAppend{StreamID: id, StreamType: streamType, Expected: expected}
-	for _, e := range events {
-		se, err := storeEvent(e, md)
-		if err != nil {
-			return err
-		}
-		sa.Events = append(sa.Events, se)
-	}
-	_, err := s.Append(ctx, sa)
-	return err
-}
-
-// runWorkload appends cycles governance cycles from workers goroutines.
-func runWorkload(ctx context.Context, s *eventstore.Store, cycles, workers int) error {
-	var wg sync.WaitGroup
-	errs := make(chan error, workers)
-	next := make(chan int)
-	for range workers {
-		wg.Go(func() {
-			for i := range next {
-				if err := appendCycle(ctx, s, i); err != nil {
-					errs <- fmt.Errorf("cycle %d: %w", i, err)
-					return
-				}
-			}
-		})
-	}
-	for i := range cycles {
-		select {
-		case next <- i:
-		case err := <-errs:
-			close(next)
-			wg.Wait()
-			return err
-		}
-	}
-	close(next)
-	wg.Wait()
-	select {
-	case err := <-errs:
-		return err
-	default:
-		return nil
-	}
-}
-
-// workload appends cycles governance cycles and returns the log.
-func workload(t testing.TB, s *eventstore.Store, cycles int) []eventstore.RecordedEvent {
+// appendCycles appends cycles governance cycles (see runWorkload) and
+// returns the log.
+func appendCycles(t testing.TB, s *eventstore.Store, cycles int) []eventstore.RecordedEvent {
 	t.Helper()
-	if err := runWorkload(context.Background(), s, cycles, 4); err != nil {
+	if err := runWorkload(t, s, cycles, 4); err != nil {
 		t.Fatal(err)
 	}
 	return readLog(t, s)
@@ -626,7 +455,7 @@ func (rs *restarter) churn(cycles int, p *proxy, pause time.Duration) []eventsto
 	t := rs.t
 	t.Helper()
 	done := make(chan error, 1)
-	go func() { done <- runWorkload(context.Background(), rs.store, cycles, 4) }()
+	go func() { done <- runWorkload(t, rs.store, cycles, 4) }()
 	for churns := 0; ; churns++ {
 		if churns >= maxChurns {
 			if err := <-done; err != nil {

@@ -141,7 +141,7 @@ func TestNATSPublishesEveryEvent(t *testing.T) {
 	t.Parallel()
 	addr, stream, prefix := natsTarget(t)
 	store := newStore(t)
-	events := workload(t, store, 10)
+	events := appendCycles(t, store, 10)
 
 	pub, err := relay.NewPublisher(context.Background(), natsURL(addr, stream, prefix), testLogger(t))
 	if err != nil {
@@ -186,7 +186,7 @@ func TestNATSRestartsAndOutages(t *testing.T) {
 		t.Fatal(err)
 	}
 	stop := runRelay(t, r)
-	before := workload(t, store, 5)
+	before := appendCycles(t, store, 5)
 	deadline := time.Now().Add(10 * time.Second)
 	for r.Status().LastError == "" {
 		if time.Now().After(deadline) {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/riskreg/riskreg/eventstore"
 	"github.com/riskreg/riskreg/internal/pglock"
+	"github.com/riskreg/riskreg/internal/sleep"
 )
 
 // Log is the part of the event store a relay reads: the global log and the
@@ -273,7 +274,7 @@ func (r *Relay) Run(ctx context.Context) error {
 			s.State = StateRetrying
 			s.LastError = err.Error()
 		})
-		if !sleep(ctx, pause.NextBackOff()) {
+		if !sleep.For(ctx, pause.NextBackOff()) {
 			break
 		}
 	}
@@ -443,20 +444,8 @@ func (r *Relay) publishTo(ctx context.Context, pub message.Publisher, topic stri
 			r.logger.Warn("relay: publish failed; retrying", "message_id", msg.UUID, "topic", topic, "attempt", attempt, "err", err)
 		}
 		r.update(func(s *Status) { s.State, s.LastError = StateRetrying, err.Error() })
-		if !sleep(ctx, pause.NextBackOff()) {
+		if !sleep.For(ctx, pause.NextBackOff()) {
 			return ctx.Err()
 		}
-	}
-}
-
-// sleep waits d or until ctx ends, reporting whether the whole wait passed.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
 	}
 }

@@ -60,7 +60,7 @@ func TestRelayPublishesEveryEvent(t *testing.T) {
 	store := newStore(t)
 	c := newCollector()
 	pub := goChannelPair(t, c)
-	workload(t, store, 12)
+	appendCycles(t, store, 12)
 	// The access stream's events are published too, and have schemas.
 	expires := time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
 	for _, d := range []interface{ EventType() string }{
@@ -145,7 +145,7 @@ func TestRelayLagCountsUnpublishedEvents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	events := workload(t, store, 2)
+	events := appendCycles(t, store, 2)
 	r, err := relay.New(store, pub, relay.Config{Name: "relay:lag-test"})
 	if err != nil {
 		t.Fatal(err)
@@ -193,7 +193,7 @@ func TestLockHandOver(t *testing.T) {
 	runRelay(t, b)
 	waitState(t, b, relay.StateStandby)
 
-	events := workload(t, store, 3)
+	events := appendCycles(t, store, 3)
 	c.waitFor(t, len(events), 30*time.Second)
 	if st := b.Status(); st.State != relay.StateStandby || st.Published != 0 {
 		t.Fatalf("the standby relay published: %+v", st)
@@ -202,7 +202,7 @@ func TestLockHandOver(t *testing.T) {
 	// The holder stops: the other takes over.
 	stopA()
 	waitState(t, b, relay.StateActive)
-	events = append(events, workload(t, store, 3)[len(events):]...)
+	events = append(events, appendCycles(t, store, 3)[len(events):]...)
 	c.waitFor(t, len(events), 30*time.Second)
 
 	// The holder's session dies (as when its process is killed or its
@@ -233,7 +233,7 @@ func TestLockHandOver(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	all := readLog(t, store)
-	all = append(all, workload(t, store, 3)[len(all):]...)
+	all = append(all, appendCycles(t, store, 3)[len(all):]...)
 	c.waitFor(t, len(all), 30*time.Second)
 	checkDelivery(t, all, c.all())
 }

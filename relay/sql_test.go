@@ -23,7 +23,7 @@ func TestPostgresPublishesEveryEvent(t *testing.T) {
 	t.Parallel()
 	broker := brokerDatabase(t)
 	store := newStore(t)
-	events := workload(t, store, 6)
+	events := appendCycles(t, store, 6)
 	ctx := context.Background()
 
 	pub, err := relay.NewPublisher(ctx, broker, testLogger(t))

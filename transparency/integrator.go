@@ -10,11 +10,13 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cenkalti/backoff/v5"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/riskreg/riskreg/eventstore"
 	"github.com/riskreg/riskreg/internal/pglock"
+	"github.com/riskreg/riskreg/internal/sleep"
 )
 
 // checkpointName is the integrator's checkpoint in the log.
@@ -132,6 +134,8 @@ func (in *Integrator) hold(ctx context.Context) error {
 	if in.cfg.Key != nil {
 		wg.Go(func() { in.signLoop(ctx) })
 	}
+	// The wait before each retry: from 100ms, doubling, up to 1m.
+	pause := &backoff.ExponentialBackOff{InitialInterval: 100 * time.Millisecond, Multiplier: 2, MaxInterval: time.Minute}
 	for failures := 0; ctx.Err() == nil; {
 		err := in.follow(ctx)
 		switch {
@@ -142,7 +146,7 @@ func (in *Integrator) hold(ctx context.Context) error {
 		}
 		failures++
 		in.log.Error("transparency: integrating failed; starting again from the stored tree", "err", err, "failures", failures)
-		sleep(ctx, retryDelay(failures))
+		sleep.For(ctx, pause.NextBackOff())
 	}
 	return nil
 }
@@ -266,27 +270,9 @@ func WaitSize(ctx context.Context, pool *pgxpool.Pool, n uint64, interval time.D
 		if uint64(size) >= n {
 			return nil
 		}
-		if !sleep(ctx, interval) {
+		if !sleep.For(ctx, interval) {
 			return ctx.Err()
 		}
-	}
-}
-
-// retryDelay is the wait before the nth retry: from 100ms, doubling, up to 1m.
-func retryDelay(n int) time.Duration {
-	d := 100 * time.Millisecond << min(n-1, 10)
-	return min(d, time.Minute)
-}
-
-// sleep waits d or until ctx ends, reporting whether the whole wait passed.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
 	}
 }
 

@@ -238,33 +238,63 @@ func (s *Session) Close() {
 
 // Exec runs a statement on the session, for work that must stop with the
 // lock (say saving a checkpoint). It implements eventstore.DB.
+//
+// A statement that started runs to its end (statementTimeout at most) even
+// when ctx ends meanwhile: pgx closes a connection whose statement is
+// cancelled, and that would end the session, and its locks, under the
+// session's other users, whose own statements (a cursor saved after a
+// publish) would then fail. A ctx that ended before the statement started
+// is its error.
 func (s *Session) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	tag, err := s.conn.Exec(ctx, sql, args...)
+	if err := ctx.Err(); err != nil {
+		return pgconn.CommandTag{}, err
+	}
+	sctx, cancel := uncancelled(ctx)
+	defer cancel()
+	tag, err := s.conn.Exec(sctx, sql, args...)
 	if err == nil {
 		s.alive = time.Now()
 	}
 	return tag, err
 }
 
-// QueryRow runs a query on the session; the session stays busy until the
-// row is scanned. It implements eventstore.DB.
+// QueryRow runs a query on the session, to its end as Exec does; the
+// session stays busy until the row is scanned. It implements eventstore.DB.
 func (s *Session) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
 	s.mu.Lock()
-	return &lockedRow{row: s.conn.QueryRow(ctx, sql, args...), s: s}
+	if err := ctx.Err(); err != nil {
+		s.mu.Unlock()
+		return errRow{err}
+	}
+	sctx, cancel := uncancelled(ctx)
+	return &lockedRow{row: s.conn.QueryRow(sctx, sql, args...), s: s, cancel: cancel}
+}
+
+// uncancelled returns a context with ctx's values that ctx's end does not
+// cancel, bounded by statementTimeout.
+func uncancelled(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), statementTimeout)
 }
 
 type lockedRow struct {
-	row pgx.Row
-	s   *Session
+	row    pgx.Row
+	s      *Session
+	cancel context.CancelFunc
 }
 
 func (r *lockedRow) Scan(dest ...any) error {
 	defer r.s.mu.Unlock()
+	defer r.cancel()
 	err := r.row.Scan(dest...)
 	if err == nil {
 		r.s.alive = time.Now()
 	}
 	return err
 }
+
+// errRow is the row of a query that did not run.
+type errRow struct{ err error }
+
+func (r errRow) Scan(...any) error { return r.err }

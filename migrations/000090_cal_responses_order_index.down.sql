@@ -1,0 +1,1 @@
+DROP INDEX rm_cal_responses_gen_position_idx;

@@ -70,9 +70,13 @@ func (s *Store) SubscribePaged(ctx context.Context, after Position, f Filter, pa
 			continue
 		}
 		wait := s.cfg.PollInterval
+		if len(events) > 0 {
+			retry = 0 // the horizon moved: the next look starts quick again
+		}
 		if cursor.tx < s.committed.Load() {
 			// An event committed by a transaction this reader cannot see
-			// yet: an older transaction is still open. Look again soon.
+			// yet: an older transaction is still open. Look again soon,
+			// and less often the longer the horizon stays where it is.
 			retry = min(max(2*retry, time.Millisecond), s.cfg.PollInterval)
 			wait = retry
 		} else {

@@ -12,6 +12,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/riskreg/riskreg/internal/pglock"
 )
 
 // A rebuild writes the temporal read models' partitions, several times the
@@ -120,16 +122,13 @@ func attachBulk(ctx context.Context, pool *pgxpool.Pool, tables []string, gen in
 	for _, table := range tables {
 		part := partitionOf(table, gen)
 		err := lockBriefly(ctx, pool, 0, func(tx pgx.Tx) error {
-			var attached bool
-			err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT FROM pg_inherits WHERE inhrelid = $1::regclass)`,
-				pgx.Identifier{part}.Sanitize()).Scan(&attached)
-			if err != nil || attached {
+			if ok, err := attached(ctx, tx, part); err != nil || ok {
 				return err
 			}
 			if _, err := tx.Exec(ctx, "SET LOCAL maintenance_work_mem = '"+rebuildMaintenanceMem+"'"); err != nil {
 				return err
 			}
-			_, err = tx.Exec(ctx, fmt.Sprintf("ALTER TABLE %s ATTACH PARTITION %s FOR VALUES IN (%d)",
+			_, err := tx.Exec(ctx, fmt.Sprintf("ALTER TABLE %s ATTACH PARTITION %s FOR VALUES IN (%d)",
 				pgx.Identifier{table}.Sanitize(), pgx.Identifier{part}.Sanitize(), slotOf(gen)))
 			return err
 		})
@@ -149,13 +148,11 @@ func reattachBulk(ctx context.Context, pool *pgxpool.Pool, p Projection) error {
 		}
 		for gen := range int64(2) {
 			part := partitionOf(table, gen)
-			var attached bool
-			err := pool.QueryRow(ctx, `SELECT EXISTS (SELECT FROM pg_inherits WHERE inhrelid = $1::regclass)`,
-				pgx.Identifier{part}.Sanitize()).Scan(&attached)
+			ok, err := attached(ctx, pool, part)
 			if err != nil {
 				return fmt.Errorf("projection %s: look for %s: %w", p.Name(), part, err)
 			}
-			if attached {
+			if ok {
 				continue
 			}
 			if _, err := pool.Exec(ctx, "TRUNCATE "+pgx.Identifier{part}.Sanitize()); err != nil {
@@ -167,6 +164,14 @@ func reattachBulk(ctx context.Context, pool *pgxpool.Pool, p Projection) error {
 		}
 	}
 	return nil
+}
+
+// attached reports whether the partition part is attached to its table.
+func attached(ctx context.Context, q pglock.Querier, part string) (bool, error) {
+	var ok bool
+	err := q.QueryRow(ctx, `SELECT EXISTS (SELECT FROM pg_inherits WHERE inhrelid = $1::regclass)`,
+		pgx.Identifier{part}.Sanitize()).Scan(&ok)
+	return ok, err
 }
 
 // lockBriefly runs fn, which takes locks that readers and writers of the

@@ -92,9 +92,12 @@ func readBatchState(ctx context.Context, conn *pgxpool.Conn, batch []*appendRequ
 }
 
 // insertBatch writes the planned events, the new stream heads and the
-// counters that moved, and commits, in one round trip; begin says whether the transaction still has to
-// be begun.
-func insertBatch(ctx context.Context, conn *pgxpool.Conn, recs []*RecordedEvent, heads map[string]*streamHead, ctrs *counters, begin bool) error {
+// counters that moved, and commits, in one round trip. inTx says whether the
+// batch's transaction is open already (the fresh path read in it); if not,
+// the statements run in the implicit transaction that PostgreSQL gives a
+// pipeline up to its Sync: all of them or none, and no BEGIN or COMMIT to
+// execute.
+func insertBatch(ctx context.Context, conn *pgxpool.Conn, recs []*RecordedEvent, heads map[string]*streamHead, ctrs *counters, inTx bool) error {
 	n := len(recs)
 	var (
 		ids                                        = make([]pgtype.UUID, n)
@@ -131,9 +134,6 @@ func insertBatch(ctx context.Context, conn *pgxpool.Conn, recs []*RecordedEvent,
 	}
 
 	b := &pgx.Batch{}
-	if begin {
-		b.Queue("BEGIN")
-	}
 	b.Queue(`INSERT INTO events (event_id, stream_id, stream_type, version, type, schema_version, data, metadata,
 			actor, correlation_id, causation_id, decision_id, request_id, occurred_at, prev_hash, hash)
 		SELECT id, sid, st, v, t, sv, d::jsonb, m::jsonb, a, NULLIF(c, ''), NULLIF(ca, ''), NULLIF(de, ''), NULLIF(r, ''), o, p, h
@@ -161,28 +161,24 @@ func insertBatch(ctx context.Context, conn *pgxpool.Conn, recs []*RecordedEvent,
 			moved.ids, moved.types, moved.versions, moved.hashes)
 	}
 	counted := ctrs.queue(b)
-	b.Queue("COMMIT")
+	if inTx {
+		b.Queue("COMMIT")
+	}
 	br := conn.SendBatch(ctx, b)
 
 	byID := make(map[uuid.UUID]*RecordedEvent, n)
 	for _, r := range recs {
 		byID[r.ID] = r
 	}
-	var err error
-	if begin {
-		_, err = br.Exec()
-	}
-	if err == nil {
-		rows, _ := br.Query()
-		var id pgtype.UUID
-		var pos Position
-		var at time.Time
-		_, err = pgx.ForEachRow(rows, []any{&id, &pos.tx, &pos.seq, &at}, func() error {
-			r := byID[id.Bytes]
-			r.Position, r.RecordedAt = pos, at.UTC()
-			return nil
-		})
-	}
+	var id pgtype.UUID
+	var pos Position
+	var at time.Time
+	rows, _ := br.Query()
+	_, err := pgx.ForEachRow(rows, []any{&id, &pos.tx, &pos.seq, &at}, func() error {
+		r := byID[id.Bytes]
+		r.Position, r.RecordedAt = pos, at.UTC()
+		return nil
+	})
 	if err == nil && len(added.ids) > 0 {
 		_, err = br.Exec()
 	}
@@ -192,7 +188,7 @@ func insertBatch(ctx context.Context, conn *pgxpool.Conn, recs []*RecordedEvent,
 	if err == nil && counted {
 		_, err = br.Exec()
 	}
-	if err == nil {
+	if err == nil && inTx {
 		_, err = br.Exec()
 	}
 	if cerr := br.Close(); err == nil {

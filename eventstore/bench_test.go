@@ -257,13 +257,15 @@ type cpuUse struct {
 func (c *cpuUse) measure(b *testing.B, pool *pgxpool.Pool, events int, round func() float64) float64 {
 	b.Helper()
 	pids := backendPids(b, pool)
-	go0, pg0 := processCPU(), postgresCPU(pids)
+	go0 := processCPU()
+	pg0, read0 := postgresCPU(pids)
 	rate := round()
-	go1, pg1 := processCPU(), postgresCPU(pids)
+	go1 := processCPU()
+	pg1, read1 := postgresCPU(pids)
 	c.events += events
 	c.goTicks += go1 - go0
 	c.pgTicks += pg1 - pg0
-	c.pgMissing = c.pgMissing || pg0 == 0
+	c.pgMissing = c.pgMissing || !read0 || !read1
 	return rate
 }
 
@@ -310,10 +312,13 @@ func backendPids(b *testing.B, pool *pgxpool.Pool) []int {
 }
 
 // postgresCPU returns the CPU time the processes pids have used, read from
-// /proc; zero when none can be read.
-func postgresCPU(pids []int) time.Duration {
+// /proc, and whether any of them could be read. (A zero total is no sign of
+// an unreadable /proc: on a machine just started, fresh backends and the WAL
+// writer have used less than a tick.)
+func postgresCPU(pids []int) (time.Duration, bool) {
 	const tick = 10 * time.Millisecond // USER_HZ is 100 on Linux
 	var total time.Duration
+	read := false
 	for _, pid := range pids {
 		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 		if err != nil {
@@ -331,6 +336,7 @@ func postgresCPU(pids []int) time.Duration {
 		utime, _ := strconv.ParseInt(f[11], 10, 64)
 		stime, _ := strconv.ParseInt(f[12], 10, 64)
 		total += time.Duration(utime+stime) * tick
+		read = true
 	}
-	return total
+	return total, read
 }

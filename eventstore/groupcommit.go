@@ -24,6 +24,10 @@ const (
 	// commitAttempts is how often a batch of one request is tried when the
 	// database or the connection fails in a way that may pass.
 	commitAttempts = 4
+	// queuedRequests bounds the appends waiting for a writer. A caller
+	// hands its request over without waiting for a writer to take it, so
+	// the writers gather a batch without waking each caller twice.
+	queuedRequests = 256
 )
 
 // writeLoop gathers waiting appends into batches and commits them.
@@ -293,8 +297,7 @@ func (s *Store) commitOnce(ctx context.Context, batch []*appendRequest, fresh bo
 	}
 
 	if len(inserts) > 0 {
-		inTx = true
-		if err := insertBatch(ctx, conn, inserts, heads, ctrs, !fresh); err != nil {
+		if err := insertBatch(ctx, conn, inserts, heads, ctrs, inTx); err != nil {
 			return nil, Position{}, err
 		}
 		last = inserts[len(inserts)-1].Position

@@ -109,7 +109,7 @@ func New(pool *pgxpool.Pool, cfg Config) (*Store, error) {
 		pool:     pool,
 		cfg:      cfg,
 		log:      cfg.Logger,
-		requests: make(chan *appendRequest),
+		requests: make(chan *appendRequest, queuedRequests),
 		busy:     newBusyStreams(),
 		quit:     make(chan struct{}),
 		appended: newSignal(),

@@ -31,6 +31,8 @@ import (
 
 var benchWriters = flag.Int("bench-writers", 0, "the store's writers in BenchmarkAppendSingle (0: the default)")
 
+var benchLinger = flag.Duration("bench-linger", 0, "the store's Linger in BenchmarkAppendSingle (0: the default, negative: off)")
+
 var benchEvents = flag.Int("bench-events", 1_000_000, "events in the log for BenchmarkReadAll")
 
 // benchPool opens a pool of size conns on a fresh database.
@@ -94,7 +96,7 @@ func parallel(b *testing.B, workers, n int, op func(ctx context.Context, i int) 
 func BenchmarkAppendSingle(b *testing.B) {
 	const callers, ops = 32, 8000
 	pool := benchPool(b, callers+4)
-	s, err := eventstore.New(pool, eventstore.Config{Writers: *benchWriters})
+	s, err := eventstore.New(pool, eventstore.Config{Writers: *benchWriters, Linger: *benchLinger})
 	if err != nil {
 		b.Fatal(err)
 	}

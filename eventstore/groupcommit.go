@@ -39,21 +39,50 @@ func (s *Store) writeLoop() {
 		case <-s.quit:
 			return
 		}
-		batch, n := []*appendRequest{first}, first.events
-	gather:
-		for n < s.cfg.MaxBatchEvents {
-			select {
-			case r := <-s.requests:
-				batch = append(batch, r)
-				n += r.events
-			default:
-				break gather
-			}
-		}
+		batch := s.gather([]*appendRequest{first})
 		s.busy.acquire(batch)
 		s.commit(batch, numbered(batch), false) // numbering needs the fresh path
 		s.busy.release(batch)
 	}
+}
+
+// gather adds the waiting requests to batch, up to MaxBatchEvents. While
+// another writer's batch is in flight it waits, up to Linger, for batch to
+// grow as large as that one: PostgreSQL is busy with it anyway, and two
+// writers that alternate full batches pay fewer transactions and WAL
+// flushes than two that send whatever came in first.
+func (s *Store) gather(batch []*appendRequest) []*appendRequest {
+	n := batch[0].events
+	target := min(s.busy.eventsInFlight(), s.cfg.MaxBatchEvents)
+	var timer *time.Timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	for n < s.cfg.MaxBatchEvents {
+		select {
+		case r := <-s.requests:
+			batch = append(batch, r)
+			n += r.events
+			continue
+		default:
+		}
+		if n >= target || s.cfg.Linger <= 0 {
+			return batch
+		}
+		if timer == nil {
+			timer = time.NewTimer(s.cfg.Linger)
+		}
+		select {
+		case r := <-s.requests:
+			batch = append(batch, r)
+			n += r.events
+		case <-timer.C:
+			return batch
+		}
+	}
+	return batch
 }
 
 // busyStreams are the streams of the batches the store's writers are
@@ -63,9 +92,11 @@ func (s *Store) writeLoop() {
 // transaction only to fail on the unique key, and two batches inserting
 // into the same streams in different orders could deadlock.
 type busyStreams struct {
-	mu   sync.Mutex
-	free sync.Cond // broadcast when a batch releases its streams
-	ids  map[string]bool
+	mu      sync.Mutex
+	free    sync.Cond // broadcast when a batch releases its streams
+	ids     map[string]bool
+	batches int // batches being committed
+	events  int // their events
 }
 
 func newBusyStreams() *busyStreams {
@@ -82,6 +113,27 @@ func (b *busyStreams) acquire(batch []*appendRequest) {
 		b.free.Wait()
 	}
 	eachStream(batch, func(id string) { b.ids[id] = true })
+	b.batches++
+	b.events += batchEvents(batch)
+}
+
+// eventsInFlight returns the mean size of the batches being committed, 0
+// when there are none.
+func (b *busyStreams) eventsInFlight() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.batches == 0 {
+		return 0
+	}
+	return b.events / b.batches
+}
+
+func batchEvents(batch []*appendRequest) int {
+	n := 0
+	for _, r := range batch {
+		n += r.events
+	}
+	return n
 }
 
 func (b *busyStreams) anyBusy(batch []*appendRequest) bool {
@@ -100,6 +152,8 @@ func (b *busyStreams) release(batch []*appendRequest) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	eachStream(batch, func(id string) { delete(b.ids, id) })
+	b.batches--
+	b.events -= batchEvents(batch)
 	b.free.Broadcast()
 }
 

@@ -4,6 +4,7 @@ import (
 	"runtime"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 func batchOf(streams ...string) []*appendRequest {
@@ -44,5 +45,60 @@ func TestBusyStreamsKeepsBatchesApart(t *testing.T) {
 	<-done
 	if len(busy.ids) != 0 {
 		t.Errorf("streams still marked busy after every release: %v", busy.ids)
+	}
+}
+
+// gatherStore is a store with only what gather uses.
+func gatherStore(linger time.Duration) *Store {
+	s := &Store{requests: make(chan *appendRequest, queuedRequests), busy: newBusyStreams()}
+	s.cfg.MaxBatchEvents, s.cfg.Linger = 1000, linger
+	return s
+}
+
+func oneEvent() *appendRequest { return &appendRequest{events: 1} }
+
+// With no other batch in flight a writer takes what is queued and goes.
+func TestGatherWithNothingInFlightTakesWhatIsQueued(t *testing.T) {
+	s := gatherStore(time.Hour)
+	for range 3 {
+		s.requests <- oneEvent()
+	}
+	if got := len(s.gather([]*appendRequest{oneEvent()})); got != 4 {
+		t.Fatalf("gathered %d requests, want the first and the 3 queued", got)
+	}
+}
+
+// While a batch of 5 is in flight a writer waits for 5 events of its own,
+// however slowly they come.
+func TestGatherWaitsToMatchTheBatchInFlight(t *testing.T) {
+	s := gatherStore(time.Hour)
+	inFlight := []*appendRequest{{events: 5}}
+	s.busy.acquire(inFlight)
+	go func() {
+		for range 6 { // one more than needed: it must stay queued
+			s.requests <- oneEvent()
+			runtime.Gosched()
+		}
+	}()
+	if got := len(s.gather([]*appendRequest{oneEvent()})); got < 5 {
+		t.Fatalf("gathered %d requests while a batch of 5 was in flight, want at least 5", got)
+	}
+	s.busy.release(inFlight)
+	if got := s.busy.eventsInFlight(); got != 0 {
+		t.Fatalf("%d events in flight after the release, want 0", got)
+	}
+}
+
+// The wait is bounded by Linger, and a negative Linger turns it off.
+func TestGatherWaitsNoLongerThanLinger(t *testing.T) {
+	for _, linger := range []time.Duration{time.Millisecond, -1} {
+		s := gatherStore(linger)
+		inFlight := []*appendRequest{{events: 50}}
+		s.busy.acquire(inFlight)
+		s.requests <- oneEvent()
+		if got := len(s.gather([]*appendRequest{oneEvent()})); got != 2 {
+			t.Fatalf("linger %v: gathered %d requests, want the 2 there were", linger, got)
+		}
+		s.busy.release(inFlight)
 	}
 }

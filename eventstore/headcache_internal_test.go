@@ -9,6 +9,10 @@ import (
 func TestHeadCacheRemembersForgetsAndKeepsTheNewest(t *testing.T) {
 	var c headCache
 	batch := []*appendRequest{{streams: []StreamAppend{{StreamID: "risk-1"}, {StreamID: "risk-2"}}}}
+	if heads := c.lookup(batch); len(heads) != 0 {
+		t.Fatalf("an empty cache found %d heads", len(heads))
+	}
+	c.forget(batch) // on an empty cache: nothing to do, and no panic
 	hash := bytes.Repeat([]byte{7}, 32)
 	c.store([]*RecordedEvent{{StreamID: "risk-1"}}, map[string]*streamHead{"risk-1": {streamType: "risk", version: 3, hash: hash}})
 

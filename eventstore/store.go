@@ -25,6 +25,14 @@ type Config struct {
 	// MaxBatchEvents caps the events one group-commit transaction carries.
 	// Default 1000.
 	MaxBatchEvents int
+	// Linger is how long, at most, a writer waits for its batch to grow
+	// while another writer's batch is in PostgreSQL: it waits until its
+	// batch is as large as the one in flight. Without it the second writer
+	// sends the few appends that came in first and the writers take turns
+	// with small batches, each paying a transaction and a WAL flush. When
+	// no other batch is in flight a writer never waits. Default 200µs; a
+	// negative value turns waiting off.
+	Linger time.Duration
 	// PollInterval is how often a subscriber reads the log when nothing woke
 	// it. Subscribers are normally woken at once by appends in this process
 	// and, through LISTEN/NOTIFY, in other processes. Default 500ms.
@@ -63,6 +71,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.MaxBatchEvents == 0 {
 		c.MaxBatchEvents = 1000
+	}
+	if c.Linger == 0 {
+		c.Linger = 200 * time.Microsecond
 	}
 	if c.PollInterval == 0 {
 		c.PollInterval = 500 * time.Millisecond

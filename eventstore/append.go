@@ -39,6 +39,16 @@ func (s *Store) Append(ctx context.Context, streams ...StreamAppend) (AppendResu
 		return out.res, out.err
 	case <-ctx.Done():
 		return AppendResult{}, fmt.Errorf("%w: %w", ErrOutcomeUnknown, ctx.Err())
+	case <-s.stopped:
+		// Every writer has stopped, and a writer answers each request it
+		// takes before it stops: one still unanswered was never taken
+		// from the queue, so nothing of it was recorded.
+		select {
+		case out := <-req.done:
+			return out.res, out.err
+		default:
+			return AppendResult{}, ErrClosed
+		}
 	}
 }
 

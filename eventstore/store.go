@@ -99,6 +99,8 @@ type Store struct {
 	quit     chan struct{}
 	wg       sync.WaitGroup
 	closeMu  sync.Once
+	stopped  chan struct{} // closed when Close has stopped every goroutine
+	stopOnce sync.Once
 
 	appended  *signal      // broadcast after every commit and every NOTIFY
 	committed atomic.Int64 // the newest transaction known to have committed events
@@ -123,6 +125,7 @@ func New(pool *pgxpool.Pool, cfg Config) (*Store, error) {
 		requests: make(chan *appendRequest, queuedRequests),
 		busy:     newBusyStreams(),
 		quit:     make(chan struct{}),
+		stopped:  make(chan struct{}),
 		appended: newSignal(),
 		notify:   make(chan struct{}, 1),
 	}
@@ -138,6 +141,7 @@ func New(pool *pgxpool.Pool, cfg Config) (*Store, error) {
 func (s *Store) Close() {
 	s.closeMu.Do(func() { close(s.quit) })
 	s.wg.Wait()
+	s.stopOnce.Do(func() { close(s.stopped) })
 }
 
 // Pool returns the connection pool the store works on, for consumers that

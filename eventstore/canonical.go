@@ -1,6 +1,7 @@
 package eventstore
 
 import (
+	"bytes"
 	"encoding/json"
 	"slices"
 	"strconv"
@@ -15,7 +16,7 @@ import (
 // escapes decoded, and numbers written by value (1.50e1 and 15.0 are both
 // 15e0). The hash chain is computed over this form.
 func canonicalJSON(b []byte) ([]byte, error) {
-	c := canonicalizer{in: b, out: make([]byte, 0, len(b))}
+	c := canonicalizer{in: b, out: make([]byte, 0, len(b)+len(b)/8), members: make([]member, 0, 16)}
 	c.space()
 	if err := c.value(); err != nil {
 		return nil, err
@@ -27,17 +28,23 @@ func canonicalJSON(b []byte) ([]byte, error) {
 }
 
 // canonicalizer writes the canonical form of the JSON text in in to out in
-// one pass, without building Go values: it runs on every append.
+// one pass, without building Go values: it runs on every append. Objects
+// being read keep their members on one stack and their canonical values in
+// one buffer, each object its own top part of both, so that a member costs
+// no allocation of its own.
 type canonicalizer struct {
-	in  []byte
-	pos int
-	out []byte
+	in      []byte
+	pos     int
+	out     []byte
+	members []member
+	vals    []byte
 }
 
-// member is an object member: its decoded key and its canonical value.
+// member is an object member: its decoded key and where its canonical
+// value is in vals.
 type member struct {
-	key string
-	val []byte
+	key        []byte
+	start, end int
 }
 
 func (c *canonicalizer) space() {
@@ -86,13 +93,17 @@ func (c *canonicalizer) value() error {
 
 func (c *canonicalizer) object() error {
 	c.pos++ // {
-	var members []member
 	c.space()
 	if c.pos < len(c.in) && c.in[c.pos] == '}' {
 		c.pos++
 		c.out = append(c.out, "{}"...)
 		return nil
 	}
+	if c.vals == nil {
+		c.vals = make([]byte, 0, len(c.in))
+	}
+	base, valBase := len(c.members), len(c.vals)
+	defer func() { c.members, c.vals = c.members[:base], c.vals[:valBase] }()
 	for {
 		c.space()
 		if c.pos >= len(c.in) || c.in[c.pos] != '"' {
@@ -113,7 +124,10 @@ func (c *canonicalizer) object() error {
 		if err := c.value(); err != nil {
 			return err
 		}
-		members = append(members, member{key: key, val: append([]byte(nil), c.out[start:]...)})
+		m := member{key: key, start: len(c.vals)}
+		c.vals = append(c.vals, c.out[start:]...)
+		m.end = len(c.vals)
+		c.members = append(c.members, m)
 		c.out = c.out[:start]
 		c.space()
 		if c.pos >= len(c.in) {
@@ -129,11 +143,12 @@ func (c *canonicalizer) object() error {
 		c.pos++
 	}
 	// Sorted by key; of equal keys the last one given wins, as in jsonb.
-	slices.SortStableFunc(members, func(a, b member) int { return strings.Compare(a.key, b.key) })
+	members := c.members[base:]
+	slices.SortStableFunc(members, func(a, b member) int { return bytes.Compare(a.key, b.key) })
 	c.out = append(c.out, '{')
 	first := true
 	for i, m := range members {
-		if i+1 < len(members) && members[i+1].key == m.key {
+		if i+1 < len(members) && bytes.Equal(members[i+1].key, m.key) {
 			continue
 		}
 		if !first {
@@ -142,7 +157,7 @@ func (c *canonicalizer) object() error {
 		first = false
 		c.out = appendCanonicalString(c.out, m.key)
 		c.out = append(c.out, ':')
-		c.out = append(c.out, m.val...)
+		c.out = append(c.out, c.vals[m.start:m.end]...)
 	}
 	c.out = append(c.out, '}')
 	return nil
@@ -179,35 +194,36 @@ func (c *canonicalizer) array() error {
 	}
 }
 
-// string reads a JSON string and returns it decoded. Invalid UTF-8 is
+// string reads a JSON string and returns it decoded: the bytes of the input
+// when it has no escapes, which the caller must not change. Invalid UTF-8 is
 // refused (PostgreSQL would refuse it too); a lone surrogate escape decodes
 // to U+FFFD, as encoding/json decodes it.
-func (c *canonicalizer) string() (string, error) {
+func (c *canonicalizer) string() ([]byte, error) {
 	c.pos++ // "
 	start := c.pos
 	for c.pos < len(c.in) {
 		switch ch := c.in[c.pos]; {
 		case ch == '"':
-			raw := c.in[start:c.pos]
+			raw := c.in[start:c.pos:c.pos]
 			c.pos++
 			if !utf8.Valid(raw) {
-				return "", invalidf("a JSON string is not valid UTF-8")
+				return nil, invalidf("a JSON string is not valid UTF-8")
 			}
-			return string(raw), nil
+			return raw, nil
 		case ch == '\\':
 			c.pos = start - 1
 			return c.escapedString()
 		case ch < 0x20:
-			return "", c.malformed()
+			return nil, c.malformed()
 		}
 		c.pos++
 	}
-	return "", c.malformed()
+	return nil, c.malformed()
 }
 
 // escapedString is string for a string with escapes: encoding/json decodes
 // it exactly as the canonical form needs.
-func (c *canonicalizer) escapedString() (string, error) {
+func (c *canonicalizer) escapedString() ([]byte, error) {
 	end := c.pos + 1
 	for end < len(c.in) && c.in[end] != '"' {
 		if c.in[end] == '\\' {
@@ -216,17 +232,17 @@ func (c *canonicalizer) escapedString() (string, error) {
 		end++
 	}
 	if end >= len(c.in) {
-		return "", c.malformed()
+		return nil, c.malformed()
 	}
 	if !utf8.Valid(c.in[c.pos : end+1]) {
-		return "", invalidf("a JSON string is not valid UTF-8")
+		return nil, invalidf("a JSON string is not valid UTF-8")
 	}
 	var s string
 	if err := json.Unmarshal(c.in[c.pos:end+1], &s); err != nil {
-		return "", invalidf("not valid JSON: %v", err)
+		return nil, invalidf("not valid JSON: %v", err)
 	}
 	c.pos = end + 1
-	return s, nil
+	return []byte(s), nil
 }
 
 func (c *canonicalizer) number() error {
@@ -248,10 +264,18 @@ func (c *canonicalizer) number() error {
 
 // appendCanonicalString appends s quoted, escaping only what JSON requires,
 // and U+FFFD (which invalid UTF-8 decodes to).
-func appendCanonicalString(out []byte, s string) []byte {
+func appendCanonicalString(out []byte, s []byte) []byte {
 	const hex = "0123456789abcdef"
 	out = append(out, '"')
-	for _, r := range s {
+	for len(s) > 0 {
+		// Most bytes are printable ASCII that needs no escape.
+		if b := s[0]; b >= 0x20 && b < utf8.RuneSelf && b != '"' && b != '\\' {
+			out = append(out, b)
+			s = s[1:]
+			continue
+		}
+		r, size := utf8.DecodeRune(s)
+		s = s[size:]
 		switch {
 		case r == '"' || r == '\\':
 			out = append(out, '\\', byte(r))

@@ -29,7 +29,7 @@ func referenceCanonical(b []byte) ([]byte, error) {
 		case bool:
 			out = fmt.Append(out, v)
 		case string:
-			out = appendCanonicalString(out, v)
+			out = appendCanonicalString(out, []byte(v))
 		case json.Number:
 			n, err := canonicalNumber(string(v))
 			if err != nil {
@@ -58,7 +58,7 @@ func referenceCanonical(b []byte) ([]byte, error) {
 				if i > 0 {
 					out = append(out, ',')
 				}
-				out = appendCanonicalString(out, k)
+				out = appendCanonicalString(out, []byte(k))
 				out = append(out, ':')
 				if err := write(v[k]); err != nil {
 					return err

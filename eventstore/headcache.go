@@ -13,10 +13,10 @@ import (
 // The cache holds no Go pointers: a stream is keyed by a 128-bit hash of its
 // id (two 64-bit maphash values with seeds of this process, so nobody can
 // choose ids that collide), its type is an index into a small table, and its
-// last hash is stored inline. A full cache is 100,000 entries, and with strings and slices in
-// them the garbage collector had to visit every one of them on every cycle:
-// at the append rates of group commit that was about a fifth of the store's
-// CPU in the Go process.
+// last hash is stored inline. A full cache is 100,000 entries; with strings
+// and slices in them the garbage collector visited every one on every
+// cycle, which at the append rates of group commit was about a fifth of the
+// store's CPU in the Go process.
 type headCache struct {
 	mu    sync.Mutex
 	m     map[streamKey]cachedHead

@@ -136,8 +136,9 @@ func New(pool *pgxpool.Pool, cfg Config) (*Store, error) {
 	return s, nil
 }
 
-// Close stops the store's goroutines. Appends in flight finish first; later
-// calls return ErrClosed. It does not close the pool.
+// Close stops the store's goroutines. Appends in flight finish first; an
+// append still waiting in the queue, and every later call, returns
+// ErrClosed, with nothing recorded. It does not close the pool.
 func (s *Store) Close() {
 	s.closeMu.Do(func() { close(s.quit) })
 	s.wg.Wait()

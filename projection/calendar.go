@@ -101,16 +101,9 @@ type calState struct {
 // fence and checkpoint check make that safe), so that the transaction only
 // writes, in the round trip of its checks.
 func (calendarProjection) Prepare(ctx context.Context, q Querier, gen int64, events []eventstore.RecordedEvent) (Changes, error) {
-	decoded := make([]domain.Event, len(events))
-	for i, e := range events {
-		if !calendarReads(e.StreamType) {
-			continue
-		}
-		d, err := decode(e)
-		if err != nil {
-			return nil, err
-		}
-		decoded[i] = d
+	decoded, err := calendarDecoded(batchOf(events))
+	if err != nil {
+		return nil, err
 	}
 	st, err := loadCalState(ctx, q, gen, events, decoded)
 	if err != nil {

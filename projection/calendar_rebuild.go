@@ -39,17 +39,27 @@ func calendarReads(streamType string) bool {
 	return false
 }
 
-func (b *calendarBuffer) add(ctx context.Context, q Querier, gen int64, events eventBatch) error {
-	decoded := make([]domain.Event, len(events.events))
-	for i, e := range events.events {
+// calendarDecoded returns the data of the events of b that the calendar
+// folds, and nil for the others.
+func calendarDecoded(b eventBatch) ([]domain.Event, error) {
+	decoded := make([]domain.Event, len(b.events))
+	for i, e := range b.events {
 		if !calendarReads(e.StreamType) {
 			continue
 		}
-		d, err := events.decode(i)
+		d, err := b.decode(i)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		decoded[i] = d
+	}
+	return decoded, nil
+}
+
+func (b *calendarBuffer) add(ctx context.Context, q Querier, gen int64, events eventBatch) error {
+	decoded, err := calendarDecoded(events)
+	if err != nil {
+		return err
 	}
 	if b.written {
 		// Rows taken before are in the table: read those that the page

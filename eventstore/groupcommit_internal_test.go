@@ -69,19 +69,20 @@ func TestGatherWithNothingInFlightTakesWhatIsQueued(t *testing.T) {
 }
 
 // While a batch of 5 is in flight a writer waits for 5 events of its own,
-// however slowly they come.
+// however slowly they come: with nothing queued when it starts, a writer
+// that did not wait would go with its first request alone.
 func TestGatherWaitsToMatchTheBatchInFlight(t *testing.T) {
 	s := gatherStore(time.Hour)
 	inFlight := []*appendRequest{{events: 5}}
 	s.busy.acquire(inFlight)
-	go func() {
-		for range 6 { // one more than needed: it must stay queued
-			s.requests <- oneEvent()
-			runtime.Gosched()
-		}
-	}()
-	if got := len(s.gather([]*appendRequest{oneEvent()})); got < 5 {
-		t.Fatalf("gathered %d requests while a batch of 5 was in flight, want at least 5", got)
+	gathered := make(chan int)
+	go func() { gathered <- len(s.gather([]*appendRequest{oneEvent()})) }()
+	for range 4 {
+		s.requests <- oneEvent()
+		runtime.Gosched()
+	}
+	if got := <-gathered; got != 5 {
+		t.Fatalf("gathered %d requests while a batch of 5 was in flight, want 5", got)
 	}
 	s.busy.release(inFlight)
 	if got := s.busy.eventsInFlight(); got != 0 {
